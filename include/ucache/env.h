@@ -1,0 +1,101 @@
+// Env: the one door through which ucache reaches the operating system.
+//
+// Every file, mapping, lock and clock call of the storage engine goes through
+// an Env, so that tests (and unusual deployments) can substitute their own:
+// inject short writes or a full disk, kill the process between two calls, or
+// move the clock. NewPosixEnv() returns the real thing for Linux.
+//
+// Files are named by plain descriptors. Every Status names the call and the
+// path or descriptor it failed on. Implementations must be thread-safe: one
+// Env is shared by every handle that was opened with it.
+
+#ifndef UCACHE_ENV_H_
+#define UCACHE_ENV_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ucache/status.h"
+
+namespace ucache {
+
+enum class OpenMode {
+  kReadOnly,         // existing file, read only
+  kReadWrite,        // existing file, read and write
+  kCreate,           // read and write, created (mode 0600) when missing
+  kCreateExclusive,  // read and write, must not exist yet (mode 0600)
+};
+
+struct FileInfo {
+  uint64_t size = 0;
+  uint32_t mode = 0;   // permission bits only (e.g. 0600)
+  uint32_t owner = 0;  // user id
+  bool is_regular = false;
+  bool is_directory = false;
+  bool is_symlink = false;
+};
+
+enum class LockMode {
+  kExclusiveWait,  // block until the exclusive lock is ours
+  kExclusiveTry,   // take it now or return Status::Busy
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // Opens `path` without following a symlink in its last component and with
+  // close-on-exec. Returns the descriptor.
+  virtual Result<int> Open(const std::string& path, OpenMode mode) = 0;
+  virtual Status Close(int fd) = 0;
+
+  // Writes all `n` bytes at `offset`, retrying short writes. A full disk is
+  // Status::NoSpace; on failure some prefix of the bytes may have landed.
+  virtual Status Write(int fd, const void* data, size_t n, uint64_t offset) = 0;
+  // Reads exactly `n` bytes at `offset`; fewer available is an IOError.
+  virtual Status Read(int fd, void* data, size_t n, uint64_t offset) = 0;
+  // Reserves disk blocks for [offset, offset + len), growing the file, so
+  // that later stores through a mapping cannot fault for lack of space.
+  virtual Status Allocate(int fd, uint64_t offset, uint64_t len) = 0;
+  // Makes the file's data durable (fdatasync).
+  virtual Status Sync(int fd) = 0;
+  virtual Result<FileInfo> Stat(int fd) = 0;
+  // Like lstat: a symlink is reported as one, not followed.
+  virtual Result<FileInfo> StatPath(const std::string& path) = 0;
+
+  // Maps `len` bytes of `fd` shared from offset 0. `len` may exceed the
+  // file's size; touching pages past the end of the file raises SIGBUS, so
+  // callers must bound their reads by the size they last saw.
+  virtual Result<void*> Map(int fd, uint64_t len, bool writable) = 0;
+  virtual void Unmap(void* addr, uint64_t len) = 0;
+
+  // Locks are tied to the open file description (flock semantics): two
+  // descriptors in one process exclude each other, and the kernel releases
+  // the lock when its holder dies.
+  virtual Status Lock(int fd, LockMode mode) = 0;
+  virtual Status Unlock(int fd) = 0;
+
+  // Creates one directory with mode 0700; OK if it exists already.
+  virtual Status CreateDir(const std::string& path) = 0;
+  virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status Remove(const std::string& path) = 0;
+  // Makes the directory's entries (renames, creations) durable.
+  virtual Status SyncDir(const std::string& path) = 0;
+
+  // Wall-clock time in milliseconds since the Unix epoch. Persisted expiry
+  // times use it, so a clock jump moves expiry with it.
+  virtual int64_t NowMillis() = 0;
+  // The effective user id of this process.
+  virtual uint32_t CurrentUser() = 0;
+};
+
+// The real Linux implementation. It holds no state; make as many as you like.
+std::shared_ptr<Env> NewPosixEnv();
+
+}  // namespace ucache
+
+#endif  // UCACHE_ENV_H_

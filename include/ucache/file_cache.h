@@ -1,0 +1,203 @@
+// FileCache: the disk tier. A store is a directory holding a memory-mapped
+// append log of records and a hash index over it (see doc/format.md).
+//
+// What it promises:
+//  * Never a wrong value. Every record carries an XXH3 checksum that is
+//    verified before its bytes are handed out; torn, truncated or corrupt
+//    data reads as a miss and is counted in Stats::corrupt_records.
+//  * Many processes. Any number of processes (and any number of handles in
+//    one process) may open one store at once. Writers take a kernel lock on
+//    the store's lock file, so a writer that dies never blocks anyone;
+//    readers take no lock and never wait for writers. A committed write of
+//    any handle is seen by every other handle on its next call.
+//  * Durability is a knob: a Put is not fsynced unless Options::sync_writes
+//    is set or Sync() is called. After a crash (kill -9) at any instant the
+//    store opens and serves only verified records.
+//
+// Thread safety: a FileCache handle may be used from many threads at once.
+
+#ifndef UCACHE_FILE_CACHE_H_
+#define UCACHE_FILE_CACHE_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ucache/env.h"
+#include "ucache/status.h"
+
+namespace ucache {
+
+enum class Compression {
+  kNone,   // store every value raw
+  kLz4,    // LZ4 fast mode
+  kLz4Hc,  // LZ4 high-compression mode, FileCacheOptions::lz4hc_level
+};
+
+struct FileCacheOptions {
+  // Create the directory and an empty store when missing. Default true.
+  bool create_if_missing = true;
+  // Open without ever writing: Put/Erase/Clear/Compact return an error.
+  // Default false.
+  bool read_only = false;
+
+  // Value compression. Values shorter than compression_threshold bytes, and
+  // values that do not shrink, are stored raw. Default kLz4 from 256 bytes.
+  Compression compression = Compression::kLz4;
+  int lz4hc_level = 9;  // 1..12, used with kLz4Hc
+  uint32_t compression_threshold = 256;
+
+  // Time to live of a Put that names none; zero means forever. Expiry is
+  // wall-clock time (Env::NowMillis), persisted with the record. Default 0.
+  std::chrono::milliseconds default_ttl{0};
+
+  // Upper bound on the store's size on disk (log + index); zero means no
+  // bound. When a Put would cross it, the store drops expired records and
+  // then the oldest-written ones until it holds at most 3/4 of max_bytes.
+  // While compacting, the old and new generations briefly coexist on disk.
+  // Default 0.
+  uint64_t max_bytes = 0;
+
+  // Compact automatically once dead bytes exceed this fraction of the log,
+  // and the log is at least compaction_min_bytes. Default 0.5 and 4 MiB.
+  double compaction_dead_ratio = 0.5;
+  uint64_t compaction_min_bytes = 4 << 20;
+
+  // fdatasync after every write. Default false: durable only after Sync().
+  bool sync_writes = false;
+
+  // The operating-system interface; null means NewPosixEnv().
+  std::shared_ptr<Env> env;
+};
+
+// A value read without copying. It keeps the bytes it points at alive: a
+// view stays valid for as long as the ValueView object lives, across later
+// writes, compaction, and the closing of the FileCache that made it (the
+// mapped generation is released only when its last view goes). Values that
+// were stored compressed are decompressed into memory the view owns;
+// zero_copy() says which.
+class ValueView {
+ public:
+  ValueView() = default;
+  std::string_view data() const { return data_; }
+  size_t size() const { return data_.size(); }
+  bool zero_copy() const { return zero_copy_; }
+
+ private:
+  friend class FileCache;
+  std::shared_ptr<const void> keep_alive_;
+  std::string_view data_;
+  bool zero_copy_ = false;
+};
+
+struct FileCacheStats {
+  uint64_t entries = 0;          // live keys (expired ones until compacted)
+  uint64_t live_bytes = 0;       // on-disk bytes of live records
+  uint64_t raw_value_bytes = 0;  // live values before compression
+  uint64_t stored_value_bytes = 0;  // live values as stored
+  uint64_t file_bytes = 0;       // log + index, as allocated
+  uint64_t dead_bytes = 0;       // log bytes of overwritten/erased records
+  uint64_t evictions = 0;        // records dropped to honour max_bytes
+  uint64_t expired_dropped = 0;  // expired records dropped by compaction
+  uint64_t corrupt_records = 0;  // reads that failed verification
+  uint64_t compactions = 0;      // generations written since creation
+  uint64_t generation = 0;       // current generation number
+  // raw_value_bytes / stored_value_bytes; 1.0 for an empty store.
+  double compression_ratio() const {
+    return stored_value_bytes == 0
+               ? 1.0
+               : static_cast<double>(raw_value_bytes) /
+                     static_cast<double>(stored_value_bytes);
+  }
+};
+
+// What Verify() found, reading every record of the log and every slot of the
+// index.
+struct VerifyReport {
+  uint64_t records_checked = 0;  // records in the committed log
+  uint64_t corrupt_records = 0;  // records failing checksum or bounds
+  uint64_t index_entries = 0;    // live slots in the index
+  uint64_t bad_index_entries = 0;  // slots naming no valid record of the key
+  uint64_t unreadable_bytes = 0;   // log bytes after the first bad record
+  bool clean() const {
+    return corrupt_records == 0 && bad_index_entries == 0 &&
+           unreadable_bytes == 0;
+  }
+};
+
+class FileCache {
+ public:
+  // Opens (or creates) the store in directory `dir`. Fails with kNotAStore
+  // when `dir` holds files but no store, kVersionTooNew when the store was
+  // written by a newer format, kPermissionDenied when it belongs to another
+  // user or is reachable only through a symlink.
+  static Result<std::unique_ptr<FileCache>> Open(
+      const std::string& dir, const FileCacheOptions& options = {});
+
+  ~FileCache();
+  FileCache(const FileCache&) = delete;
+  FileCache& operator=(const FileCache&) = delete;
+
+  // Stores `value` under `key`, replacing any earlier value. `ttl` of zero
+  // means the store's default_ttl. Keys are 1..kMaxKeyBytes bytes, values
+  // at most kMaxValueBytes. Fails with kNoSpace on a full disk, or when one
+  // record alone exceeds max_bytes; the store is unchanged then.
+  Status Put(std::string_view key, std::string_view value,
+             std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+
+  // Copies the value of `key` into `*value`. NotFound on a miss (absent,
+  // expired, or failing verification).
+  Status Get(std::string_view key, std::string* value);
+
+  // Reads the value of `key` without copying when it was stored raw; see
+  // ValueView for how long the bytes stay valid.
+  Status GetView(std::string_view key, ValueView* view);
+
+  bool Contains(std::string_view key);
+
+  // Removes `key`. OK whether or not it was present.
+  Status Erase(std::string_view key);
+
+  // Removes every key; the store's files shrink to an empty generation.
+  Status Clear();
+
+  // Makes every write so far durable (fdatasync of log and index).
+  Status Sync();
+
+  // Writes the live records into a new generation and switches every handle
+  // to it; other processes keep reading and writing throughout.
+  // `progress`, when given, is called with (bytes done, bytes total).
+  Status Compact(
+      const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
+
+  // Calls `fn` with every live key, in no particular order.
+  Status ForEachKey(const std::function<void(std::string_view key)>& fn);
+
+  Result<FileCacheStats> GetStats();
+
+  // Reads every record and index slot and reports what it found. Changes
+  // nothing.
+  Result<VerifyReport> Verify();
+
+  const std::string& dir() const;
+
+  static constexpr size_t kMaxKeyBytes = 64 * 1024;
+  static constexpr size_t kMaxValueBytes = size_t{1} << 31;
+
+  class Impl;
+
+ private:
+  explicit FileCache(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// True when `dir` holds a ucache store (it has the store's index file).
+// Touches nothing.
+bool IsStore(const std::string& dir);
+
+}  // namespace ucache
+
+#endif  // UCACHE_FILE_CACHE_H_

@@ -1,0 +1,16 @@
+// ucache: an embedded key-value cache for C++ programs. This umbrella header
+// is the whole public API; consumers depend on the Bazel target @ucache//:ucache
+// and write `#include "ucache/ucache.h"`.
+//
+// Tiers: FileCache (file_cache.h) is the disk tier, a memory-mapped append
+// log shared by every process on the machine. Env (env.h) is the operating-
+// system seam. Status and Result (status.h) carry every outcome.
+
+#ifndef UCACHE_UCACHE_H_
+#define UCACHE_UCACHE_H_
+
+#include "ucache/env.h"
+#include "ucache/file_cache.h"
+#include "ucache/status.h"
+
+#endif  // UCACHE_UCACHE_H_
