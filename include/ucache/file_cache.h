@@ -185,7 +185,8 @@ class FileCache {
   const std::string& dir() const;
 
   static constexpr size_t kMaxKeyBytes = 64 * 1024;
-  static constexpr size_t kMaxValueBytes = size_t{1} << 31;
+  // LZ4's input limit, about 1.97 GiB.
+  static constexpr size_t kMaxValueBytes = 0x7E000000;
 
   class Impl;
 

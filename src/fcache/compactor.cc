@@ -1,0 +1,206 @@
+#include "src/fcache/compactor.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <string_view>
+#include <unordered_map>
+
+namespace ucache::fcache {
+namespace {
+
+// Copied records are gathered into writes of about this size.
+constexpr size_t kCopyChunkBytes = 4 << 20;
+
+bool Expired(const RecordHeader& h, int64_t now_ms) {
+  return h.expires_ms != 0 && h.expires_ms <= now_ms;
+}
+
+LiveRecord LiveRecordOf(uint64_t tag, const RecordView& r) {
+  return LiveRecord{tag, r.offset, r.size, r.header->value_len,
+                    r.header->stored_len};
+}
+
+CarriedCounters CountersOf(const IndexHeader& h) {
+  CarriedCounters c;
+  c.evictions = LoadShared(h.evictions);
+  c.expired_dropped = LoadShared(h.expired_dropped);
+  c.corrupt_records = LoadShared(h.corrupt_records);
+  c.compactions = LoadShared(h.compactions);
+  return c;
+}
+
+// Copies `records` (in log order) from `from` into the new log `to`,
+// rewriting their locations. Records that fail their checksum now are
+// dropped and counted.
+Status CopyRecords(const Generation& from, LogFile& to,
+                   std::vector<LiveRecord>* records, uint64_t* log_end,
+                   uint64_t* corrupt, const CompactionPlan& plan) {
+  uint64_t total = 0;
+  for (const LiveRecord& r : *records) total += r.size;
+  std::string chunk;
+  chunk.reserve(kCopyChunkBytes);
+  uint64_t chunk_start = kLogHeaderSize, done = 0;
+  std::vector<LiveRecord> kept;
+  kept.reserve(records->size());
+  auto flush = [&]() -> Status {
+    Status s = to.Write(chunk_start, chunk);
+    chunk_start += chunk.size();
+    chunk.clear();
+    if (plan.progress) plan.progress(done, total);
+    return s;
+  };
+  for (LiveRecord r : *records) {
+    RecordView view;
+    if (!from.Parse(r.loc, &view) || !ChecksumMatches(view)) {
+      ++*corrupt;
+      continue;
+    }
+    r.loc = chunk_start + chunk.size();
+    chunk.append(reinterpret_cast<const char*>(view.header), view.size);
+    kept.push_back(r);
+    done += r.size;
+    if (chunk.size() >= kCopyChunkBytes) {
+      Status s = flush();
+      if (!s.ok()) return s;
+    }
+  }
+  Status s = flush();
+  if (!s.ok()) return s;
+  if (!to.ExtendReadable(chunk_start)) s = to.Remap();
+  *records = std::move(kept);
+  *log_end = chunk_start;
+  return s;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
+                                            const std::string& dir,
+                                            const Generation& old,
+                                            const CompactionPlan& plan) {
+  const IndexFile& index = *old.index;
+  CarriedCounters counters = CountersOf(index.header());
+  ++counters.compactions;
+
+  std::vector<LiveRecord> records;
+  records.reserve(LoadShared(index.header().live_slots));
+  for (uint64_t i = 0; i < index.capacity(); ++i) {
+    const uint64_t tag = LoadShared(index.slot(i).tag);
+    if (tag == kEmptyTag || tag == kTombstoneTag) continue;
+    RecordView view;
+    if (!old.Parse(LoadShared(index.slot(i).loc), &view) ||
+        view.header->kind != kRecordPut ||
+        TagOf(XXH3_64bits(view.key.data(), view.key.size())) != tag) {
+      ++counters.corrupt_records;
+      continue;
+    }
+    if (Expired(*view.header, plan.now_ms)) {
+      ++counters.expired_dropped;
+      continue;
+    }
+    records.push_back(LiveRecordOf(tag, view));
+  }
+  std::sort(records.begin(), records.end(),
+            [](const LiveRecord& a, const LiveRecord& b) { return a.loc < b.loc; });
+
+  if (plan.live_byte_budget != 0) {
+    // Keep the newest records that fit: eviction is oldest-written first.
+    uint64_t kept_bytes = 0;
+    size_t first_kept = records.size();
+    while (first_kept > 0 &&
+           kept_bytes + records[first_kept - 1].size <= plan.live_byte_budget) {
+      kept_bytes += records[--first_kept].size;
+    }
+    counters.evictions += first_kept;
+    records.erase(records.begin(), records.begin() + first_kept);
+  }
+
+  const uint64_t generation = index.generation() + 1;
+  if (!plan.copy_log) {
+    Result<std::unique_ptr<LogFile>> log =
+        LogFile::Open(env, dir, old.log->id(), /*writable=*/true);
+    if (!log.ok()) return log.status();
+    return PublishGeneration(env, dir, std::move(*log),
+                             LoadShared(index.header().log_end), records,
+                             generation, counters, &old, plan.sync);
+  }
+
+  Result<std::unique_ptr<LogFile>> log =
+      LogFile::Create(env, dir, old.log->id() + 1);
+  if (!log.ok()) return log.status();
+  uint64_t log_end = 0;
+  Status s = CopyRecords(old, **log, &records, &log_end,
+                         &counters.corrupt_records, plan);
+  const std::string new_log_path = (*log)->path();
+  Result<std::unique_ptr<Generation>> gen =
+      s.ok() ? PublishGeneration(env, dir, std::move(*log), log_end, records,
+                                 generation, counters, &old, plan.sync)
+             : Result<std::unique_ptr<Generation>>(s);
+  if (!gen.ok()) env->Remove(new_log_path);
+  return gen;
+}
+
+Result<std::unique_ptr<Generation>> PublishEmpty(
+    const std::shared_ptr<Env>& env, const std::string& dir, uint64_t log_id,
+    uint64_t generation, const CarriedCounters& counters,
+    const Generation* old, bool sync) {
+  Result<std::unique_ptr<LogFile>> log = LogFile::Create(env, dir, log_id);
+  if (!log.ok()) return log.status();
+  const std::string path = (*log)->path();
+  Result<std::unique_ptr<Generation>> gen =
+      PublishGeneration(env, dir, std::move(*log), kLogHeaderSize, {},
+                        generation, counters, old, sync);
+  if (!gen.ok()) env->Remove(path);
+  return gen;
+}
+
+Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
+                                            const std::string& dir,
+                                            int64_t now_ms) {
+  Result<std::vector<std::string>> names = env->ListDir(dir);
+  if (!names.ok()) return names.status();
+  std::vector<uint64_t> ids;
+  for (const std::string& name : *names) {
+    uint64_t id;
+    if (ParseLogFileName(name, &id)) ids.push_back(id);
+  }
+  std::sort(ids.rbegin(), ids.rend());
+  const uint64_t next_id = ids.empty() ? 1 : ids.front() + 1;
+  for (uint64_t id : ids) {
+    Result<std::unique_ptr<LogFile>> log =
+        LogFile::Open(env, dir, id, /*writable=*/true);
+    if (!log.ok()) continue;
+    const LogFile& l = **log;
+    // Later records of a key replace earlier ones; erases remove them.
+    std::unordered_map<std::string_view, RecordView> latest;
+    uint64_t pos = kLogHeaderSize;
+    RecordView view;
+    while (ParseRecord(l.data(), l.readable(), pos, &view) &&
+           ChecksumMatches(view)) {
+      if (view.header->kind == kRecordErase) {
+        latest.erase(view.key);
+      } else {
+        latest[view.key] = view;
+      }
+      pos += view.size;
+    }
+    std::vector<LiveRecord> records;
+    CarriedCounters counters;
+    for (const auto& [key, r] : latest) {
+      if (Expired(*r.header, now_ms)) {
+        ++counters.expired_dropped;
+        continue;
+      }
+      records.push_back(
+          LiveRecordOf(TagOf(XXH3_64bits(key.data(), key.size())), r));
+    }
+    return PublishGeneration(env, dir, std::move(*log), pos, records,
+                             /*generation=*/next_id, counters, nullptr,
+                             /*sync=*/false);
+  }
+  return PublishEmpty(env, dir, next_id, /*generation=*/next_id, {}, nullptr,
+                      /*sync=*/false);
+}
+
+}  // namespace ucache::fcache

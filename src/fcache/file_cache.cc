@@ -1,0 +1,700 @@
+#include "ucache/file_cache.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "src/fcache/compactor.h"
+#include "src/fcache/file_handle.h"
+#include "src/fcache/file_lock.h"
+#include "src/fcache/format.h"
+#include "src/fcache/generation.h"
+#include "src/fcache/record.h"
+
+namespace ucache {
+
+using fcache::CompactionPlan;
+using fcache::FileHandle;
+using fcache::FileLock;
+using fcache::Generation;
+using fcache::IndexHeader;
+using fcache::LoadShared;
+using fcache::RecordView;
+
+namespace {
+
+uint64_t KeyTag(std::string_view key) {
+  return fcache::TagOf(XXH3_64bits(key.data(), key.size()));
+}
+
+// Creates `dir` and its missing parents, each with mode 0700.
+Status CreateDirs(Env& env, const std::string& dir) {
+  for (size_t pos = 1; pos <= dir.size(); ++pos) {
+    if (pos == dir.size() || dir[pos] == '/') {
+      Status s = env.CreateDir(dir.substr(0, pos));
+      if (!s.ok()) return s;
+    }
+  }
+  return Status::OK();
+}
+
+// Checks that `dir` may hold our store: a real directory (not a symlink)
+// owned by us, and either empty or already a store.
+Status CheckStoreDir(Env& env, const std::string& dir,
+                     const FileCacheOptions& options) {
+  Result<FileInfo> info = env.StatPath(dir);
+  if (!info.ok() && options.create_if_missing && !options.read_only) {
+    Status s = CreateDirs(env, dir);
+    if (!s.ok()) return s.WithContext("creating the store directory");
+    info = env.StatPath(dir);
+  }
+  if (!info.ok()) {
+    return Status::NotFound(dir + ": no store here (the directory is missing)");
+  }
+  if (info->is_symlink) {
+    return Status::PermissionDenied(
+        dir + ": is a symlink; open the store by its real path");
+  }
+  if (!info->is_directory) {
+    return Status::NotAStore(dir + ": not a directory");
+  }
+  if (info->owner != env.CurrentUser()) {
+    return Status::PermissionDenied(
+        dir + ": owned by user " + std::to_string(info->owner) +
+        ", not by this process's user " + std::to_string(env.CurrentUser()));
+  }
+  Result<std::vector<std::string>> names = env.ListDir(dir);
+  if (!names.ok()) return names.status();
+  bool ours = false;
+  for (const std::string& name : *names) {
+    uint64_t id;
+    if (name == fcache::kIndexFileName || name == fcache::kLockFileName ||
+        fcache::ParseLogFileName(name, &id)) {
+      ours = true;
+    }
+  }
+  if (!names->empty() && !ours) {
+    return Status::NotAStore(dir +
+                             ": holds files but no ucache store; refusing to "
+                             "write into it");
+  }
+  if (names->empty() && options.read_only) {
+    return Status::NotFound(dir + ": empty directory, no store here");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+class FileCache::Impl {
+ public:
+  Impl(std::string dir, const FileCacheOptions& options,
+       std::shared_ptr<Env> env, FileHandle lock_file,
+       std::unique_ptr<Generation> gen)
+      : dir_(std::move(dir)),
+        options_(options),
+        env_(std::move(env)),
+        lock_file_(std::move(lock_file)),
+        gen_(std::move(gen)) {}
+
+  const std::string& dir() const { return dir_; }
+
+  Status Put(std::string_view key, std::string_view value,
+             std::chrono::milliseconds ttl);
+  Status Get(std::string_view key, std::string* value);
+  Status GetView(std::string_view key, ValueView* view);
+  bool Contains(std::string_view key);
+  Status Erase(std::string_view key);
+  Status Clear();
+  Status Sync();
+  Status Compact(const std::function<void(uint64_t, uint64_t)>& progress);
+  Status ForEachKey(const std::function<void(std::string_view)>& fn);
+  Result<FileCacheStats> GetStats();
+  Result<VerifyReport> Verify();
+
+  // Opening: finds or builds the current generation.
+  static Result<std::unique_ptr<Generation>> OpenGeneration(
+      const std::shared_ptr<Env>& env, const std::string& dir,
+      const FileCacheOptions& options, const FileHandle& lock_file);
+
+ private:
+  // The outcome of looking a key up under the shared lock.
+  enum class Lookup { kFound, kMissing, kRetry };
+
+  // Calls fn(gen, record) with the key's verified-in-bounds, unexpired put
+  // record while holding mu_ shared. fn returns false when the record fails
+  // verification, which counts it corrupt and reads as a miss.
+  template <typename Fn>
+  Status WithRecord(std::string_view key, Fn&& fn);
+  Lookup FindLocked(const Generation& gen, std::string_view key,
+                    RecordView* out);
+  // Makes the current generation and mapping cover what other processes
+  // committed. Takes mu_ exclusively when it must swap or remap.
+  Status Refresh();
+  void CountCorrupt();
+
+  // Runs fn with this handle's writer mutex and the store's file lock held
+  // and the generation current.
+  template <typename Fn>
+  Status Locked(Fn&& fn);
+  Status CheckWritable() const;
+  // Appends an encoded record for `key` and points the index at it (or, for
+  // an erase, tombstones the key's slot). Writer lock held.
+  Status AppendLocked(std::string_view key, const std::string& record,
+                      bool erase);
+  // Replaces the current generation by the outcome of `plan`. Writer lock
+  // held, mu_ not held.
+  Status CompactLocked(CompactionPlan plan);
+  Status MaybeAutoCompactLocked();
+  void Install(std::unique_ptr<Generation> gen);
+
+  // Constant after construction.
+  const std::string dir_;
+  const FileCacheOptions options_;
+  const std::shared_ptr<Env> env_;
+  const FileHandle lock_file_;  // invalid for read-only handles
+
+  // Serializes this handle's writers ahead of the file lock, because flock
+  // excludes descriptors, not threads.
+  std::mutex write_mu_;
+
+  // Held shared by every operation that touches gen_'s mappings; exclusive
+  // to replace gen_ or remap its log.
+  std::shared_mutex mu_;
+  std::unique_ptr<Generation> gen_;  // guarded by mu_
+
+  std::atomic<uint64_t> local_corrupt_{0};  // for read-only handles
+};
+
+// ---- reading ---------------------------------------------------------------
+
+FileCache::Impl::Lookup FileCache::Impl::FindLocked(const Generation& gen,
+                                                    std::string_view key,
+                                                    RecordView* out) {
+  if (gen.index->superseded()) return Lookup::kRetry;
+  const uint64_t log_end = LoadShared(gen.index->header().log_end);
+  if (log_end > gen.log->readable()) {
+    // Another process appended; take in what the file now holds.
+    Result<bool> fits = gen.log->CatchUp();
+    if (!fits.ok() || !*fits) return Lookup::kRetry;
+  }
+  bool found = false;
+  gen.index->Find(KeyTag(key), [&](uint64_t loc) {
+    RecordView r;
+    if (!gen.Parse(loc, &r)) {
+      CountCorrupt();
+      return false;
+    }
+    if (r.key != key) return false;  // another key with the same hash
+    *out = r;
+    found = true;
+    return true;
+  });
+  if (!found || out->header->kind != fcache::kRecordPut) return Lookup::kMissing;
+  const int64_t expires = out->header->expires_ms;
+  if (expires != 0 && expires <= env_->NowMillis()) return Lookup::kMissing;
+  return Lookup::kFound;
+}
+
+template <typename Fn>
+Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    {
+      std::shared_lock lock(mu_);
+      RecordView record;
+      switch (FindLocked(*gen_, key, &record)) {
+        case Lookup::kMissing:
+          return Status::NotFound();
+        case Lookup::kFound:
+          if (fn(*gen_, record)) return Status::OK();
+          CountCorrupt();
+          return Status::NotFound();
+        case Lookup::kRetry:
+          break;
+      }
+    }
+    Status s = Refresh();
+    if (!s.ok()) return s;
+  }
+  return Status::Busy(dir_ + ": the store kept changing under this read");
+}
+
+Status FileCache::Impl::Refresh() {
+  std::unique_lock lock(mu_);
+  if (gen_->index->superseded()) {
+    Result<std::unique_ptr<Generation>> gen =
+        fcache::OpenCurrentGeneration(env_, dir_, !options_.read_only);
+    if (!gen.ok()) return gen.status().WithContext("reopening " + dir_);
+    gen_ = std::move(*gen);
+    return Status::OK();
+  }
+  Result<bool> fits = gen_->log->CatchUp();
+  if (!fits.ok()) return fits.status();
+  return *fits ? Status::OK() : gen_->log->Remap();
+}
+
+void FileCache::Impl::CountCorrupt() {
+  if (options_.read_only) {
+    local_corrupt_.fetch_add(1, std::memory_order_relaxed);
+  } else {
+    fcache::AddShared(gen_->index->header().corrupt_records, 1);
+  }
+}
+
+Status FileCache::Impl::Get(std::string_view key, std::string* value) {
+  return WithRecord(key, [&](const Generation&, const RecordView& record) {
+    return fcache::ReadValue(record, value);
+  });
+}
+
+Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
+  return WithRecord(key, [&](const Generation& gen, const RecordView& record) {
+    if (record.header->codec == fcache::kCodecRaw) {
+      if (!fcache::ChecksumMatches(record)) return false;
+      view->keep_alive_ = gen.log->mapping();
+      view->data_ = record.stored;
+      view->zero_copy_ = true;
+      return true;
+    }
+    auto owned = std::make_shared<std::string>();
+    if (!fcache::ReadValue(record, owned.get())) return false;
+    view->data_ = *owned;
+    view->keep_alive_ = std::move(owned);
+    view->zero_copy_ = false;
+    return true;
+  });
+}
+
+bool FileCache::Impl::Contains(std::string_view key) {
+  return WithRecord(key, [](const Generation&, const RecordView& record) {
+           return fcache::ChecksumMatches(record);
+         }).ok();
+}
+
+// ---- writing ---------------------------------------------------------------
+
+Status FileCache::Impl::CheckWritable() const {
+  if (options_.read_only) {
+    return Status::InvalidArgument(dir_ + ": the store was opened read-only");
+  }
+  return Status::OK();
+}
+
+template <typename Fn>
+Status FileCache::Impl::Locked(Fn&& fn) {
+  Status s = CheckWritable();
+  if (!s.ok()) return s;
+  std::lock_guard guard(write_mu_);
+  FileLock lock(env_.get(), lock_file_.fd());
+  s = lock.Lock(LockMode::kExclusiveWait);
+  if (!s.ok()) return s.WithContext("locking " + dir_);
+  bool stale;
+  {
+    std::shared_lock shared(mu_);
+    // Superseded, or another process appended past what we have mapped.
+    stale = gen_->index->superseded() ||
+            gen_->ReadLimit() < LoadShared(gen_->index->header().log_end);
+  }
+  if (stale) {
+    s = Refresh();
+    if (!s.ok()) return s;
+  }
+  return fn();
+}
+
+void FileCache::Impl::Install(std::unique_ptr<Generation> gen) {
+  std::unique_lock lock(mu_);
+  gen_ = std::move(gen);
+}
+
+Status FileCache::Impl::CompactLocked(CompactionPlan plan) {
+  plan.now_ms = env_->NowMillis();
+  plan.sync = options_.sync_writes;
+  Result<std::unique_ptr<Generation>> gen = [&] {
+    std::shared_lock lock(mu_);
+    return fcache::Compact(env_, dir_, *gen_, plan);
+  }();
+  if (!gen.ok()) return gen.status().WithContext("compacting " + dir_);
+  Install(std::move(*gen));
+  return Status::OK();
+}
+
+Status FileCache::Impl::MaybeAutoCompactLocked() {
+  uint64_t dead, end;
+  {
+    std::shared_lock lock(mu_);
+    const IndexHeader& h = gen_->index->header();
+    dead = LoadShared(h.dead_bytes);
+    end = LoadShared(h.log_end);
+  }
+  if (end < options_.compaction_min_bytes ||
+      static_cast<double>(dead) <=
+          options_.compaction_dead_ratio * static_cast<double>(end)) {
+    return Status::OK();
+  }
+  return CompactLocked(CompactionPlan{});
+}
+
+Status FileCache::Impl::AppendLocked(std::string_view key,
+                                     const std::string& record, bool erase) {
+  const uint64_t tag = KeyTag(key);
+  const uint64_t size = record.size();
+  bool evicted = false;
+  for (;;) {
+    CompactionPlan plan;
+    bool rewrite = false;
+    {
+      std::shared_lock lock(mu_);
+      Generation& gen = *gen_;
+      IndexHeader& h = gen.index->header();
+      const uint64_t log_end = LoadShared(h.log_end);
+      const uint64_t used = LoadShared(h.live_slots) + LoadShared(h.tombstones);
+      if (options_.max_bytes != 0 &&
+          log_end + size + gen.index->file_bytes() > options_.max_bytes) {
+        const uint64_t target = options_.max_bytes / 4 * 3;
+        const uint64_t overhead =
+            fcache::kLogHeaderSize + gen.index->file_bytes() + size;
+        if (evicted || overhead >= target) {
+          return Status::NoSpace(
+              "a record of " + std::to_string(size) +
+              " bytes does not fit in max_bytes=" +
+              std::to_string(options_.max_bytes) + " of " + dir_);
+        }
+        plan.live_byte_budget = target - overhead;
+        evicted = rewrite = true;
+      } else if (static_cast<double>(used + 1) >
+                 fcache::kMaxLoad * static_cast<double>(gen.index->capacity())) {
+        // Growing the index alone is cheap; copy the log too when it is
+        // mostly dead anyway.
+        plan.copy_log = LoadShared(h.dead_bytes) * 2 > log_end;
+        rewrite = true;
+      }
+      // Find the key's slot; a slot whose record cannot be read is reused.
+      int64_t free_slot = -1, slot = -1;
+      uint64_t old_size = 0, old_raw = 0, old_stored = 0;
+      bool old_known = false;
+      if (!rewrite) {
+        slot = gen.index->Find(
+            tag,
+            [&](uint64_t loc) {
+              RecordView r;
+              if (!gen.Parse(loc, &r)) return true;
+              if (r.key != key) return false;
+              old_size = r.size;
+              old_raw = r.header->value_len;
+              old_stored = r.header->stored_len;
+              old_known = true;
+              return true;
+            },
+            &free_slot);
+        if (erase && slot < 0) return Status::OK();
+        if (slot < 0 && free_slot < 0) {
+          // Only a damaged counter lets the table fill up; rebuild it.
+          plan.copy_log = false;
+          rewrite = true;
+        }
+      }
+      if (!rewrite) {
+        Status s = gen.log->Write(log_end, record);
+        if (s.ok() && options_.sync_writes) s = gen.log->Sync();
+        if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
+        gen.log->ExtendReadable(log_end + size);  // else readers remap later
+        fcache::StoreShared(h.log_end, log_end + size);
+
+        auto add = [](uint64_t& word, int64_t delta) {
+          fcache::AddShared(word, delta);
+        };
+        if (old_known) {
+          add(h.dead_bytes, static_cast<int64_t>(old_size));
+          add(h.live_bytes, -static_cast<int64_t>(old_size));
+          add(h.raw_value_bytes, -static_cast<int64_t>(old_raw));
+          add(h.stored_value_bytes, -static_cast<int64_t>(old_stored));
+        }
+        if (erase) {
+          // The erase record exists only for log scans; it is dead at once.
+          fcache::StoreShared(gen.index->slot(slot).tag, fcache::kTombstoneTag);
+          add(h.live_slots, -1);
+          add(h.tombstones, 1);
+          add(h.dead_bytes, static_cast<int64_t>(size));
+        } else {
+          const auto* rh = reinterpret_cast<const fcache::RecordHeader*>(record.data());
+          if (slot >= 0) {
+            fcache::StoreShared(gen.index->slot(slot).loc, log_end);
+          } else {
+            if (LoadShared(gen.index->slot(free_slot).tag) == fcache::kTombstoneTag) {
+              add(h.tombstones, -1);
+            }
+            gen.index->Fill(static_cast<uint64_t>(free_slot), tag, log_end);
+            add(h.live_slots, 1);
+          }
+          add(h.live_bytes, static_cast<int64_t>(size));
+          add(h.raw_value_bytes, rh->value_len);
+          add(h.stored_value_bytes, rh->stored_len);
+        }
+        if (options_.sync_writes) {
+          s = gen.index->Sync();
+          if (!s.ok()) return s;
+        }
+        break;
+      }
+    }
+    Status s = CompactLocked(std::move(plan));
+    if (!s.ok()) return s;
+  }
+  return MaybeAutoCompactLocked();
+}
+
+Status FileCache::Impl::Put(std::string_view key, std::string_view value,
+                            std::chrono::milliseconds ttl) {
+  if (key.empty() || key.size() > kMaxKeyBytes) {
+    return Status::InvalidArgument("key length " + std::to_string(key.size()) +
+                                   " is outside 1.." +
+                                   std::to_string(kMaxKeyBytes));
+  }
+  if (value.size() > kMaxValueBytes) {
+    return Status::InvalidArgument("value of " + std::to_string(value.size()) +
+                                   " bytes exceeds the limit of " +
+                                   std::to_string(kMaxValueBytes));
+  }
+  if (ttl.count() < 0) return Status::InvalidArgument("negative ttl");
+  if (ttl.count() == 0) ttl = options_.default_ttl;
+  const int64_t expires = ttl.count() > 0 ? env_->NowMillis() + ttl.count() : 0;
+  std::string record;
+  fcache::EncodeRecord(fcache::kRecordPut, key, value, expires, options_,
+                       &record);
+  return Locked([&] { return AppendLocked(key, record, /*erase=*/false); });
+}
+
+Status FileCache::Impl::Erase(std::string_view key) {
+  if (key.empty() || key.size() > kMaxKeyBytes) {
+    return Status::InvalidArgument("bad key length");
+  }
+  std::string record;
+  fcache::EncodeRecord(fcache::kRecordErase, key, {}, 0, options_, &record);
+  return Locked([&] { return AppendLocked(key, record, /*erase=*/true); });
+}
+
+Status FileCache::Impl::Clear() {
+  return Locked([&]() -> Status {
+    Result<std::unique_ptr<Generation>> gen = [&] {
+      std::shared_lock lock(mu_);
+      const IndexHeader& h = gen_->index->header();
+      fcache::CarriedCounters counters;
+      counters.evictions = LoadShared(h.evictions);
+      counters.expired_dropped = LoadShared(h.expired_dropped);
+      counters.corrupt_records = LoadShared(h.corrupt_records);
+      counters.compactions = LoadShared(h.compactions);
+      return fcache::PublishEmpty(env_, dir_, gen_->log->id() + 1,
+                                  gen_->index->generation() + 1, counters,
+                                  gen_.get(), options_.sync_writes);
+    }();
+    if (!gen.ok()) return gen.status().WithContext("clearing " + dir_);
+    Install(std::move(*gen));
+    return Status::OK();
+  });
+}
+
+Status FileCache::Impl::Compact(
+    const std::function<void(uint64_t, uint64_t)>& progress) {
+  return Locked([&] {
+    CompactionPlan plan;
+    plan.progress = progress;
+    return CompactLocked(std::move(plan));
+  });
+}
+
+Status FileCache::Impl::Sync() {
+  if (options_.read_only) return Status::OK();
+  std::shared_lock lock(mu_);
+  Status s = gen_->log->Sync();
+  if (s.ok()) s = gen_->index->Sync();
+  return s;
+}
+
+// ---- inspecting ------------------------------------------------------------
+
+Status FileCache::Impl::ForEachKey(
+    const std::function<void(std::string_view)>& fn) {
+  Status s = Refresh();
+  if (!s.ok()) return s;
+  // Keys are copied out first so that fn may call back into this handle.
+  std::vector<std::string> keys;
+  {
+    std::shared_lock lock(mu_);
+    const Generation& gen = *gen_;
+    const int64_t now = env_->NowMillis();
+    for (uint64_t i = 0; i < gen.index->capacity(); ++i) {
+      const uint64_t tag = LoadShared(gen.index->slot(i).tag);
+      if (tag == fcache::kEmptyTag || tag == fcache::kTombstoneTag) continue;
+      RecordView r;
+      if (!gen.Parse(LoadShared(gen.index->slot(i).loc), &r) ||
+          r.header->kind != fcache::kRecordPut || !fcache::ChecksumMatches(r)) {
+        continue;
+      }
+      if (r.header->expires_ms != 0 && r.header->expires_ms <= now) continue;
+      keys.emplace_back(r.key);
+    }
+  }
+  for (const std::string& key : keys) fn(key);
+  return Status::OK();
+}
+
+Result<FileCacheStats> FileCache::Impl::GetStats() {
+  Status s = Refresh();
+  if (!s.ok()) return s;
+  std::shared_lock lock(mu_);
+  const IndexHeader& h = gen_->index->header();
+  FileCacheStats st;
+  st.entries = LoadShared(h.live_slots);
+  st.live_bytes = LoadShared(h.live_bytes);
+  st.raw_value_bytes = LoadShared(h.raw_value_bytes);
+  st.stored_value_bytes = LoadShared(h.stored_value_bytes);
+  st.dead_bytes = LoadShared(h.dead_bytes);
+  st.evictions = LoadShared(h.evictions);
+  st.expired_dropped = LoadShared(h.expired_dropped);
+  st.corrupt_records = LoadShared(h.corrupt_records) +
+                       local_corrupt_.load(std::memory_order_relaxed);
+  st.compactions = LoadShared(h.compactions);
+  st.generation = gen_->index->generation();
+  st.file_bytes = gen_->log->readable() + gen_->index->file_bytes();
+  return st;
+}
+
+Result<VerifyReport> FileCache::Impl::Verify() {
+  Status s = Refresh();
+  if (!s.ok()) return s;
+  std::shared_lock lock(mu_);
+  const Generation& gen = *gen_;
+  VerifyReport report;
+  const uint64_t limit = gen.ReadLimit();
+  const uint64_t log_end = LoadShared(gen.index->header().log_end);
+  uint64_t pos = fcache::kLogHeaderSize;
+  RecordView r;
+  while (pos < limit) {
+    if (!fcache::ParseRecord(gen.log->data(), limit, pos, &r)) break;
+    ++report.records_checked;
+    if (!fcache::ChecksumMatches(r)) ++report.corrupt_records;
+    pos += r.size;  // lengths passed the bounds checks, so we can step on
+  }
+  // Bytes the index claims are committed but that do not parse (or that the
+  // file no longer holds).
+  report.unreadable_bytes = log_end > pos ? log_end - pos : 0;
+  for (uint64_t i = 0; i < gen.index->capacity(); ++i) {
+    const uint64_t tag = LoadShared(gen.index->slot(i).tag);
+    if (tag == fcache::kEmptyTag || tag == fcache::kTombstoneTag) continue;
+    ++report.index_entries;
+    if (!gen.Parse(LoadShared(gen.index->slot(i).loc), &r) ||
+        r.header->kind != fcache::kRecordPut || KeyTag(r.key) != tag ||
+        !fcache::ChecksumMatches(r)) {
+      ++report.bad_index_entries;
+    }
+  }
+  return report;
+}
+
+// ---- opening ---------------------------------------------------------------
+
+Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
+    const std::shared_ptr<Env>& env, const std::string& dir,
+    const FileCacheOptions& options, const FileHandle& lock_file) {
+  Result<std::unique_ptr<Generation>> gen =
+      fcache::OpenCurrentGeneration(env, dir, !options.read_only);
+  if (options.read_only) {
+    if (gen.status().IsNotFound()) {
+      return Status::NotFound(dir + ": no store index here");
+    }
+    return gen;
+  }
+  const Status::Code code = gen.status().code();
+  if (gen.ok() || (code != Status::Code::kNotFound &&
+                   code != Status::Code::kCorruption)) {
+    if (!gen.ok()) return gen;
+    // Tidy leftovers of crashed compactions, unless a writer is busy.
+    FileLock lock(env.get(), lock_file.fd());
+    if (lock.Lock(LockMode::kExclusiveTry).ok()) {
+      env->Remove(dir + "/" + fcache::kIndexTempName);
+      Result<std::vector<std::string>> names = env->ListDir(dir);
+      if (names.ok() && !(*gen)->index->superseded()) {
+        for (const std::string& name : *names) {
+          uint64_t id;
+          if (fcache::ParseLogFileName(name, &id) && id != (*gen)->log->id()) {
+            env->Remove(dir + "/" + name);
+          }
+        }
+      }
+    }
+    return gen;
+  }
+  // No index, or a damaged one: build one under the writer lock, unless
+  // another process did so while we waited for it.
+  FileLock lock(env.get(), lock_file.fd());
+  Status s = lock.Lock(LockMode::kExclusiveWait);
+  if (!s.ok()) return s.WithContext("locking " + dir);
+  gen = fcache::OpenCurrentGeneration(env, dir, true);
+  if (gen.ok() || gen.status().code() == Status::Code::kVersionTooNew) {
+    return gen;
+  }
+  return fcache::Recover(env, dir, env->NowMillis());
+}
+
+Result<std::unique_ptr<FileCache>> FileCache::Open(
+    const std::string& dir, const FileCacheOptions& options) {
+  if (dir.empty()) return Status::InvalidArgument("empty store directory");
+  std::shared_ptr<Env> env = options.env ? options.env : NewPosixEnv();
+  Status s = CheckStoreDir(*env, dir, options);
+  if (!s.ok()) return s;
+  FileHandle lock_file;
+  if (!options.read_only) {
+    Result<FileHandle> f = FileHandle::Open(
+        env.get(), dir + "/" + fcache::kLockFileName, OpenMode::kCreate);
+    if (!f.ok()) return f.status();
+    lock_file = std::move(*f);
+  }
+  Result<std::unique_ptr<Generation>> gen =
+      Impl::OpenGeneration(env, dir, options, lock_file);
+  if (!gen.ok()) return gen.status();
+  return std::unique_ptr<FileCache>(new FileCache(std::make_unique<Impl>(
+      dir, options, std::move(env), std::move(lock_file), std::move(*gen))));
+}
+
+// ---- forwarding ------------------------------------------------------------
+
+FileCache::FileCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FileCache::~FileCache() = default;
+
+Status FileCache::Put(std::string_view key, std::string_view value,
+                      std::chrono::milliseconds ttl) {
+  return impl_->Put(key, value, ttl);
+}
+Status FileCache::Get(std::string_view key, std::string* value) {
+  return impl_->Get(key, value);
+}
+Status FileCache::GetView(std::string_view key, ValueView* view) {
+  return impl_->GetView(key, view);
+}
+bool FileCache::Contains(std::string_view key) { return impl_->Contains(key); }
+Status FileCache::Erase(std::string_view key) { return impl_->Erase(key); }
+Status FileCache::Clear() { return impl_->Clear(); }
+Status FileCache::Sync() { return impl_->Sync(); }
+Status FileCache::Compact(
+    const std::function<void(uint64_t, uint64_t)>& progress) {
+  return impl_->Compact(progress);
+}
+Status FileCache::ForEachKey(
+    const std::function<void(std::string_view key)>& fn) {
+  return impl_->ForEachKey(fn);
+}
+Result<FileCacheStats> FileCache::GetStats() { return impl_->GetStats(); }
+Result<VerifyReport> FileCache::Verify() { return impl_->Verify(); }
+const std::string& FileCache::dir() const { return impl_->dir(); }
+
+bool IsStore(const std::string& dir) {
+  std::shared_ptr<Env> env = NewPosixEnv();
+  Result<FileInfo> info = env->StatPath(dir + "/" + fcache::kIndexFileName);
+  return info.ok() && info->is_regular;
+}
+
+}  // namespace ucache

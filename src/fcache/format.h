@@ -1,0 +1,155 @@
+// The on-disk format of a FileCache store, byte by byte. doc/format.md is
+// the prose twin of this header; change both together, and never renumber a
+// persisted constant. All integers are little-endian (the only byte order
+// this library builds for; see the static_assert below).
+
+#ifndef UCACHE_SRC_FCACHE_FORMAT_H_
+#define UCACHE_SRC_FCACHE_FORMAT_H_
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "ucache/status.h"
+
+namespace ucache::fcache {
+
+static_assert(std::endian::native == std::endian::little,
+              "the store format is little-endian");
+
+// File names inside a store directory.
+inline constexpr char kLockFileName[] = "lock";
+inline constexpr char kIndexFileName[] = "index";
+inline constexpr char kIndexTempName[] = "index.tmp";
+inline constexpr char kLogPrefix[] = "log.";  // followed by 16 hex digits
+
+std::string LogFileName(uint64_t log_id);
+// True and sets *log_id when `name` is a log file name.
+bool ParseLogFileName(const std::string& name, uint64_t* log_id);
+
+inline constexpr uint32_t kFormatVersion = 1;
+
+// Every file opens with a 64-byte prelude whose layout no future version may
+// change: magic, version, and a checksum over the prelude before it, so that
+// a newer store is recognised (and refused) rather than misread.
+inline constexpr uint64_t kIndexMagic = 0x5844494843414355ULL;  // "UCACHIDX"
+inline constexpr uint64_t kLogMagic = 0x474F4C4843414355ULL;    // "UCACHLOG"
+
+struct FilePrelude {
+  uint64_t magic;
+  uint32_t version;
+  uint32_t header_size;  // bytes before the first slot / record
+  uint64_t id;           // index: generation; log: log id
+  uint64_t created_ms;
+  uint64_t capacity;     // index: slot count (power of two); log: 0
+  uint64_t log_id;       // index: the log it points into; log: same as id
+  uint64_t reserved;
+  uint64_t checksum;     // XXH3-64 of the 56 bytes above
+};
+static_assert(sizeof(FilePrelude) == 64);
+
+// Fills in the prelude's magic, version and checksum.
+void SealPrelude(uint64_t magic, FilePrelude* prelude);
+// OK when `prelude` is an intact prelude of this version with `magic`;
+// VersionTooNew when it is intact but newer; Corruption otherwise. `what`
+// names the file in the message.
+Status CheckPrelude(const FilePrelude& prelude, uint64_t magic,
+                    const std::string& what);
+
+// The index header: the prelude, then counters that change in place. The
+// counters are updated with atomic operations through the shared mapping;
+// they are hints for stats and triggers, recomputed by every compaction, and
+// never trusted to bound a read (except log_end, see below).
+struct IndexHeader {
+  FilePrelude prelude;
+  // Nonzero once a newer index has replaced this one; every handle checks it
+  // on every call and moves to the new "index" file.
+  uint64_t superseded;
+  // End of the committed log: records wholly below it are complete. Appends
+  // happen beyond it and become visible when it moves. Readers additionally
+  // bound every read by the log's size when they mapped it.
+  uint64_t log_end;
+  uint64_t live_slots;   // slots naming a live record
+  uint64_t tombstones;   // erased slots not yet reclaimed
+  uint64_t live_bytes;   // log bytes of live records
+  uint64_t raw_value_bytes;
+  uint64_t stored_value_bytes;
+  uint64_t dead_bytes;   // log bytes of replaced, erased or orphaned records
+  uint64_t evictions;    // cumulative, carried across generations
+  uint64_t expired_dropped;
+  uint64_t corrupt_records;
+  uint64_t compactions;
+};
+inline constexpr uint32_t kIndexHeaderSize = 4096;
+static_assert(sizeof(IndexHeader) <= kIndexHeaderSize);
+
+// One slot of the open-addressing hash table (linear probing).
+struct Slot {
+  uint64_t tag;  // kEmptyTag, kTombstoneTag, or TagOf(XXH3-64(key))
+  uint64_t loc;  // offset of the record in the log
+};
+static_assert(sizeof(Slot) == 16);
+inline constexpr uint64_t kEmptyTag = 0;
+inline constexpr uint64_t kTombstoneTag = 1;
+inline constexpr uint64_t TagOf(uint64_t key_hash) {
+  return key_hash < 2 ? key_hash + 2 : key_hash;
+}
+inline constexpr uint64_t kMinCapacity = 1024;
+// Grow (or rehash) the index once live + tombstone slots pass this share.
+inline constexpr double kMaxLoad = 0.7;
+// After a rebuild, live slots fill at most this share of the table.
+inline constexpr double kTargetLoad = 0.35;
+
+inline constexpr uint64_t IndexFileBytes(uint64_t capacity) {
+  return kIndexHeaderSize + capacity * sizeof(Slot);
+}
+
+// The log: the prelude, then records back to back, each starting at a
+// multiple of kRecordAlign.
+inline constexpr uint32_t kLogHeaderSize = 64;
+inline constexpr uint64_t kRecordAlign = 16;
+
+enum RecordKind : uint8_t {
+  kRecordPut = 1,
+  kRecordErase = 2,  // key only; lets a log scan honour erases
+};
+enum RecordCodec : uint8_t {
+  kCodecRaw = 0,
+  kCodecLz4 = 1,  // LZ4 block format; lz4hc writes the same format
+};
+
+// Record layout: header, key, zero padding to kRecordAlign, stored value,
+// zero padding to kRecordAlign. The value therefore starts 16-byte aligned
+// in the file and in every mapping of it.
+struct RecordHeader {
+  uint64_t checksum;    // XXH3-64 over header[8..32) + key + stored value,
+                        // computed as XXH3(value, seed = XXH3(header+key))
+  uint32_t key_len;     // 1..kMaxKeyBytes
+  uint32_t stored_len;  // value bytes as stored
+  uint32_t value_len;   // value bytes after decompression
+  uint8_t kind;         // RecordKind
+  uint8_t codec;        // RecordCodec
+  uint16_t reserved;    // zero
+  int64_t expires_ms;   // Unix ms of expiry; 0 = never
+};
+static_assert(sizeof(RecordHeader) == 32);
+
+inline constexpr uint64_t AlignUp(uint64_t n, uint64_t a) {
+  return (n + a - 1) / a * a;
+}
+inline constexpr uint64_t ValueOffset(uint32_t key_len) {
+  return AlignUp(sizeof(RecordHeader) + key_len, kRecordAlign);
+}
+inline constexpr uint64_t RecordSize(uint32_t key_len, uint32_t stored_len) {
+  return ValueOffset(key_len) + AlignUp(stored_len, kRecordAlign);
+}
+
+// LZ4 never expands data by more than this factor when decompressing; a
+// record claiming more is corrupt, which bounds the memory a hostile file
+// can make us allocate.
+inline constexpr uint64_t kMaxLz4Ratio = 255;
+
+}  // namespace ucache::fcache
+
+#endif  // UCACHE_SRC_FCACHE_FORMAT_H_

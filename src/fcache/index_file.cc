@@ -1,0 +1,73 @@
+#include "src/fcache/index_file.h"
+
+#include <bit>
+#include <cstring>
+
+namespace ucache::fcache {
+
+Result<std::unique_ptr<IndexFile>> IndexFile::Create(std::shared_ptr<Env> env,
+                                                     const std::string& path,
+                                                     uint64_t capacity,
+                                                     uint64_t generation,
+                                                     uint64_t log_id) {
+  env->Remove(path);  // a leftover of a crashed rebuild, if any
+  Result<FileHandle> file =
+      FileHandle::Open(env.get(), path, OpenMode::kCreateExclusive);
+  if (!file.ok()) return file.status();
+  const uint64_t bytes = IndexFileBytes(capacity);
+  Status s = env->Allocate(file->fd(), 0, bytes);
+  if (!s.ok()) {
+    env->Remove(path);
+    return s.WithContext("allocating the index");
+  }
+  Result<std::shared_ptr<Mapping>> map =
+      Mapping::Create(env, file->fd(), bytes, true);
+  if (!map.ok()) {
+    env->Remove(path);
+    return map.status();
+  }
+  auto& header = *reinterpret_cast<IndexHeader*>((*map)->data());
+  std::memset(&header, 0, kIndexHeaderSize);
+  header.prelude.header_size = kIndexHeaderSize;
+  header.prelude.id = generation;
+  header.prelude.capacity = capacity;
+  header.prelude.log_id = log_id;
+  header.prelude.created_ms = static_cast<uint64_t>(env->NowMillis());
+  SealPrelude(kIndexMagic, &header.prelude);
+  header.log_end = kLogHeaderSize;
+  return std::unique_ptr<IndexFile>(new IndexFile(
+      env, path, std::move(*file), std::move(*map), capacity, true));
+}
+
+Result<std::unique_ptr<IndexFile>> IndexFile::Open(std::shared_ptr<Env> env,
+                                                   const std::string& path,
+                                                   bool writable) {
+  Result<FileHandle> file = FileHandle::Open(
+      env.get(), path, writable ? OpenMode::kReadWrite : OpenMode::kReadOnly);
+  if (!file.ok()) return file.status();
+  Result<FileInfo> info = env->Stat(file->fd());
+  if (!info.ok()) return info.status();
+  FilePrelude prelude;
+  if (info->size < kIndexHeaderSize) {
+    return Status::Corruption(path + ": shorter than its header");
+  }
+  Status s = env->Read(file->fd(), &prelude, sizeof(prelude), 0);
+  if (!s.ok()) return s;
+  s = CheckPrelude(prelude, kIndexMagic, path);
+  if (!s.ok()) return s;
+  const uint64_t capacity = prelude.capacity;
+  if (prelude.header_size != kIndexHeaderSize || capacity < kMinCapacity ||
+      !std::has_single_bit(capacity) || capacity > (uint64_t{1} << 40) ||
+      info->size != IndexFileBytes(capacity)) {
+    return Status::Corruption(path + ": size does not match its header");
+  }
+  Result<std::shared_ptr<Mapping>> map =
+      Mapping::Create(env, file->fd(), info->size, writable);
+  if (!map.ok()) return map.status();
+  return std::unique_ptr<IndexFile>(new IndexFile(
+      env, path, std::move(*file), std::move(*map), capacity, writable));
+}
+
+Status IndexFile::Sync() { return env_->Sync(file_.fd()); }
+
+}  // namespace ucache::fcache

@@ -1,0 +1,119 @@
+// IndexFile: one generation's hash index, a fixed-size open-addressing table
+// in a shared mapping. One writer (holding the store's lock) mutates it in
+// place while any number of processes read it without locks; every store is
+// a single aligned 8-byte word, ordered so that a reader sees either the old
+// or the new state of a slot, and every slot a reader follows is checked
+// against the record it names. The file is fully allocated when created, so
+// stores through the mapping never need new disk blocks (no SIGBUS on a full
+// disk).
+
+#ifndef UCACHE_SRC_FCACHE_INDEX_FILE_H_
+#define UCACHE_SRC_FCACHE_INDEX_FILE_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "src/fcache/file_handle.h"
+#include "src/fcache/format.h"
+#include "src/fcache/mapping.h"
+#include "ucache/env.h"
+
+namespace ucache::fcache {
+
+// Atomic access to words of a shared mapping.
+inline uint64_t LoadShared(const uint64_t& word) {
+  return __atomic_load_n(&word, __ATOMIC_ACQUIRE);
+}
+inline void StoreShared(uint64_t& word, uint64_t value) {
+  __atomic_store_n(&word, value, __ATOMIC_RELEASE);
+}
+inline void AddShared(uint64_t& word, int64_t delta) {
+  __atomic_fetch_add(&word, static_cast<uint64_t>(delta), __ATOMIC_RELAXED);
+}
+
+class IndexFile {
+ public:
+  // Creates `path` (replacing a leftover) with `capacity` empty slots, a
+  // power of two. The counters start at zero, log_end at the log's header.
+  static Result<std::unique_ptr<IndexFile>> Create(std::shared_ptr<Env> env,
+                                                   const std::string& path,
+                                                   uint64_t capacity,
+                                                   uint64_t generation,
+                                                   uint64_t log_id);
+  // Opens an existing index, checking its header and size. NotFound when
+  // the file is missing.
+  static Result<std::unique_ptr<IndexFile>> Open(std::shared_ptr<Env> env,
+                                                 const std::string& path,
+                                                 bool writable);
+
+  IndexHeader& header() const {
+    return *reinterpret_cast<IndexHeader*>(map_->data());
+  }
+  Slot& slot(uint64_t i) const {
+    return reinterpret_cast<Slot*>(map_->data() + kIndexHeaderSize)[i];
+  }
+  uint64_t capacity() const { return capacity_; }
+  uint64_t generation() const { return header().prelude.id; }
+  uint64_t log_id() const { return header().prelude.log_id; }
+  uint64_t file_bytes() const { return IndexFileBytes(capacity_); }
+  bool writable() const { return writable_; }
+  bool superseded() const { return LoadShared(header().superseded) != 0; }
+  Status Sync();
+
+  // Visits the slots carrying `tag` in probe order, calling match(loc) on
+  // each; stops at the first that returns true and returns its slot number.
+  // Returns -1 if none matches. When `free_slot` is given it receives the
+  // first empty or tombstone slot passed on the way (or -1).
+  template <typename Match>
+  int64_t Find(uint64_t tag, Match&& match, int64_t* free_slot = nullptr) const;
+
+  // Points slot `i` at a record: `loc` first, then the tag, so a reader
+  // that sees the tag sees a loc written for it (or a later one, which it
+  // checks against the record's key).
+  void Fill(uint64_t i, uint64_t tag, uint64_t loc) const {
+    StoreShared(slot(i).loc, loc);
+    StoreShared(slot(i).tag, tag);
+  }
+
+ private:
+  IndexFile(std::shared_ptr<Env> env, std::string path, FileHandle file,
+            std::shared_ptr<Mapping> map, uint64_t capacity, bool writable)
+      : env_(std::move(env)),
+        path_(std::move(path)),
+        file_(std::move(file)),
+        map_(std::move(map)),
+        capacity_(capacity),
+        writable_(writable) {}
+
+  // Constant after construction.
+  const std::shared_ptr<Env> env_;
+  const std::string path_;
+  const FileHandle file_;
+  const std::shared_ptr<Mapping> map_;
+  const uint64_t capacity_;
+  const bool writable_;
+};
+
+template <typename Match>
+int64_t IndexFile::Find(uint64_t tag, Match&& match, int64_t* free_slot) const {
+  const uint64_t mask = capacity_ - 1;
+  if (free_slot != nullptr) *free_slot = -1;
+  for (uint64_t n = 0, i = tag & mask; n < capacity_; ++n, i = (i + 1) & mask) {
+    const uint64_t t = LoadShared(slot(i).tag);
+    if (t == kEmptyTag) {
+      if (free_slot != nullptr && *free_slot < 0) *free_slot = static_cast<int64_t>(i);
+      return -1;
+    }
+    if (t == kTombstoneTag) {
+      if (free_slot != nullptr && *free_slot < 0) *free_slot = static_cast<int64_t>(i);
+      continue;
+    }
+    if (t == tag && match(LoadShared(slot(i).loc))) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+}  // namespace ucache::fcache
+
+#endif  // UCACHE_SRC_FCACHE_INDEX_FILE_H_

@@ -1,0 +1,83 @@
+// LogFile: one generation's append-only log of records, written with
+// Env::Write (so a full disk is an error, never a SIGBUS) and read through a
+// shared mapping. Committed bytes are never rewritten; compaction writes a
+// new log and the old one is unlinked, never truncated, so mappings held by
+// other processes stay valid.
+
+#ifndef UCACHE_SRC_FCACHE_LOG_FILE_H_
+#define UCACHE_SRC_FCACHE_LOG_FILE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "src/fcache/file_handle.h"
+#include "src/fcache/mapping.h"
+#include "ucache/env.h"
+
+namespace ucache::fcache {
+
+class LogFile {
+ public:
+  // Creates dir/log.<log_id> holding just its header, replacing a leftover
+  // file of that name.
+  static Result<std::unique_ptr<LogFile>> Create(std::shared_ptr<Env> env,
+                                                 const std::string& dir,
+                                                 uint64_t log_id);
+  // Opens an existing log and checks its header.
+  static Result<std::unique_ptr<LogFile>> Open(std::shared_ptr<Env> env,
+                                               const std::string& dir,
+                                               uint64_t log_id, bool writable);
+
+  uint64_t id() const { return id_; }
+  const std::string& path() const { return path_; }
+  int fd() const { return file_.fd(); }
+
+  // Bytes [0, readable()) of data() may be read. data() and mapping() change
+  // only in Remap(); readable() only grows.
+  const uint8_t* data() const { return map_->data(); }
+  uint64_t readable() const { return readable_.load(std::memory_order_acquire); }
+  const std::shared_ptr<Mapping>& mapping() const { return map_; }
+
+  // Makes [0, end) readable if the current mapping covers it and the file
+  // holds it (the caller knows it wrote those bytes, or re-reads the size).
+  // False when a Remap() is needed first. Safe beside concurrent readers.
+  bool ExtendReadable(uint64_t end);
+  // Re-reads the file's size and extends readable() to it. Returns false
+  // when the file outgrew the mapping and a Remap() is needed.
+  Result<bool> CatchUp();
+  // Maps the file afresh, large enough for its current size with room to
+  // grow. Callers must exclude every reader of data() while it runs; the old
+  // mapping lives on while views hold it.
+  Status Remap();
+
+  // Writes `bytes` at `offset`.
+  Status Write(uint64_t offset, std::string_view bytes);
+  Status Sync();
+
+ private:
+  LogFile(std::shared_ptr<Env> env, std::string path, uint64_t id,
+          FileHandle file, bool writable)
+      : env_(std::move(env)),
+        path_(std::move(path)),
+        id_(id),
+        file_(std::move(file)),
+        writable_(writable) {}
+
+  // Constant after construction.
+  const std::shared_ptr<Env> env_;
+  const std::string path_;
+  const uint64_t id_;
+  const FileHandle file_;
+  const bool writable_;
+
+  // Replaced only by Remap(), under the caller's exclusion.
+  std::shared_ptr<Mapping> map_;
+  std::atomic<uint64_t> readable_{0};
+};
+
+}  // namespace ucache::fcache
+
+#endif  // UCACHE_SRC_FCACHE_LOG_FILE_H_

@@ -1,0 +1,146 @@
+#include "src/fcache/record.h"
+
+#include <lz4.h>
+#include <lz4hc.h>
+#include <xxhash.h>
+
+#include <cstring>
+
+namespace ucache::fcache {
+namespace {
+
+constexpr size_t kChecksumBytes = sizeof(RecordHeader::checksum);
+
+// The checksum's first half: header after the checksum field, then the key.
+// `header_and_key` points at a header directly followed by its key.
+uint64_t HeaderSeed(const uint8_t* header_and_key, uint32_t key_len) {
+  return XXH3_64bits(header_and_key + kChecksumBytes,
+                     sizeof(RecordHeader) - kChecksumBytes + key_len);
+}
+
+// Returns the compressed form when compression applies and shrinks the
+// value by at least one alignment unit, else an empty string.
+std::string Compress(std::string_view value, const FileCacheOptions& options) {
+  if (options.compression == Compression::kNone ||
+      value.size() < options.compression_threshold ||
+      value.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
+    return {};
+  }
+  std::string out(LZ4_compressBound(static_cast<int>(value.size())), '\0');
+  int n = 0;
+  if (options.compression == Compression::kLz4Hc) {
+    n = LZ4_compress_HC(value.data(), out.data(), static_cast<int>(value.size()),
+                        static_cast<int>(out.size()), options.lz4hc_level);
+  } else {
+    n = LZ4_compress_default(value.data(), out.data(),
+                             static_cast<int>(value.size()),
+                             static_cast<int>(out.size()));
+  }
+  if (n <= 0 || static_cast<uint64_t>(n) + kRecordAlign > value.size()) {
+    return {};
+  }
+  out.resize(n);
+  return out;
+}
+
+}  // namespace
+
+void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
+                  int64_t expires_ms, const FileCacheOptions& options,
+                  std::string* out) {
+  std::string compressed = Compress(value, options);
+  std::string_view stored = compressed.empty() ? value : compressed;
+
+  RecordHeader header{};
+  header.key_len = static_cast<uint32_t>(key.size());
+  header.stored_len = static_cast<uint32_t>(stored.size());
+  header.value_len = static_cast<uint32_t>(value.size());
+  header.kind = kind;
+  header.codec = compressed.empty() ? kCodecRaw : kCodecLz4;
+  header.expires_ms = expires_ms;
+
+  const size_t start = out->size();
+  const uint64_t size = RecordSize(header.key_len, header.stored_len);
+  out->resize(start + size, '\0');
+  uint8_t* p = reinterpret_cast<uint8_t*>(out->data()) + start;
+  std::memcpy(p + sizeof(header), key.data(), key.size());
+  std::memcpy(p + ValueOffset(header.key_len), stored.data(), stored.size());
+  std::memcpy(p, &header, sizeof(header));
+  header.checksum = XXH3_64bits_withSeed(stored.data(), stored.size(),
+                                         HeaderSeed(p, header.key_len));
+  std::memcpy(p, &header.checksum, kChecksumBytes);
+}
+
+bool ParseRecord(const uint8_t* base, uint64_t limit, uint64_t offset,
+                 RecordView* out) {
+  if (offset % kRecordAlign != 0 || offset < kLogHeaderSize ||
+      offset > limit || limit - offset < sizeof(RecordHeader)) {
+    return false;
+  }
+  const auto* h = reinterpret_cast<const RecordHeader*>(base + offset);
+  if (h->key_len == 0 || h->key_len > FileCache::kMaxKeyBytes ||
+      h->stored_len > FileCache::kMaxValueBytes ||
+      h->value_len > FileCache::kMaxValueBytes || h->reserved != 0) {
+    return false;
+  }
+  switch (h->kind) {
+    case kRecordPut:
+      break;
+    case kRecordErase:
+      if (h->stored_len != 0 || h->value_len != 0) return false;
+      break;
+    default:
+      return false;
+  }
+  switch (h->codec) {
+    case kCodecRaw:
+      if (h->value_len != h->stored_len) return false;
+      break;
+    case kCodecLz4:
+      if (h->stored_len == 0 ||
+          h->value_len > uint64_t{h->stored_len} * kMaxLz4Ratio) {
+        return false;
+      }
+      break;
+    default:
+      return false;
+  }
+  const uint64_t size = RecordSize(h->key_len, h->stored_len);
+  if (limit - offset < size) return false;
+  const char* rec = reinterpret_cast<const char*>(h);
+  out->header = h;
+  out->key = std::string_view(rec + sizeof(RecordHeader), h->key_len);
+  out->stored = std::string_view(rec + ValueOffset(h->key_len), h->stored_len);
+  out->offset = offset;
+  out->size = size;
+  return true;
+}
+
+bool ChecksumMatches(const RecordView& record) {
+  const auto* p = reinterpret_cast<const uint8_t*>(record.header);
+  return XXH3_64bits_withSeed(record.stored.data(), record.stored.size(),
+                              HeaderSeed(p, record.header->key_len)) ==
+         record.header->checksum;
+}
+
+bool ReadValue(const RecordView& record, std::string* value) {
+  const RecordHeader& h = *record.header;
+  const uint64_t expected = h.checksum;
+  const auto* p = reinterpret_cast<const uint8_t*>(record.header);
+  const uint64_t seed = HeaderSeed(p, h.key_len);
+  if (h.codec == kCodecRaw) {
+    value->assign(record.stored.data(), record.stored.size());
+    return XXH3_64bits_withSeed(value->data(), value->size(), seed) == expected;
+  }
+  if (XXH3_64bits_withSeed(record.stored.data(), record.stored.size(), seed) !=
+      expected) {
+    return false;
+  }
+  value->resize(h.value_len);
+  const int n = LZ4_decompress_safe(record.stored.data(), value->data(),
+                                    static_cast<int>(h.stored_len),
+                                    static_cast<int>(h.value_len));
+  return n >= 0 && static_cast<uint32_t>(n) == h.value_len;
+}
+
+}  // namespace ucache::fcache

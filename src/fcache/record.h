@@ -1,0 +1,49 @@
+// Records of the log: encoding a put or erase into bytes, and reading one
+// back out of a mapping with every bound checked before it is trusted.
+
+#ifndef UCACHE_SRC_FCACHE_RECORD_H_
+#define UCACHE_SRC_FCACHE_RECORD_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "src/fcache/format.h"
+#include "ucache/file_cache.h"
+
+namespace ucache::fcache {
+
+// A record located inside readable memory. The pointers are as valid as the
+// memory they were parsed from.
+struct RecordView {
+  const RecordHeader* header = nullptr;
+  std::string_view key;
+  std::string_view stored;  // the value as stored (maybe compressed)
+  uint64_t offset = 0;      // in the log
+  uint64_t size = 0;        // bytes the record occupies, padding included
+};
+
+// Appends the encoded record to *out. The value is compressed as `options`
+// say when that makes it smaller.
+void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
+                  int64_t expires_ms, const FileCacheOptions& options,
+                  std::string* out);
+
+// Parses the record at `offset` of a log whose first `limit` bytes at
+// `base` are readable. Checks alignment, lengths and enum values against
+// `limit`; does not check the checksum. False when anything is out of bounds.
+bool ParseRecord(const uint8_t* base, uint64_t limit, uint64_t offset,
+                 RecordView* out);
+
+// True when the record's checksum matches its bytes in place.
+bool ChecksumMatches(const RecordView& record);
+
+// Writes the record's value into *value, verified: a raw value is copied
+// first and the copy checksummed, so bytes changing underneath cannot slip
+// through; a compressed value is checksummed, then decompressed with bounds.
+// False (and *value unspecified) when verification or decoding fails.
+bool ReadValue(const RecordView& record, std::string* value);
+
+}  // namespace ucache::fcache
+
+#endif  // UCACHE_SRC_FCACHE_RECORD_H_

@@ -1,0 +1,476 @@
+// Unit tests of the disk tier through its public API. Multi-process,
+// crash, corruption and full-disk behaviour have their own test files.
+
+#include "ucache/file_cache.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "tests/testutil.h"
+
+namespace ucache {
+namespace {
+
+using std::chrono::milliseconds;
+
+std::unique_ptr<FileCache> OpenOrDie(const std::string& dir,
+                                     const FileCacheOptions& options = {}) {
+  Result<std::unique_ptr<FileCache>> cache = FileCache::Open(dir, options);
+  EXPECT_OK(cache);
+  return cache.ok() ? std::move(*cache) : nullptr;
+}
+
+std::string GetOrMiss(FileCache& cache, std::string_view key) {
+  std::string value;
+  Status s = cache.Get(key, &value);
+  if (s.IsNotFound()) return "<miss>";
+  EXPECT_OK(s);
+  return value;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteFile(const std::string& path, std::string_view bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+TEST(FileCacheTest, PutGetOverwriteErase) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.Sub("store"));
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "<miss>");
+  ASSERT_OK(cache->Put("k", "v1"));
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "v1");
+  EXPECT_TRUE(cache->Contains("k"));
+  ASSERT_OK(cache->Put("k", "second value"));
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "second value");
+  ASSERT_OK(cache->Erase("k"));
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "<miss>");
+  EXPECT_FALSE(cache->Contains("k"));
+  EXPECT_OK(cache->Erase("never-there"));
+  ASSERT_OK(cache->Put("k", "back"));
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "back");
+}
+
+TEST(FileCacheTest, BinaryKeysAndValuesAndEmptyValue) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.path());
+  const std::string key("a\0b\xff", 4);
+  const std::string value("\0\1\2\0", 4);
+  ASSERT_OK(cache->Put(key, value));
+  ASSERT_OK(cache->Put("empty", ""));
+  EXPECT_EQ(GetOrMiss(*cache, key), value);
+  EXPECT_EQ(GetOrMiss(*cache, "empty"), "");
+  EXPECT_EQ(GetOrMiss(*cache, std::string("a\0b", 3)), "<miss>");
+}
+
+TEST(FileCacheTest, RejectsBadArguments) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.path());
+  EXPECT_EQ(cache->Put("", "v").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(cache->Put(std::string(FileCache::kMaxKeyBytes + 1, 'k'), "v").code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_EQ(cache->Put("k", "v", milliseconds(-1)).code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_OK(cache->Put(std::string(FileCache::kMaxKeyBytes, 'k'), "v"));
+  EXPECT_EQ(FileCache::Open("").status().code(), Status::Code::kInvalidArgument);
+}
+
+TEST(FileCacheTest, PersistsAcrossReopen) {
+  TempDir tmp;
+  std::mt19937_64 rng(1);
+  std::map<std::string, std::string> expected;
+  {
+    auto cache = OpenOrDie(tmp.path());
+    for (int i = 0; i < 3000; ++i) {
+      std::string key = "key" + std::to_string(i);
+      std::string value = RandomBytes(rng, rng() % 600);
+      ASSERT_OK(cache->Put(key, value));
+      expected[key] = value;
+    }
+    for (int i = 0; i < 3000; i += 3) {
+      std::string key = "key" + std::to_string(i);
+      ASSERT_OK(cache->Erase(key));
+      expected.erase(key);
+    }
+  }
+  auto cache = OpenOrDie(tmp.path());
+  for (int i = 0; i < 3000; ++i) {
+    std::string key = "key" + std::to_string(i);
+    auto it = expected.find(key);
+    EXPECT_EQ(GetOrMiss(*cache, key), it == expected.end() ? "<miss>" : it->second)
+        << key;
+  }
+  auto stats = cache->GetStats();
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->entries, expected.size());
+  // 3000 keys outgrow the initial 1024-slot index, so it was rebuilt.
+  EXPECT_GT(stats->generation, 1u);
+}
+
+TEST(FileCacheTest, SecondHandleSeesWritesWithoutReopening) {
+  TempDir tmp;
+  auto a = OpenOrDie(tmp.path());
+  auto b = OpenOrDie(tmp.path());
+  ASSERT_OK(a->Put("x", "1"));
+  EXPECT_EQ(GetOrMiss(*b, "x"), "1");
+  // Enough writes to force new generations (index growth, compaction).
+  for (int i = 0; i < 5000; ++i) ASSERT_OK(a->Put("k" + std::to_string(i), "v"));
+  ASSERT_OK(a->Compact());
+  EXPECT_EQ(GetOrMiss(*b, "k4999"), "v");
+  ASSERT_OK(b->Put("y", "2"));
+  EXPECT_EQ(GetOrMiss(*a, "y"), "2");
+  ASSERT_OK(b->Erase("x"));
+  EXPECT_EQ(GetOrMiss(*a, "x"), "<miss>");
+}
+
+TEST(FileCacheTest, ListsKeys) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.path());
+  ASSERT_OK(cache->Put("a", "1"));
+  ASSERT_OK(cache->Put("b", "2"));
+  ASSERT_OK(cache->Put("c", "3"));
+  ASSERT_OK(cache->Erase("b"));
+  std::set<std::string> keys;
+  ASSERT_OK(cache->ForEachKey([&](std::string_view k) { keys.emplace(k); }));
+  EXPECT_EQ(keys, (std::set<std::string>{"a", "c"}));
+}
+
+TEST(FileCacheTest, ClearEmptiesAndShrinks) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.path());
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_OK(cache->Put("k" + std::to_string(i), std::string(10000, 'x')));
+  }
+  auto before = cache->GetStats();
+  ASSERT_OK(cache->Clear());
+  auto after = cache->GetStats();
+  ASSERT_OK(after);
+  EXPECT_EQ(after->entries, 0u);
+  EXPECT_LT(after->file_bytes, before->file_bytes);
+  EXPECT_EQ(GetOrMiss(*cache, "k1"), "<miss>");
+  ASSERT_OK(cache->Put("k1", "new"));
+  EXPECT_EQ(GetOrMiss(*cache, "k1"), "new");
+}
+
+TEST(FileCacheTest, TtlWithFakeClock) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  env->SetNowMillis(1'000'000);
+  FileCacheOptions options;
+  options.env = env;
+  options.default_ttl = milliseconds(500);
+  auto cache = OpenOrDie(tmp.path(), options);
+  ASSERT_OK(cache->Put("short", "s", milliseconds(100)));
+  ASSERT_OK(cache->Put("default", "d"));
+  env->AdvanceMillis(99);
+  EXPECT_EQ(GetOrMiss(*cache, "short"), "s");
+  env->AdvanceMillis(1);
+  EXPECT_EQ(GetOrMiss(*cache, "short"), "<miss>");
+  EXPECT_FALSE(cache->Contains("short"));
+  EXPECT_EQ(GetOrMiss(*cache, "default"), "d");
+  env->AdvanceMillis(400);
+  EXPECT_EQ(GetOrMiss(*cache, "default"), "<miss>");
+  // Expiry is persisted wall time: a reopened store agrees.
+  ASSERT_OK(cache->Put("long", "l", milliseconds(10'000)));
+  cache.reset();
+  cache = OpenOrDie(tmp.path(), options);
+  EXPECT_EQ(GetOrMiss(*cache, "long"), "l");
+  env->AdvanceMillis(10'000);
+  EXPECT_EQ(GetOrMiss(*cache, "long"), "<miss>");
+  // Compaction drops expired records and counts them.
+  ASSERT_OK(cache->Compact());
+  auto stats = cache->GetStats();
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->entries, 0u);
+  EXPECT_EQ(stats->expired_dropped, 3u);
+  // A clock jumping backwards revives nothing already dropped, and makes
+  // unexpired records live longer: documented wall-clock semantics.
+  ASSERT_OK(cache->Put("jump", "j", milliseconds(100)));
+  env->AdvanceMillis(-1'000'000);
+  EXPECT_EQ(GetOrMiss(*cache, "jump"), "j");
+}
+
+TEST(FileCacheTest, CompressesCompressibleValuesOnly) {
+  TempDir tmp;
+  for (Compression c : {Compression::kLz4, Compression::kLz4Hc}) {
+    FileCacheOptions options;
+    options.compression = c;
+    auto cache = OpenOrDie(tmp.Sub(c == Compression::kLz4 ? "lz4" : "hc"), options);
+    const std::string text(100000, 'a');
+    ASSERT_OK(cache->Put("text", text));
+    auto stats = cache->GetStats();
+    EXPECT_GT(stats->compression_ratio(), 50.0);
+    EXPECT_EQ(GetOrMiss(*cache, "text"), text);
+    ValueView view;
+    ASSERT_OK(cache->GetView("text", &view));
+    EXPECT_FALSE(view.zero_copy());
+    EXPECT_EQ(view.data(), text);
+  }
+  FileCacheOptions options;
+  auto cache = OpenOrDie(tmp.Sub("random"), options);
+  std::mt19937_64 rng(2);
+  const std::string noise = RandomBytes(rng, 100000);
+  ASSERT_OK(cache->Put("noise", noise));
+  ValueView view;
+  ASSERT_OK(cache->GetView("noise", &view));
+  EXPECT_TRUE(view.zero_copy());  // did not shrink, so stored raw
+  EXPECT_EQ(view.data(), noise);
+  EXPECT_DOUBLE_EQ(cache->GetStats()->compression_ratio(), 1.0);
+
+  options.compression = Compression::kNone;
+  auto plain = OpenOrDie(tmp.Sub("plain"), options);
+  ASSERT_OK(plain->Put("text", std::string(5000, 'b')));
+  ASSERT_OK(plain->GetView("text", &view));
+  EXPECT_TRUE(view.zero_copy());
+}
+
+TEST(FileCacheTest, ViewSurvivesOverwriteCompactionAndClose) {
+  TempDir tmp;
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  auto cache = OpenOrDie(tmp.path(), options);
+  std::vector<double> array(1 << 16);
+  for (size_t i = 0; i < array.size(); ++i) array[i] = i * 0.5;
+  const std::string bytes(reinterpret_cast<const char*>(array.data()),
+                          array.size() * sizeof(double));
+  ASSERT_OK(cache->Put("array", bytes));
+  ValueView view;
+  ASSERT_OK(cache->GetView("array", &view));
+  ASSERT_TRUE(view.zero_copy());
+  // Values start 16-byte aligned, so a view can be read as doubles.
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(view.data().data()) % 16, 0u);
+  ASSERT_OK(cache->Put("array", "replaced"));
+  ASSERT_OK(cache->Compact());
+  ASSERT_OK(cache->Clear());
+  cache.reset();
+  EXPECT_EQ(view.data(), bytes);
+}
+
+TEST(FileCacheTest, MaxBytesEvictsOldestFirst) {
+  TempDir tmp;
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  options.max_bytes = 1 << 20;
+  auto cache = OpenOrDie(tmp.path(), options);
+  const std::string value(10000, 'v');
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_OK(cache->Put("k" + std::to_string(i), value));
+    auto stats = cache->GetStats();
+    ASSERT_OK(stats);
+    ASSERT_LE(stats->file_bytes, options.max_bytes) << i;
+  }
+  auto stats = cache->GetStats();
+  EXPECT_GT(stats->evictions, 0u);
+  // The newest keys survive, the oldest are gone.
+  EXPECT_EQ(GetOrMiss(*cache, "k299"), value);
+  EXPECT_EQ(GetOrMiss(*cache, "k0"), "<miss>");
+  int present = 0;
+  for (int i = 0; i < 300; ++i) present += cache->Contains("k" + std::to_string(i));
+  EXPECT_EQ(present + stats->evictions, 300u);
+  // A record that can never fit is refused, and the store is unchanged.
+  Status s = cache->Put("huge", std::string(2 << 20, 'h'));
+  EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
+  EXPECT_EQ(GetOrMiss(*cache, "k299"), value);
+}
+
+TEST(FileCacheTest, AutoCompactionReclaimsDeadBytes) {
+  TempDir tmp;
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  options.compaction_min_bytes = 1 << 20;
+  auto cache = OpenOrDie(tmp.path(), options);
+  const std::string value(4000, 'v');
+  for (int round = 0; round < 50; ++round) {
+    for (int i = 0; i < 20; ++i) ASSERT_OK(cache->Put("k" + std::to_string(i), value));
+  }
+  auto stats = cache->GetStats();
+  ASSERT_OK(stats);
+  EXPECT_GT(stats->compactions, 0u);
+  EXPECT_LE(stats->dead_bytes, stats->live_bytes + (1 << 20));
+  EXPECT_LT(stats->file_bytes, 3u << 20);  // 50 rounds wrote 4 MB
+  EXPECT_EQ(GetOrMiss(*cache, "k7"), value);
+}
+
+TEST(FileCacheTest, CompactReportsProgressAndKeepsValues) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.path());
+  std::mt19937_64 rng(3);
+  std::map<std::string, std::string> expected;
+  for (int i = 0; i < 2000; ++i) {
+    std::string key = "k" + std::to_string(rng() % 500);
+    expected[key] = RandomBytes(rng, 2000);
+    ASSERT_OK(cache->Put(key, expected[key]));
+  }
+  uint64_t last_done = 0, last_total = 0;
+  ASSERT_OK(cache->Compact([&](uint64_t done, uint64_t total) {
+    EXPECT_GE(done, last_done);
+    last_done = done;
+    last_total = total;
+  }));
+  EXPECT_EQ(last_done, last_total);
+  EXPECT_GT(last_total, 0u);
+  auto stats = cache->GetStats();
+  EXPECT_EQ(stats->dead_bytes, 0u);
+  for (const auto& [k, v] : expected) EXPECT_EQ(GetOrMiss(*cache, k), v);
+  auto report = cache->Verify();
+  ASSERT_OK(report);
+  EXPECT_TRUE(report->clean());
+  EXPECT_EQ(report->index_entries, expected.size());
+}
+
+TEST(FileCacheTest, ConcurrentThreadsOnOneHandle) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.path());
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 rng(t);
+      for (int i = 0; i < 3000; ++i) {
+        const std::string key = "k" + std::to_string(rng() % 200);
+        if (rng() % 3 == 0) {
+          if (!cache->Put(key, key + "=" + std::string(rng() % 300, 'x')).ok()) ++wrong;
+        } else {
+          std::string v;
+          Status s = cache->Get(key, &v);
+          if (s.ok() && v.rfind(key + "=", 0) != 0) ++wrong;
+          if (!s.ok() && !s.IsNotFound()) ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_TRUE(cache->Verify()->clean());
+}
+
+TEST(FileCacheTest, RefusesDirectoryThatIsNotAStore) {
+  TempDir tmp;
+  WriteFile(tmp.Sub("notes.txt"), "precious");
+  auto cache = FileCache::Open(tmp.path());
+  EXPECT_EQ(cache.status().code(), Status::Code::kNotAStore) << cache.status().ToString();
+  EXPECT_EQ(ReadFile(tmp.Sub("notes.txt")), "precious");
+  EXPECT_FALSE(IsStore(tmp.path()));
+  // A plain file is not a store either.
+  EXPECT_EQ(FileCache::Open(tmp.Sub("notes.txt")).status().code(),
+            Status::Code::kNotAStore);
+}
+
+TEST(FileCacheTest, ReadOnlyDoesNotCreateOrWrite) {
+  TempDir tmp;
+  FileCacheOptions ro;
+  ro.read_only = true;
+  EXPECT_TRUE(FileCache::Open(tmp.Sub("missing"), ro).status().IsNotFound());
+  struct stat st;
+  EXPECT_NE(stat(tmp.Sub("missing").c_str(), &st), 0);
+  {
+    auto rw = OpenOrDie(tmp.Sub("s"));
+    ASSERT_OK(rw->Put("k", "v"));
+  }
+  auto cache = OpenOrDie(tmp.Sub("s"), ro);
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "v");
+  EXPECT_FALSE(cache->Put("k", "w").ok());
+  EXPECT_FALSE(cache->Erase("k").ok());
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "v");
+}
+
+TEST(FileCacheTest, RefusesNewerFormatWithClearMessage) {
+  TempDir tmp;
+  { OpenOrDie(tmp.path())->Put("k", "v"); }
+  // Rewrite the index prelude as format version 2 with a valid checksum.
+  std::string index = ReadFile(tmp.Sub("index"));
+  const uint32_t version = 2;
+  std::memcpy(index.data() + 8, &version, sizeof(version));
+  const uint64_t sum = XXH3_64bits(index.data(), 56);
+  std::memcpy(index.data() + 56, &sum, sizeof(sum));
+  WriteFile(tmp.Sub("index"), index);
+  auto cache = FileCache::Open(tmp.path());
+  EXPECT_EQ(cache.status().code(), Status::Code::kVersionTooNew);
+  EXPECT_NE(cache.status().message().find("version 2"), std::string::npos)
+      << cache.status().ToString();
+  // And nothing was rewritten.
+  EXPECT_EQ(ReadFile(tmp.Sub("index")), index);
+}
+
+TEST(FileCacheTest, RebuildsLostIndexFromLog) {
+  TempDir tmp;
+  {
+    auto cache = OpenOrDie(tmp.path());
+    ASSERT_OK(cache->Put("a", "1"));
+    ASSERT_OK(cache->Put("b", "2"));
+    ASSERT_OK(cache->Put("a", "3"));
+    ASSERT_OK(cache->Erase("b"));
+    ASSERT_OK(cache->Put("c", std::string(5000, 'c')));
+  }
+  ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
+  auto cache = OpenOrDie(tmp.path());
+  EXPECT_EQ(GetOrMiss(*cache, "a"), "3");
+  EXPECT_EQ(GetOrMiss(*cache, "b"), "<miss>");
+  EXPECT_EQ(GetOrMiss(*cache, "c"), std::string(5000, 'c'));
+  EXPECT_TRUE(cache->Verify()->clean());
+}
+
+TEST(FileCacheTest, FilesArePrivateWhateverTheUmask) {
+  TempDir tmp;
+  const mode_t old = umask(0);
+  { OpenOrDie(tmp.Sub("a/b/store"))->Put("k", "v"); }
+  umask(old);
+  struct stat st;
+  ASSERT_EQ(stat(tmp.Sub("a/b/store").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  for (const char* name : {"index", "lock"}) {
+    ASSERT_EQ(stat((tmp.Sub("a/b/store/") + name).c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u) << name;
+  }
+}
+
+TEST(FileCacheTest, RefusesSymlinkedStoreAndForeignOwner) {
+  TempDir tmp;
+  { OpenOrDie(tmp.Sub("real"))->Put("k", "v"); }
+  ASSERT_EQ(symlink(tmp.Sub("real").c_str(), tmp.Sub("link").c_str()), 0);
+  EXPECT_EQ(FileCache::Open(tmp.Sub("link")).status().code(),
+            Status::Code::kPermissionDenied);
+  if (chown(tmp.Sub("real").c_str(), 4242, 4242) != 0) {
+    GTEST_SKIP() << "cannot chown to another user here: " << strerror(errno);
+  }
+  auto cache = FileCache::Open(tmp.Sub("real"));
+  EXPECT_EQ(cache.status().code(), Status::Code::kPermissionDenied)
+      << cache.status().ToString();
+}
+
+TEST(FileCacheTest, FullDiskIsAnErrorAndLosesNothing) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  FileCacheOptions options;
+  options.env = env;
+  auto cache = OpenOrDie(tmp.path(), options);
+  ASSERT_OK(cache->Put("kept", "value"));
+  std::mt19937_64 rng(4);
+  const std::string big = RandomBytes(rng, 5000);  // incompressible
+  env->SetSpaceLimit(100);
+  Status s = cache->Put("big", big);
+  EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
+  EXPECT_EQ(GetOrMiss(*cache, "big"), "<miss>");
+  EXPECT_EQ(GetOrMiss(*cache, "kept"), "value");
+  env->ClearSpaceLimit();
+  ASSERT_OK(cache->Put("big", big));
+  EXPECT_TRUE(GetOrMiss(*cache, "big") == big);
+  EXPECT_TRUE(cache->Verify()->clean());
+}
+
+}  // namespace
+}  // namespace ucache

@@ -1,0 +1,366 @@
+#include "tests/testutil.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <utility>
+
+namespace ucache {
+namespace {
+
+// Removes `path` and everything below it without following symlinks.
+// Directories are made accessible first, because tests take permissions
+// away to provoke errors and a leftover would outlive the test.
+void RemoveTree(const std::string &path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0)
+    return;
+  if (!S_ISDIR(st.st_mode)) {
+    ::unlink(path.c_str());
+    return;
+  }
+  ::chmod(path.c_str(), 0700);
+  std::vector<std::string> children;
+  if (DIR *dir = ::opendir(path.c_str())) {
+    while (struct dirent *entry = ::readdir(dir)) {
+      std::string_view name(entry->d_name);
+      if (name == "." || name == "..")
+        continue;
+      children.emplace_back(name);
+    }
+    ::closedir(dir);
+  }
+  for (const std::string &child : children)
+    RemoveTree(path + "/" + child);
+  ::rmdir(path.c_str());
+}
+
+std::string NoSpaceMessage(std::string_view call, int fd) {
+  return std::string(call) + " fd " + std::to_string(fd) +
+         ": No space left on device (FaultEnv space limit)";
+}
+
+} // namespace
+
+TempDir::TempDir() {
+  const char *root = std::getenv("TEST_TMPDIR");
+  if (root == nullptr || *root == '\0')
+    root = "/tmp";
+  std::string pattern = std::string(root) + "/ucache-test-XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    std::fprintf(stderr, "TempDir: mkdtemp %s: %s\n", pattern.c_str(),
+                 std::strerror(errno));
+    std::abort();
+  }
+  path_ = std::move(pattern);
+}
+
+TempDir::~TempDir() { RemoveTree(path_); }
+
+std::string TempDir::Sub(std::string_view name) const {
+  std::string out = path_;
+  out += '/';
+  out += name;
+  return out;
+}
+
+FaultEnv::FaultEnv(std::shared_ptr<Env> base) : base_(std::move(base)) {}
+
+void FaultEnv::SetSpaceLimit(uint64_t bytes_remaining) {
+  std::lock_guard<std::mutex> lock(mu_);
+  space_remaining_ = bytes_remaining;
+}
+
+void FaultEnv::ClearSpaceLimit() {
+  std::lock_guard<std::mutex> lock(mu_);
+  space_remaining_.reset();
+}
+
+std::optional<uint64_t> FaultEnv::SpaceRemaining() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return space_remaining_;
+}
+
+void FaultEnv::FailNext(Op op, Status s, int count) {
+  std::lock_guard<std::mutex> lock(mu_);
+  PlannedFailure &f = failures_[static_cast<int>(op)];
+  f.remaining = s.ok() ? 0 : count;
+  f.status = std::move(s);
+}
+
+void FaultEnv::ClearFaults() {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (PlannedFailure &f : failures_)
+    f = PlannedFailure();
+  crash_countdown_.fill(0);
+}
+
+void FaultEnv::SetNowMillis(int64_t millis) {
+  std::lock_guard<std::mutex> lock(mu_);
+  now_millis_ = millis;
+}
+
+void FaultEnv::AdvanceMillis(int64_t delta) {
+  // Read the real clock outside mu_: the wrapped Env may be another FaultEnv
+  // or something slow, and it is not ours to serialize.
+  const int64_t real = base_->NowMillis();
+  std::lock_guard<std::mutex> lock(mu_);
+  now_millis_ = now_millis_.value_or(real) + delta;
+}
+
+void FaultEnv::ClearNowMillis() {
+  std::lock_guard<std::mutex> lock(mu_);
+  now_millis_.reset();
+}
+
+void FaultEnv::CrashAt(Op op, int nth) {
+  std::lock_guard<std::mutex> lock(mu_);
+  crash_countdown_[static_cast<int>(op)] = nth > 0 ? nth : 0;
+}
+
+int64_t FaultEnv::Calls(Op op) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return calls_[static_cast<int>(op)];
+}
+
+void FaultEnv::ResetCalls() {
+  std::lock_guard<std::mutex> lock(mu_);
+  calls_.fill(0);
+}
+
+void FaultEnv::CountLocked(Op op) {
+  const int i = static_cast<int>(op);
+  ++calls_[i];
+  if (crash_countdown_[i] > 0 && --crash_countdown_[i] == 0) {
+    // _exit, not exit: a crash runs no destructors and flushes no buffers.
+    ::_exit(kCrashExitCode);
+  }
+}
+
+Status FaultEnv::Enter(Op op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CountLocked(op);
+  PlannedFailure &f = failures_[static_cast<int>(op)];
+  if (f.remaining > 0) {
+    --f.remaining;
+    return f.status;
+  }
+  return Status::OK();
+}
+
+uint64_t FaultEnv::ChargeSpace(uint64_t n) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!space_remaining_)
+    return n;
+  const uint64_t granted = std::min(n, *space_remaining_);
+  *space_remaining_ -= granted;
+  return granted;
+}
+
+Result<int> FaultEnv::Open(const std::string &path, OpenMode mode) {
+  if (Status s = Enter(Op::kOpen); !s.ok())
+    return s;
+  return base_->Open(path, mode);
+}
+
+Status FaultEnv::Close(int fd) {
+  if (Status s = Enter(Op::kClose); !s.ok())
+    return s;
+  return base_->Close(fd);
+}
+
+Status FaultEnv::Write(int fd, const void *data, size_t n, uint64_t offset) {
+  if (Status s = Enter(Op::kWrite); !s.ok())
+    return s;
+  const uint64_t granted = ChargeSpace(n);
+  if (granted == n)
+    return base_->Write(fd, data, n, offset);
+  if (granted > 0) {
+    Status s = base_->Write(fd, data, static_cast<size_t>(granted), offset);
+    if (!s.ok())
+      return s;
+  }
+  return Status::NoSpace(NoSpaceMessage("pwrite", fd));
+}
+
+Status FaultEnv::Read(int fd, void *data, size_t n, uint64_t offset) {
+  if (Status s = Enter(Op::kRead); !s.ok())
+    return s;
+  return base_->Read(fd, data, n, offset);
+}
+
+Status FaultEnv::Allocate(int fd, uint64_t offset, uint64_t len) {
+  if (Status s = Enter(Op::kAllocate); !s.ok())
+    return s;
+  {
+    // All or nothing, so the budget is checked before anything is charged.
+    std::lock_guard<std::mutex> lock(mu_);
+    if (space_remaining_) {
+      if (len > *space_remaining_) {
+        return Status::NoSpace(NoSpaceMessage("posix_fallocate", fd));
+      }
+      *space_remaining_ -= len;
+    }
+  }
+  return base_->Allocate(fd, offset, len);
+}
+
+Status FaultEnv::Sync(int fd) {
+  if (Status s = Enter(Op::kSync); !s.ok())
+    return s;
+  return base_->Sync(fd);
+}
+
+Result<FileInfo> FaultEnv::Stat(int fd) {
+  if (Status s = Enter(Op::kStat); !s.ok())
+    return s;
+  return base_->Stat(fd);
+}
+
+Result<FileInfo> FaultEnv::StatPath(const std::string &path) {
+  if (Status s = Enter(Op::kStatPath); !s.ok())
+    return s;
+  return base_->StatPath(path);
+}
+
+Result<void *> FaultEnv::Map(int fd, uint64_t len, bool writable) {
+  if (Status s = Enter(Op::kMap); !s.ok())
+    return s;
+  return base_->Map(fd, len, writable);
+}
+
+void FaultEnv::Unmap(void *addr, uint64_t len) {
+  // Not Enter: a planned failure stays pending, since skipping the unmap
+  // would only leak the mapping.
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CountLocked(Op::kUnmap);
+  }
+  base_->Unmap(addr, len);
+}
+
+Status FaultEnv::Lock(int fd, LockMode mode) {
+  if (Status s = Enter(Op::kLock); !s.ok())
+    return s;
+  return base_->Lock(fd, mode);
+}
+
+Status FaultEnv::Unlock(int fd) {
+  if (Status s = Enter(Op::kUnlock); !s.ok())
+    return s;
+  return base_->Unlock(fd);
+}
+
+Status FaultEnv::CreateDir(const std::string &path) {
+  if (Status s = Enter(Op::kCreateDir); !s.ok())
+    return s;
+  return base_->CreateDir(path);
+}
+
+Result<std::vector<std::string>> FaultEnv::ListDir(const std::string &path) {
+  if (Status s = Enter(Op::kListDir); !s.ok())
+    return s;
+  return base_->ListDir(path);
+}
+
+Status FaultEnv::Rename(const std::string &from, const std::string &to) {
+  if (Status s = Enter(Op::kRename); !s.ok())
+    return s;
+  return base_->Rename(from, to);
+}
+
+Status FaultEnv::Remove(const std::string &path) {
+  if (Status s = Enter(Op::kRemove); !s.ok())
+    return s;
+  return base_->Remove(path);
+}
+
+Status FaultEnv::SyncDir(const std::string &path) {
+  if (Status s = Enter(Op::kSyncDir); !s.ok())
+    return s;
+  return base_->SyncDir(path);
+}
+
+int64_t FaultEnv::NowMillis() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CountLocked(Op::kNowMillis);
+    if (now_millis_)
+      return *now_millis_;
+  }
+  return base_->NowMillis();
+}
+
+uint32_t FaultEnv::CurrentUser() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    CountLocked(Op::kCurrentUser);
+  }
+  return base_->CurrentUser();
+}
+
+std::string_view OpName(FaultEnv::Op op) {
+  using Op = FaultEnv::Op;
+  switch (op) {
+  case Op::kOpen:
+    return "Open";
+  case Op::kClose:
+    return "Close";
+  case Op::kWrite:
+    return "Write";
+  case Op::kRead:
+    return "Read";
+  case Op::kAllocate:
+    return "Allocate";
+  case Op::kSync:
+    return "Sync";
+  case Op::kStat:
+    return "Stat";
+  case Op::kStatPath:
+    return "StatPath";
+  case Op::kMap:
+    return "Map";
+  case Op::kUnmap:
+    return "Unmap";
+  case Op::kLock:
+    return "Lock";
+  case Op::kUnlock:
+    return "Unlock";
+  case Op::kCreateDir:
+    return "CreateDir";
+  case Op::kListDir:
+    return "ListDir";
+  case Op::kRename:
+    return "Rename";
+  case Op::kRemove:
+    return "Remove";
+  case Op::kSyncDir:
+    return "SyncDir";
+  case Op::kNowMillis:
+    return "NowMillis";
+  case Op::kCurrentUser:
+    return "CurrentUser";
+  }
+  return "Unknown";
+}
+
+std::string RandomBytes(std::mt19937_64 &rng, size_t n) {
+  std::string out(n, '\0');
+  size_t i = 0;
+  while (i < n) {
+    uint64_t word = rng();
+    for (int b = 0; b < 8 && i < n; ++b, ++i) {
+      out[i] = static_cast<char>(word & 0xff);
+      word >>= 8;
+    }
+  }
+  return out;
+}
+
+} // namespace ucache

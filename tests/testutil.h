@@ -1,0 +1,198 @@
+// Test helpers shared by ucache's tests and benchmarks: status assertions, a
+// self-removing temporary directory, and FaultEnv, an Env that injects the
+// failures real disks and processes produce (full disk, failing calls, a
+// crash between two calls, clock jumps) without root or a broken disk.
+//
+// Thread safety: FaultEnv may be shared by many threads, like any Env; its
+// knobs may be turned while other threads use it. TempDir is not shared.
+
+#ifndef UCACHE_TESTS_TESTUTIL_H_
+#define UCACHE_TESTS_TESTUTIL_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ucache/env.h"
+#include "ucache/status.h"
+#include "gtest/gtest.h"
+
+// Assert or expect that a ucache::Status, or a ucache::Result<T>, is OK. The
+// failure message shows the expression and the status's ToString(). The
+// expression is evaluated once.
+#define ASSERT_OK(expr)                                                        \
+  ASSERT_PRED_FORMAT1(::ucache::testutil_internal::IsOkFormat, expr)
+#define EXPECT_OK(expr)                                                        \
+  EXPECT_PRED_FORMAT1(::ucache::testutil_internal::IsOkFormat, expr)
+
+namespace ucache {
+
+namespace testutil_internal {
+
+inline const Status &StatusOf(const Status &s) { return s; }
+template <typename T> const Status &StatusOf(const Result<T> &r) {
+  return r.status();
+}
+
+template <typename T>
+::testing::AssertionResult IsOkFormat(const char *expr, const T &value) {
+  const Status &s = StatusOf(value);
+  if (s.ok())
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << expr << " is not OK: " << s.ToString();
+}
+
+} // namespace testutil_internal
+
+// A fresh directory (mode 0700) under $TEST_TMPDIR, or /tmp outside Bazel,
+// removed with everything in it when the TempDir is destroyed, even entries
+// a test made unreadable. Aborts the process if it cannot be created, since
+// no test could go on without it.
+class TempDir {
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir &) = delete;
+  TempDir &operator=(const TempDir &) = delete;
+
+  const std::string &path() const { return path_; }
+  // path() + "/" + name. Creates nothing.
+  std::string Sub(std::string_view name) const;
+
+private:
+  std::string path_;
+};
+
+// An Env that forwards every call to another Env, after consulting its knobs
+// in this order: the call is counted, a planned crash fires, a planned
+// failure is returned, the space budget is charged. A call stopped by a knob
+// never reaches the wrapped Env.
+class FaultEnv : public Env {
+public:
+  // One per Env method.
+  enum class Op {
+    kOpen,
+    kClose,
+    kWrite,
+    kRead,
+    kAllocate,
+    kSync,
+    kStat,
+    kStatPath,
+    kMap,
+    kUnmap,
+    kLock,
+    kUnlock,
+    kCreateDir,
+    kListDir,
+    kRename,
+    kRemove,
+    kSyncDir,
+    kNowMillis,
+    kCurrentUser,
+  };
+  static constexpr int kNumOps = static_cast<int>(Op::kCurrentUser) + 1;
+  // The exit status of a process stopped by CrashAt.
+  static constexpr int kCrashExitCode = 86;
+
+  explicit FaultEnv(std::shared_ptr<Env> base = NewPosixEnv());
+
+  // The wrapped Env, for doing things behind FaultEnv's back.
+  Env *base() const { return base_.get(); }
+
+  // Disk-space budget: from now on, Write and Allocate together may consume
+  // `bytes_remaining` bytes (every byte passed counts, overwrites included).
+  // A Write that does not fit lands the prefix that fits, as a short write
+  // on a full disk would, then returns Status::NoSpace; an Allocate that
+  // does not fit reserves nothing and returns Status::NoSpace.
+  void SetSpaceLimit(uint64_t bytes_remaining);
+  void ClearSpaceLimit();
+  // The budget left, or nullopt when there is no limit.
+  std::optional<uint64_t> SpaceRemaining() const;
+
+  // The next `count` calls of `op` return `s` without being performed. An OK
+  // `s` cancels a pending failure. Unmap, NowMillis and CurrentUser cannot
+  // fail, so a failure planned for them is never consumed.
+  void FailNext(Op op, Status s, int count = 1);
+  // Cancels every planned failure and crash.
+  void ClearFaults();
+
+  // Fake wall clock. Once set, NowMillis returns the fake value, which moves
+  // only through these calls. AdvanceMillis on an unset clock starts it from
+  // the wrapped Env's time. ClearNowMillis returns to the real clock.
+  void SetNowMillis(int64_t millis);
+  void AdvanceMillis(int64_t delta);
+  void ClearNowMillis();
+
+  // The `nth` call of `op` from now (1 = the very next) calls
+  // _exit(kCrashExitCode) before doing anything, as kill -9 would at that
+  // instant. Only for forked children: it ends the whole process.
+  void CrashAt(Op op, int nth);
+
+  // How many times each op has been called, failed calls included.
+  int64_t Calls(Op op) const;
+  void ResetCalls();
+
+  Result<int> Open(const std::string &path, OpenMode mode) override;
+  Status Close(int fd) override;
+  Status Write(int fd, const void *data, size_t n, uint64_t offset) override;
+  Status Read(int fd, void *data, size_t n, uint64_t offset) override;
+  Status Allocate(int fd, uint64_t offset, uint64_t len) override;
+  Status Sync(int fd) override;
+  Result<FileInfo> Stat(int fd) override;
+  Result<FileInfo> StatPath(const std::string &path) override;
+  Result<void *> Map(int fd, uint64_t len, bool writable) override;
+  void Unmap(void *addr, uint64_t len) override;
+  Status Lock(int fd, LockMode mode) override;
+  Status Unlock(int fd) override;
+  Status CreateDir(const std::string &path) override;
+  Result<std::vector<std::string>> ListDir(const std::string &path) override;
+  Status Rename(const std::string &from, const std::string &to) override;
+  Status Remove(const std::string &path) override;
+  Status SyncDir(const std::string &path) override;
+  int64_t NowMillis() override;
+  uint32_t CurrentUser() override;
+
+private:
+  struct PlannedFailure {
+    Status status;
+    int remaining = 0;
+  };
+
+  // Counts the call and crashes if this is the planned one. Requires mu_.
+  void CountLocked(Op op);
+  // CountLocked, then returns the planned failure if one is due (OK
+  // otherwise).
+  Status Enter(Op op);
+  // How many of `n` bytes the space budget lets through; the rest is lost.
+  uint64_t ChargeSpace(uint64_t n);
+
+  // Constant after construction.
+  const std::shared_ptr<Env> base_;
+
+  mutable std::mutex mu_;
+  // Guarded by mu_.
+  std::array<int64_t, kNumOps> calls_{};
+  std::array<PlannedFailure, kNumOps> failures_;
+  std::array<int, kNumOps> crash_countdown_{}; // 0 = no crash planned
+  std::optional<uint64_t> space_remaining_;
+  std::optional<int64_t> now_millis_;
+};
+
+// The name of an op, e.g. "Write", for messages.
+std::string_view OpName(FaultEnv::Op op);
+
+// `n` bytes drawn from `rng`, for values and payloads in tests.
+std::string RandomBytes(std::mt19937_64 &rng, size_t n);
+
+} // namespace ucache
+
+#endif // UCACHE_TESTS_TESTUTIL_H_
