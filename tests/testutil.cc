@@ -17,27 +17,24 @@ namespace {
 // Removes `path` and everything below it without following symlinks.
 // Directories are made accessible first, because tests take permissions
 // away to provoke errors and a leftover would outlive the test.
-void RemoveTree(const std::string &path) {
+void RemoveTree(const std::string& path) {
   struct stat st;
-  if (::lstat(path.c_str(), &st) != 0)
-    return;
+  if (::lstat(path.c_str(), &st) != 0) return;
   if (!S_ISDIR(st.st_mode)) {
     ::unlink(path.c_str());
     return;
   }
   ::chmod(path.c_str(), 0700);
   std::vector<std::string> children;
-  if (DIR *dir = ::opendir(path.c_str())) {
-    while (struct dirent *entry = ::readdir(dir)) {
+  if (DIR* dir = ::opendir(path.c_str())) {
+    while (struct dirent* entry = ::readdir(dir)) {
       std::string_view name(entry->d_name);
-      if (name == "." || name == "..")
-        continue;
+      if (name == "." || name == "..") continue;
       children.emplace_back(name);
     }
     ::closedir(dir);
   }
-  for (const std::string &child : children)
-    RemoveTree(path + "/" + child);
+  for (const std::string& child : children) RemoveTree(path + "/" + child);
   ::rmdir(path.c_str());
 }
 
@@ -46,12 +43,11 @@ std::string NoSpaceMessage(std::string_view call, int fd) {
          ": No space left on device (FaultEnv space limit)";
 }
 
-} // namespace
+}  // namespace
 
 TempDir::TempDir() {
-  const char *root = std::getenv("TEST_TMPDIR");
-  if (root == nullptr || *root == '\0')
-    root = "/tmp";
+  const char* root = std::getenv("TEST_TMPDIR");
+  if (root == nullptr || *root == '\0') root = "/tmp";
   std::string pattern = std::string(root) + "/ucache-test-XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) {
     std::fprintf(stderr, "TempDir: mkdtemp %s: %s\n", pattern.c_str(),
@@ -89,15 +85,14 @@ std::optional<uint64_t> FaultEnv::SpaceRemaining() const {
 
 void FaultEnv::FailNext(Op op, Status s, int count) {
   std::lock_guard<std::mutex> lock(mu_);
-  PlannedFailure &f = failures_[static_cast<int>(op)];
+  PlannedFailure& f = failures_[static_cast<int>(op)];
   f.remaining = s.ok() ? 0 : count;
   f.status = std::move(s);
 }
 
 void FaultEnv::ClearFaults() {
   std::lock_guard<std::mutex> lock(mu_);
-  for (PlannedFailure &f : failures_)
-    f = PlannedFailure();
+  for (PlannedFailure& f : failures_) f = PlannedFailure();
   crash_countdown_.fill(0);
 }
 
@@ -146,7 +141,7 @@ void FaultEnv::CountLocked(Op op) {
 Status FaultEnv::Enter(Op op) {
   std::lock_guard<std::mutex> lock(mu_);
   CountLocked(op);
-  PlannedFailure &f = failures_[static_cast<int>(op)];
+  PlannedFailure& f = failures_[static_cast<int>(op)];
   if (f.remaining > 0) {
     --f.remaining;
     return f.status;
@@ -156,48 +151,40 @@ Status FaultEnv::Enter(Op op) {
 
 uint64_t FaultEnv::ChargeSpace(uint64_t n) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!space_remaining_)
-    return n;
+  if (!space_remaining_) return n;
   const uint64_t granted = std::min(n, *space_remaining_);
   *space_remaining_ -= granted;
   return granted;
 }
 
-Result<int> FaultEnv::Open(const std::string &path, OpenMode mode) {
-  if (Status s = Enter(Op::kOpen); !s.ok())
-    return s;
+Result<int> FaultEnv::Open(const std::string& path, OpenMode mode) {
+  if (Status s = Enter(Op::kOpen); !s.ok()) return s;
   return base_->Open(path, mode);
 }
 
 Status FaultEnv::Close(int fd) {
-  if (Status s = Enter(Op::kClose); !s.ok())
-    return s;
+  if (Status s = Enter(Op::kClose); !s.ok()) return s;
   return base_->Close(fd);
 }
 
-Status FaultEnv::Write(int fd, const void *data, size_t n, uint64_t offset) {
-  if (Status s = Enter(Op::kWrite); !s.ok())
-    return s;
+Status FaultEnv::Write(int fd, const void* data, size_t n, uint64_t offset) {
+  if (Status s = Enter(Op::kWrite); !s.ok()) return s;
   const uint64_t granted = ChargeSpace(n);
-  if (granted == n)
-    return base_->Write(fd, data, n, offset);
+  if (granted == n) return base_->Write(fd, data, n, offset);
   if (granted > 0) {
     Status s = base_->Write(fd, data, static_cast<size_t>(granted), offset);
-    if (!s.ok())
-      return s;
+    if (!s.ok()) return s;
   }
   return Status::NoSpace(NoSpaceMessage("pwrite", fd));
 }
 
-Status FaultEnv::Read(int fd, void *data, size_t n, uint64_t offset) {
-  if (Status s = Enter(Op::kRead); !s.ok())
-    return s;
+Status FaultEnv::Read(int fd, void* data, size_t n, uint64_t offset) {
+  if (Status s = Enter(Op::kRead); !s.ok()) return s;
   return base_->Read(fd, data, n, offset);
 }
 
 Status FaultEnv::Allocate(int fd, uint64_t offset, uint64_t len) {
-  if (Status s = Enter(Op::kAllocate); !s.ok())
-    return s;
+  if (Status s = Enter(Op::kAllocate); !s.ok()) return s;
   {
     // All or nothing, so the budget is checked before anything is charged.
     std::lock_guard<std::mutex> lock(mu_);
@@ -212,30 +199,26 @@ Status FaultEnv::Allocate(int fd, uint64_t offset, uint64_t len) {
 }
 
 Status FaultEnv::Sync(int fd) {
-  if (Status s = Enter(Op::kSync); !s.ok())
-    return s;
+  if (Status s = Enter(Op::kSync); !s.ok()) return s;
   return base_->Sync(fd);
 }
 
 Result<FileInfo> FaultEnv::Stat(int fd) {
-  if (Status s = Enter(Op::kStat); !s.ok())
-    return s;
+  if (Status s = Enter(Op::kStat); !s.ok()) return s;
   return base_->Stat(fd);
 }
 
-Result<FileInfo> FaultEnv::StatPath(const std::string &path) {
-  if (Status s = Enter(Op::kStatPath); !s.ok())
-    return s;
+Result<FileInfo> FaultEnv::StatPath(const std::string& path) {
+  if (Status s = Enter(Op::kStatPath); !s.ok()) return s;
   return base_->StatPath(path);
 }
 
-Result<void *> FaultEnv::Map(int fd, uint64_t len, bool writable) {
-  if (Status s = Enter(Op::kMap); !s.ok())
-    return s;
+Result<void*> FaultEnv::Map(int fd, uint64_t len, bool writable) {
+  if (Status s = Enter(Op::kMap); !s.ok()) return s;
   return base_->Map(fd, len, writable);
 }
 
-void FaultEnv::Unmap(void *addr, uint64_t len) {
+void FaultEnv::Unmap(void* addr, uint64_t len) {
   // Not Enter: a planned failure stays pending, since skipping the unmap
   // would only leak the mapping.
   {
@@ -246,44 +229,37 @@ void FaultEnv::Unmap(void *addr, uint64_t len) {
 }
 
 Status FaultEnv::Lock(int fd, LockMode mode) {
-  if (Status s = Enter(Op::kLock); !s.ok())
-    return s;
+  if (Status s = Enter(Op::kLock); !s.ok()) return s;
   return base_->Lock(fd, mode);
 }
 
 Status FaultEnv::Unlock(int fd) {
-  if (Status s = Enter(Op::kUnlock); !s.ok())
-    return s;
+  if (Status s = Enter(Op::kUnlock); !s.ok()) return s;
   return base_->Unlock(fd);
 }
 
-Status FaultEnv::CreateDir(const std::string &path) {
-  if (Status s = Enter(Op::kCreateDir); !s.ok())
-    return s;
+Status FaultEnv::CreateDir(const std::string& path) {
+  if (Status s = Enter(Op::kCreateDir); !s.ok()) return s;
   return base_->CreateDir(path);
 }
 
-Result<std::vector<std::string>> FaultEnv::ListDir(const std::string &path) {
-  if (Status s = Enter(Op::kListDir); !s.ok())
-    return s;
+Result<std::vector<std::string>> FaultEnv::ListDir(const std::string& path) {
+  if (Status s = Enter(Op::kListDir); !s.ok()) return s;
   return base_->ListDir(path);
 }
 
-Status FaultEnv::Rename(const std::string &from, const std::string &to) {
-  if (Status s = Enter(Op::kRename); !s.ok())
-    return s;
+Status FaultEnv::Rename(const std::string& from, const std::string& to) {
+  if (Status s = Enter(Op::kRename); !s.ok()) return s;
   return base_->Rename(from, to);
 }
 
-Status FaultEnv::Remove(const std::string &path) {
-  if (Status s = Enter(Op::kRemove); !s.ok())
-    return s;
+Status FaultEnv::Remove(const std::string& path) {
+  if (Status s = Enter(Op::kRemove); !s.ok()) return s;
   return base_->Remove(path);
 }
 
-Status FaultEnv::SyncDir(const std::string &path) {
-  if (Status s = Enter(Op::kSyncDir); !s.ok())
-    return s;
+Status FaultEnv::SyncDir(const std::string& path) {
+  if (Status s = Enter(Op::kSyncDir); !s.ok()) return s;
   return base_->SyncDir(path);
 }
 
@@ -291,8 +267,7 @@ int64_t FaultEnv::NowMillis() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     CountLocked(Op::kNowMillis);
-    if (now_millis_)
-      return *now_millis_;
+    if (now_millis_) return *now_millis_;
   }
   return base_->NowMillis();
 }
@@ -308,49 +283,49 @@ uint32_t FaultEnv::CurrentUser() {
 std::string_view OpName(FaultEnv::Op op) {
   using Op = FaultEnv::Op;
   switch (op) {
-  case Op::kOpen:
-    return "Open";
-  case Op::kClose:
-    return "Close";
-  case Op::kWrite:
-    return "Write";
-  case Op::kRead:
-    return "Read";
-  case Op::kAllocate:
-    return "Allocate";
-  case Op::kSync:
-    return "Sync";
-  case Op::kStat:
-    return "Stat";
-  case Op::kStatPath:
-    return "StatPath";
-  case Op::kMap:
-    return "Map";
-  case Op::kUnmap:
-    return "Unmap";
-  case Op::kLock:
-    return "Lock";
-  case Op::kUnlock:
-    return "Unlock";
-  case Op::kCreateDir:
-    return "CreateDir";
-  case Op::kListDir:
-    return "ListDir";
-  case Op::kRename:
-    return "Rename";
-  case Op::kRemove:
-    return "Remove";
-  case Op::kSyncDir:
-    return "SyncDir";
-  case Op::kNowMillis:
-    return "NowMillis";
-  case Op::kCurrentUser:
-    return "CurrentUser";
+    case Op::kOpen:
+      return "Open";
+    case Op::kClose:
+      return "Close";
+    case Op::kWrite:
+      return "Write";
+    case Op::kRead:
+      return "Read";
+    case Op::kAllocate:
+      return "Allocate";
+    case Op::kSync:
+      return "Sync";
+    case Op::kStat:
+      return "Stat";
+    case Op::kStatPath:
+      return "StatPath";
+    case Op::kMap:
+      return "Map";
+    case Op::kUnmap:
+      return "Unmap";
+    case Op::kLock:
+      return "Lock";
+    case Op::kUnlock:
+      return "Unlock";
+    case Op::kCreateDir:
+      return "CreateDir";
+    case Op::kListDir:
+      return "ListDir";
+    case Op::kRename:
+      return "Rename";
+    case Op::kRemove:
+      return "Remove";
+    case Op::kSyncDir:
+      return "SyncDir";
+    case Op::kNowMillis:
+      return "NowMillis";
+    case Op::kCurrentUser:
+      return "CurrentUser";
   }
   return "Unknown";
 }
 
-std::string RandomBytes(std::mt19937_64 &rng, size_t n) {
+std::string RandomBytes(std::mt19937_64& rng, size_t n) {
   std::string out(n, '\0');
   size_t i = 0;
   while (i < n) {
@@ -363,4 +338,4 @@ std::string RandomBytes(std::mt19937_64 &rng, size_t n) {
   return out;
 }
 
-} // namespace ucache
+}  // namespace ucache

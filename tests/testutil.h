@@ -20,54 +20,54 @@
 #include <string_view>
 #include <vector>
 
+#include "gtest/gtest.h"
 #include "ucache/env.h"
 #include "ucache/status.h"
-#include "gtest/gtest.h"
 
 // Assert or expect that a ucache::Status, or a ucache::Result<T>, is OK. The
 // failure message shows the expression and the status's ToString(). The
 // expression is evaluated once.
-#define ASSERT_OK(expr)                                                        \
+#define ASSERT_OK(expr) \
   ASSERT_PRED_FORMAT1(::ucache::testutil_internal::IsOkFormat, expr)
-#define EXPECT_OK(expr)                                                        \
+#define EXPECT_OK(expr) \
   EXPECT_PRED_FORMAT1(::ucache::testutil_internal::IsOkFormat, expr)
 
 namespace ucache {
 
 namespace testutil_internal {
 
-inline const Status &StatusOf(const Status &s) { return s; }
-template <typename T> const Status &StatusOf(const Result<T> &r) {
+inline const Status& StatusOf(const Status& s) { return s; }
+template <typename T>
+const Status& StatusOf(const Result<T>& r) {
   return r.status();
 }
 
 template <typename T>
-::testing::AssertionResult IsOkFormat(const char *expr, const T &value) {
-  const Status &s = StatusOf(value);
-  if (s.ok())
-    return ::testing::AssertionSuccess();
+::testing::AssertionResult IsOkFormat(const char* expr, const T& value) {
+  const Status& s = StatusOf(value);
+  if (s.ok()) return ::testing::AssertionSuccess();
   return ::testing::AssertionFailure()
          << expr << " is not OK: " << s.ToString();
 }
 
-} // namespace testutil_internal
+}  // namespace testutil_internal
 
 // A fresh directory (mode 0700) under $TEST_TMPDIR, or /tmp outside Bazel,
 // removed with everything in it when the TempDir is destroyed, even entries
 // a test made unreadable. Aborts the process if it cannot be created, since
 // no test could go on without it.
 class TempDir {
-public:
+ public:
   TempDir();
   ~TempDir();
-  TempDir(const TempDir &) = delete;
-  TempDir &operator=(const TempDir &) = delete;
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
 
-  const std::string &path() const { return path_; }
+  const std::string& path() const { return path_; }
   // path() + "/" + name. Creates nothing.
   std::string Sub(std::string_view name) const;
 
-private:
+ private:
   std::string path_;
 };
 
@@ -76,7 +76,7 @@ private:
 // failure is returned, the space budget is charged. A call stopped by a knob
 // never reaches the wrapped Env.
 class FaultEnv : public Env {
-public:
+ public:
   // One per Env method.
   enum class Op {
     kOpen,
@@ -106,7 +106,7 @@ public:
   explicit FaultEnv(std::shared_ptr<Env> base = NewPosixEnv());
 
   // The wrapped Env, for doing things behind FaultEnv's back.
-  Env *base() const { return base_.get(); }
+  Env* base() const { return base_.get(); }
 
   // Disk-space budget: from now on, Write and Allocate together may consume
   // `bytes_remaining` bytes (every byte passed counts, overwrites included).
@@ -141,27 +141,27 @@ public:
   int64_t Calls(Op op) const;
   void ResetCalls();
 
-  Result<int> Open(const std::string &path, OpenMode mode) override;
+  Result<int> Open(const std::string& path, OpenMode mode) override;
   Status Close(int fd) override;
-  Status Write(int fd, const void *data, size_t n, uint64_t offset) override;
-  Status Read(int fd, void *data, size_t n, uint64_t offset) override;
+  Status Write(int fd, const void* data, size_t n, uint64_t offset) override;
+  Status Read(int fd, void* data, size_t n, uint64_t offset) override;
   Status Allocate(int fd, uint64_t offset, uint64_t len) override;
   Status Sync(int fd) override;
   Result<FileInfo> Stat(int fd) override;
-  Result<FileInfo> StatPath(const std::string &path) override;
-  Result<void *> Map(int fd, uint64_t len, bool writable) override;
-  void Unmap(void *addr, uint64_t len) override;
+  Result<FileInfo> StatPath(const std::string& path) override;
+  Result<void*> Map(int fd, uint64_t len, bool writable) override;
+  void Unmap(void* addr, uint64_t len) override;
   Status Lock(int fd, LockMode mode) override;
   Status Unlock(int fd) override;
-  Status CreateDir(const std::string &path) override;
-  Result<std::vector<std::string>> ListDir(const std::string &path) override;
-  Status Rename(const std::string &from, const std::string &to) override;
-  Status Remove(const std::string &path) override;
-  Status SyncDir(const std::string &path) override;
+  Status CreateDir(const std::string& path) override;
+  Result<std::vector<std::string>> ListDir(const std::string& path) override;
+  Status Rename(const std::string& from, const std::string& to) override;
+  Status Remove(const std::string& path) override;
+  Status SyncDir(const std::string& path) override;
   int64_t NowMillis() override;
   uint32_t CurrentUser() override;
 
-private:
+ private:
   struct PlannedFailure {
     Status status;
     int remaining = 0;
@@ -182,7 +182,7 @@ private:
   // Guarded by mu_.
   std::array<int64_t, kNumOps> calls_{};
   std::array<PlannedFailure, kNumOps> failures_;
-  std::array<int, kNumOps> crash_countdown_{}; // 0 = no crash planned
+  std::array<int, kNumOps> crash_countdown_{};  // 0 = no crash planned
   std::optional<uint64_t> space_remaining_;
   std::optional<int64_t> now_millis_;
 };
@@ -191,8 +191,8 @@ private:
 std::string_view OpName(FaultEnv::Op op);
 
 // `n` bytes drawn from `rng`, for values and payloads in tests.
-std::string RandomBytes(std::mt19937_64 &rng, size_t n);
+std::string RandomBytes(std::mt19937_64& rng, size_t n);
 
-} // namespace ucache
+}  // namespace ucache
 
-#endif // UCACHE_TESTS_TESTUTIL_H_
+#endif  // UCACHE_TESTS_TESTUTIL_H_

@@ -16,18 +16,18 @@
 #include <thread>
 #include <vector>
 
-#include "ucache/env.h"
-#include "ucache/status.h"
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "ucache/env.h"
+#include "ucache/status.h"
 
 namespace ucache {
 namespace {
 
 class FaultEnvTest : public ::testing::Test {
-protected:
+ protected:
   // A fresh file opened through `env_`.
-  int NewFile(const std::string &name) {
+  int NewFile(const std::string& name) {
     Result<int> fd = env_.Open(dir_.Sub(name), OpenMode::kCreate);
     EXPECT_OK(fd);
     return fd.ok() ? *fd : -1;
@@ -122,7 +122,7 @@ TEST_F(FaultEnvTest, FailNextFailsExactlyCountCalls) {
   env_.FailNext(FaultEnv::Op::kRead, Status::IOError("x"), 5);
   env_.ClearFaults();
   char c;
-  EXPECT_FALSE(env_.Read(fd, &c, 1, 0).ok()); // real EOF, not injected
+  EXPECT_FALSE(env_.Read(fd, &c, 1, 0).ok());  // real EOF, not injected
   EXPECT_NE(env_.Read(fd, &c, 1, 0).message(), "x");
   ASSERT_OK(env_.Close(fd));
 }
@@ -135,7 +135,7 @@ TEST_F(FaultEnvTest, CountsCallsPerOp) {
   ASSERT_OK(env_.Write(fd, "a", 1, 0));
   ASSERT_OK(env_.Close(fd));
   EXPECT_EQ(env_.Calls(FaultEnv::Op::kOpen), 1);
-  EXPECT_EQ(env_.Calls(FaultEnv::Op::kWrite), 2); // failed calls count
+  EXPECT_EQ(env_.Calls(FaultEnv::Op::kWrite), 2);  // failed calls count
   EXPECT_EQ(env_.Calls(FaultEnv::Op::kClose), 1);
   EXPECT_EQ(env_.Calls(FaultEnv::Op::kRead), 0);
   env_.ResetCalls();
@@ -144,20 +144,20 @@ TEST_F(FaultEnvTest, CountsCallsPerOp) {
 
 TEST_F(FaultEnvTest, FakeClock) {
   const int64_t real = env_.NowMillis();
-  EXPECT_GT(real, 1'600'000'000'000); // after 2020: the real clock
+  EXPECT_GT(real, 1'600'000'000'000);  // after 2020: the real clock
 
   env_.SetNowMillis(1000);
   EXPECT_EQ(env_.NowMillis(), 1000);
   std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  EXPECT_EQ(env_.NowMillis(), 1000); // frozen until moved
+  EXPECT_EQ(env_.NowMillis(), 1000);  // frozen until moved
   env_.AdvanceMillis(500);
   EXPECT_EQ(env_.NowMillis(), 1500);
-  env_.AdvanceMillis(-2000); // clocks jump backwards too
+  env_.AdvanceMillis(-2000);  // clocks jump backwards too
   EXPECT_EQ(env_.NowMillis(), -500);
 
   env_.ClearNowMillis();
   EXPECT_GE(env_.NowMillis(), real);
-  env_.AdvanceMillis(3'600'000); // from the real time
+  env_.AdvanceMillis(3'600'000);  // from the real time
   EXPECT_GE(env_.NowMillis(), real + 3'600'000);
   EXPECT_LT(env_.NowMillis(), real + 3'700'000);
 }
@@ -170,11 +170,9 @@ TEST_F(FaultEnvTest, CrashAtExitsBeforeTheNthCall) {
     FaultEnv env;
     env.CrashAt(FaultEnv::Op::kWrite, 2);
     Result<int> fd = env.Open(path, OpenMode::kCreate);
-    if (!fd.ok())
-      ::_exit(1);
-    if (!env.Write(*fd, "first", 5, 0).ok())
-      ::_exit(2);
-    (void)env.Write(*fd, "second", 6, 5); // never performed
+    if (!fd.ok()) ::_exit(1);
+    if (!env.Write(*fd, "first", 5, 0).ok()) ::_exit(2);
+    (void)env.Write(*fd, "second", 6, 5);  // never performed
     ::_exit(0);
   }
   int status = 0;
@@ -212,7 +210,7 @@ TEST(TempDirTest, IsFreshAndRemovedEvenWhenLockedDown) {
 
     ASSERT_EQ(::mkdir(a.Sub("locked").c_str(), 0700), 0);
     ASSERT_EQ(::mkdir(a.Sub("locked/inner").c_str(), 0700), 0);
-    FILE *f = std::fopen(a.Sub("locked/inner/file").c_str(), "w");
+    FILE* f = std::fopen(a.Sub("locked/inner/file").c_str(), "w");
     ASSERT_NE(f, nullptr);
     std::fclose(f);
     ASSERT_EQ(::symlink("/", a.Sub("root_link").c_str()), 0);
@@ -220,7 +218,7 @@ TEST(TempDirTest, IsFreshAndRemovedEvenWhenLockedDown) {
   }
   struct stat st;
   EXPECT_NE(::lstat(path.c_str(), &st), 0);
-  EXPECT_EQ(::lstat("/", &st), 0); // the symlink was not followed
+  EXPECT_EQ(::lstat("/", &st), 0);  // the symlink was not followed
 }
 
 TEST(StatusMacrosTest, ReportTheStatus) {
@@ -242,5 +240,5 @@ TEST(RandomBytesTest, DeterministicForASeed) {
   EXPECT_TRUE(RandomBytes(a, 0).empty());
 }
 
-} // namespace
-} // namespace ucache
+}  // namespace
+}  // namespace ucache

@@ -6,7 +6,10 @@
 // move the clock. NewPosixEnv() returns the real thing for Linux.
 //
 // Files are named by plain descriptors. Every Status names the call and the
-// path or descriptor it failed on. Implementations must be thread-safe: one
+// path or descriptor it failed on. A missing path is Status::NotFound, a
+// refused one Status::PermissionDenied, a full disk Status::NoSpace; other
+// failures are Status::IOError. The engine branches on these codes, so a
+// substitute Env must keep them. Implementations must be thread-safe: one
 // Env is shared by every handle that was opened with it.
 
 #ifndef UCACHE_ENV_H_

@@ -47,14 +47,11 @@ std::string ErrorMessage(std::string_view call, std::string_view object,
 
 Status ErrnoStatus(std::string_view call, std::string_view object, int err) {
   std::string msg = ErrorMessage(call, object, err);
-  if (err == ENOSPC || err == EDQUOT)
-    return Status::NoSpace(msg);
+  if (err == ENOSPC || err == EDQUOT) return Status::NoSpace(msg);
   // Callers branch on these two: a missing file is how a store says it has
   // no index yet, and a refused one must not read as an I/O failure.
-  if (err == ENOENT)
-    return Status::NotFound(msg);
-  if (err == EACCES || err == EPERM)
-    return Status::PermissionDenied(msg);
+  if (err == ENOENT) return Status::NotFound(msg);
+  if (err == EACCES || err == EPERM) return Status::PermissionDenied(msg);
   return Status::IOError(msg);
 }
 
@@ -71,7 +68,7 @@ Status CheckRange(std::string_view call, int fd, uint64_t offset,
   return Status::OK();
 }
 
-FileInfo ToFileInfo(const struct stat &st) {
+FileInfo ToFileInfo(const struct stat& st) {
   FileInfo info;
   info.size = static_cast<uint64_t>(st.st_size);
   info.mode = static_cast<uint32_t>(st.st_mode & 07777);
@@ -82,7 +79,7 @@ FileInfo ToFileInfo(const struct stat &st) {
   return info;
 }
 
-int OpenRetry(const char *path, int flags, mode_t mode = 0) {
+int OpenRetry(const char* path, int flags, mode_t mode = 0) {
   int fd;
   do {
     fd = ::open(path, flags, mode);
@@ -91,42 +88,37 @@ int OpenRetry(const char *path, int flags, mode_t mode = 0) {
 }
 
 class PosixEnv final : public Env {
-public:
-  Result<int> Open(const std::string &path, OpenMode mode) override {
+ public:
+  Result<int> Open(const std::string& path, OpenMode mode) override {
     const int flags = O_NOFOLLOW | O_CLOEXEC;
     switch (mode) {
-    case OpenMode::kReadOnly:
-      return OpenExisting(path, flags | O_RDONLY);
-    case OpenMode::kReadWrite:
-      return OpenExisting(path, flags | O_RDWR);
-    case OpenMode::kCreateExclusive: {
-      int fd =
-          OpenRetry(path.c_str(), flags | O_RDWR | O_CREAT | O_EXCL, kFileMode);
-      if (fd < 0)
-        return ErrnoStatus("open", path, errno);
-      return FinishCreate(path, fd);
-    }
-    case OpenMode::kCreate:
-      // O_CREAT alone cannot tell whether we made the file, and only a
-      // file we made may be chmod-ed. So: create it exclusively, else open
-      // what is there. Each retry means another process removed the file
-      // between our two attempts; the bound keeps a pathological race from
-      // spinning forever.
-      for (int attempt = 0; attempt < 100; ++attempt) {
+      case OpenMode::kReadOnly:
+        return OpenExisting(path, flags | O_RDONLY);
+      case OpenMode::kReadWrite:
+        return OpenExisting(path, flags | O_RDWR);
+      case OpenMode::kCreateExclusive: {
         int fd = OpenRetry(path.c_str(), flags | O_RDWR | O_CREAT | O_EXCL,
                            kFileMode);
-        if (fd >= 0)
-          return FinishCreate(path, fd);
-        if (errno != EEXIST)
-          return ErrnoStatus("open", path, errno);
-        fd = OpenRetry(path.c_str(), flags | O_RDWR);
-        if (fd >= 0)
-          return fd;
-        if (errno != ENOENT)
-          return ErrnoStatus("open", path, errno);
+        if (fd < 0) return ErrnoStatus("open", path, errno);
+        return FinishCreate(path, fd);
       }
-      return Status::IOError("open " + path +
-                             ": file keeps appearing and vanishing");
+      case OpenMode::kCreate:
+        // O_CREAT alone cannot tell whether we made the file, and only a
+        // file we made may be chmod-ed. So: create it exclusively, else open
+        // what is there. Each retry means another process removed the file
+        // between our two attempts; the bound keeps a pathological race from
+        // spinning forever.
+        for (int attempt = 0; attempt < 100; ++attempt) {
+          int fd = OpenRetry(path.c_str(), flags | O_RDWR | O_CREAT | O_EXCL,
+                             kFileMode);
+          if (fd >= 0) return FinishCreate(path, fd);
+          if (errno != EEXIST) return ErrnoStatus("open", path, errno);
+          fd = OpenRetry(path.c_str(), flags | O_RDWR);
+          if (fd >= 0) return fd;
+          if (errno != ENOENT) return ErrnoStatus("open", path, errno);
+        }
+        return Status::IOError("open " + path +
+                               ": file keeps appearing and vanishing");
     }
     return Status::InvalidArgument("open " + path + ": unknown OpenMode");
   }
@@ -140,16 +132,14 @@ public:
     return Status::OK();
   }
 
-  Status Write(int fd, const void *data, size_t n, uint64_t offset) override {
+  Status Write(int fd, const void* data, size_t n, uint64_t offset) override {
     Status range = CheckRange("pwrite", fd, offset, n);
-    if (!range.ok())
-      return range;
-    const char *p = static_cast<const char *>(data);
+    if (!range.ok()) return range;
+    const char* p = static_cast<const char*>(data);
     while (n > 0) {
       ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(offset));
       if (w < 0) {
-        if (errno == EINTR)
-          continue;
+        if (errno == EINTR) continue;
         return ErrnoStatus("pwrite", FdName(fd), errno);
       }
       if (w == 0) {
@@ -164,17 +154,15 @@ public:
     return Status::OK();
   }
 
-  Status Read(int fd, void *data, size_t n, uint64_t offset) override {
+  Status Read(int fd, void* data, size_t n, uint64_t offset) override {
     Status range = CheckRange("pread", fd, offset, n);
-    if (!range.ok())
-      return range;
-    char *p = static_cast<char *>(data);
+    if (!range.ok()) return range;
+    char* p = static_cast<char*>(data);
     const size_t wanted = n;
     while (n > 0) {
       ssize_t r = ::pread(fd, p, n, static_cast<off_t>(offset));
       if (r < 0) {
-        if (errno == EINTR)
-          continue;
+        if (errno == EINTR) continue;
         return ErrnoStatus("pread", FdName(fd), errno);
       }
       if (r == 0) {
@@ -192,21 +180,17 @@ public:
   Status Allocate(int fd, uint64_t offset, uint64_t len) override {
     // posix_fallocate rejects an empty range, but reserving nothing is a
     // reasonable request.
-    if (len == 0)
-      return Status::OK();
+    if (len == 0) return Status::OK();
     Status range = CheckRange("posix_fallocate", fd, offset, len);
-    if (!range.ok())
-      return range;
+    if (!range.ok()) return range;
     int err;
     do {
       // Returns the error number; errno is left alone.
       err = ::posix_fallocate(fd, static_cast<off_t>(offset),
                               static_cast<off_t>(len));
     } while (err == EINTR);
-    if (err == 0)
-      return Status::OK();
-    if (err == EOPNOTSUPP)
-      return AllocateByWriting(fd, offset, len);
+    if (err == 0) return Status::OK();
+    if (err == EOPNOTSUPP) return AllocateByWriting(fd, offset, len);
     return ErrnoStatus("posix_fallocate", FdName(fd), err);
   }
 
@@ -215,19 +199,17 @@ public:
     do {
       rc = ::fdatasync(fd);
     } while (rc != 0 && errno == EINTR);
-    if (rc != 0)
-      return ErrnoStatus("fdatasync", FdName(fd), errno);
+    if (rc != 0) return ErrnoStatus("fdatasync", FdName(fd), errno);
     return Status::OK();
   }
 
   Result<FileInfo> Stat(int fd) override {
     struct stat st;
-    if (::fstat(fd, &st) != 0)
-      return ErrnoStatus("fstat", FdName(fd), errno);
+    if (::fstat(fd, &st) != 0) return ErrnoStatus("fstat", FdName(fd), errno);
     return ToFileInfo(st);
   }
 
-  Result<FileInfo> StatPath(const std::string &path) override {
+  Result<FileInfo> StatPath(const std::string& path) override {
     struct stat st;
     if (::lstat(path.c_str(), &st) != 0) {
       return ErrnoStatus("lstat", path, errno);
@@ -235,23 +217,21 @@ public:
     return ToFileInfo(st);
   }
 
-  Result<void *> Map(int fd, uint64_t len, bool writable) override {
+  Result<void*> Map(int fd, uint64_t len, bool writable) override {
     if (len == 0 || len > std::numeric_limits<size_t>::max()) {
       return Status::InvalidArgument("mmap " + FdName(fd) + ": length " +
                                      std::to_string(len) + " is not mappable");
     }
     const int prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ;
-    void *addr =
+    void* addr =
         ::mmap(nullptr, static_cast<size_t>(len), prot, MAP_SHARED, fd, 0);
-    if (addr == MAP_FAILED)
-      return ErrnoStatus("mmap", FdName(fd), errno);
+    if (addr == MAP_FAILED) return ErrnoStatus("mmap", FdName(fd), errno);
     return addr;
   }
 
-  void Unmap(void *addr, uint64_t len) override {
+  void Unmap(void* addr, uint64_t len) override {
     // munmap only fails on arguments no valid Map could have produced.
-    if (addr != nullptr && len != 0)
-      ::munmap(addr, static_cast<size_t>(len));
+    if (addr != nullptr && len != 0) ::munmap(addr, static_cast<size_t>(len));
   }
 
   Status Lock(int fd, LockMode mode) override {
@@ -261,8 +241,7 @@ public:
     do {
       rc = ::flock(fd, op);
     } while (rc != 0 && errno == EINTR);
-    if (rc == 0)
-      return Status::OK();
+    if (rc == 0) return Status::OK();
     const int err = errno;
     if (err == EWOULDBLOCK) {
       return Status::Busy(ErrorMessage("flock", FdName(fd), err));
@@ -278,16 +257,14 @@ public:
     do {
       rc = ::flock(fd, LOCK_UN);
     } while (rc != 0 && errno == EINTR);
-    if (rc != 0)
-      return ErrnoStatus("flock(LOCK_UN)", FdName(fd), errno);
+    if (rc != 0) return ErrnoStatus("flock(LOCK_UN)", FdName(fd), errno);
     return Status::OK();
   }
 
-  Status CreateDir(const std::string &path) override {
+  Status CreateDir(const std::string& path) override {
     if (::mkdir(path.c_str(), kDirMode) != 0) {
       const int err = errno;
-      if (err != EEXIST)
-        return ErrnoStatus("mkdir", path, err);
+      if (err != EEXIST) return ErrnoStatus("mkdir", path, err);
       // An existing directory is accepted as it is: its mode is its owner's
       // choice. Anything else in its place, a symlink included (it could
       // point anywhere), is refused.
@@ -295,8 +272,7 @@ public:
       if (::lstat(path.c_str(), &st) != 0) {
         return ErrnoStatus("lstat", path, errno);
       }
-      if (S_ISDIR(st.st_mode))
-        return Status::OK();
+      if (S_ISDIR(st.st_mode)) return Status::OK();
       return Status::IOError(
           "mkdir " + path + ": exists and is " +
           (S_ISLNK(st.st_mode) ? "a symlink" : "not a directory"));
@@ -306,8 +282,7 @@ public:
     // swapped in meanwhile is never chmod-ed through.
     int fd = OpenRetry(path.c_str(),
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-      return ErrnoStatus("open", path, errno);
+    if (fd < 0) return ErrnoStatus("open", path, errno);
     Status s;
     struct stat st;
     if (::fstat(fd, &st) != 0) {
@@ -320,13 +295,12 @@ public:
     return s;
   }
 
-  Result<std::vector<std::string>> ListDir(const std::string &path) override {
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
     // Refuses a symlink in the last component, like Open and CreateDir.
     int fd = OpenRetry(path.c_str(),
                        O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-      return ErrnoStatus("open", path, errno);
-    DIR *dir = ::fdopendir(fd);
+    if (fd < 0) return ErrnoStatus("open", path, errno);
+    DIR* dir = ::fdopendir(fd);
     if (dir == nullptr) {
       const int err = errno;
       ::close(fd);
@@ -335,17 +309,15 @@ public:
     std::vector<std::string> names;
     for (;;) {
       errno = 0;
-      struct dirent *entry = ::readdir(dir);
+      struct dirent* entry = ::readdir(dir);
       if (entry == nullptr) {
         const int err = errno;
         ::closedir(dir);
-        if (err != 0)
-          return ErrnoStatus("readdir", path, err);
+        if (err != 0) return ErrnoStatus("readdir", path, err);
         break;
       }
       std::string_view name(entry->d_name);
-      if (name == "." || name == "..")
-        continue;
+      if (name == "." || name == "..") continue;
       names.emplace_back(name);
     }
     // readdir's order depends on the filesystem; callers and tests get a
@@ -354,31 +326,28 @@ public:
     return names;
   }
 
-  Status Rename(const std::string &from, const std::string &to) override {
+  Status Rename(const std::string& from, const std::string& to) override {
     if (::rename(from.c_str(), to.c_str()) != 0) {
       return ErrnoStatus("rename", from + " -> " + to, errno);
     }
     return Status::OK();
   }
 
-  Status Remove(const std::string &path) override {
-    if (::unlink(path.c_str()) != 0)
-      return ErrnoStatus("unlink", path, errno);
+  Status Remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return ErrnoStatus("unlink", path, errno);
     return Status::OK();
   }
 
-  Status SyncDir(const std::string &path) override {
+  Status SyncDir(const std::string& path) override {
     int fd = OpenRetry(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-      return ErrnoStatus("open", path, errno);
+    if (fd < 0) return ErrnoStatus("open", path, errno);
     int rc;
     do {
       rc = ::fsync(fd);
     } while (rc != 0 && errno == EINTR);
     const int err = errno;
     ::close(fd);
-    if (rc != 0)
-      return ErrnoStatus("fsync", path, err);
+    if (rc != 0) return ErrnoStatus("fsync", path, err);
     return Status::OK();
   }
 
@@ -390,19 +359,18 @@ public:
 
   uint32_t CurrentUser() override { return static_cast<uint32_t>(::geteuid()); }
 
-private:
+ private:
   // Opens a file that must exist.
-  Result<int> OpenExisting(const std::string &path, int flags) {
+  Result<int> OpenExisting(const std::string& path, int flags) {
     int fd = OpenRetry(path.c_str(), flags);
-    if (fd < 0)
-      return ErrnoStatus("open", path, errno);
+    if (fd < 0) return ErrnoStatus("open", path, errno);
     return fd;
   }
 
   // The umask may have removed bits from a file we just created; put them
   // back so its mode is 0600 whatever the umask. Undoes the creation on
   // failure rather than leave a file with the wrong mode behind.
-  Result<int> FinishCreate(const std::string &path, int fd) {
+  Result<int> FinishCreate(const std::string& path, int fd) {
     if (::fchmod(fd, kFileMode) != 0) {
       const int err = errno;
       ::close(fd);
@@ -417,8 +385,7 @@ private:
   // alone, so holes inside it stay holes.
   Status AllocateByWriting(int fd, uint64_t offset, uint64_t len) {
     struct stat st;
-    if (::fstat(fd, &st) != 0)
-      return ErrnoStatus("fstat", FdName(fd), errno);
+    if (::fstat(fd, &st) != 0) return ErrnoStatus("fstat", FdName(fd), errno);
     const uint64_t end = offset + len;
     uint64_t pos =
         std::max<uint64_t>(offset, static_cast<uint64_t>(st.st_size));
@@ -428,16 +395,15 @@ private:
       const size_t n =
           static_cast<size_t>(std::min<uint64_t>(kChunk, end - pos));
       Status s = Write(fd, kZeros, n, pos);
-      if (!s.ok())
-        return s;
+      if (!s.ok()) return s;
       pos += n;
     }
     return Status::OK();
   }
 };
 
-} // namespace
+}  // namespace
 
 std::shared_ptr<Env> NewPosixEnv() { return std::make_shared<PosixEnv>(); }
 
-} // namespace ucache
+}  // namespace ucache
