@@ -40,7 +40,9 @@ enum class Compression {
 struct FileCacheOptions {
   // Create the directory and an empty store when missing. Default true.
   bool create_if_missing = true;
-  // Open without ever writing: Put/Erase/Clear/Compact return an error.
+  // Open without ever writing: Put/Erase/Clear/Compact return an error, a
+  // store is never created, a damaged index is reported (Corruption) rather
+  // than rebuilt, and corrupt reads are counted in this handle's stats only.
   // Default false.
   bool read_only = false;
 
@@ -130,7 +132,8 @@ struct VerifyReport {
 
 class FileCache {
  public:
-  // Opens (or creates) the store in directory `dir`. Fails with kNotAStore
+  // Opens (or creates) the store in directory `dir`. Fails with kNotFound
+  // when there is no store and none may be created, kNotAStore
   // when `dir` holds files but no store, kVersionTooNew when the store was
   // written by a newer format, kPermissionDenied when it belongs to another
   // user or is reachable only through a symlink.

@@ -52,6 +52,7 @@ Status CopyRecords(const Generation& from, LogFile& to,
   };
   for (LiveRecord r : *records) {
     RecordView view;
+    done += r.size;  // dropped records count as done, too
     if (!from.Parse(r.loc, &view) || !ChecksumMatches(view)) {
       ++*corrupt;
       continue;
@@ -59,7 +60,6 @@ Status CopyRecords(const Generation& from, LogFile& to,
     r.loc = chunk_start + chunk.size();
     chunk.append(reinterpret_cast<const char*>(view.header), view.size);
     kept.push_back(r);
-    done += r.size;
     if (chunk.size() >= kCopyChunkBytes) {
       Status s = flush();
       if (!s.ok()) return s;
@@ -71,6 +71,17 @@ Status CopyRecords(const Generation& from, LogFile& to,
   *records = std::move(kept);
   *log_end = chunk_start;
   return s;
+}
+
+// Sets `superseded` in the index file open as `fd`, whatever else in its
+// header is damaged, if the file is long enough to have the field.
+void MarkSuperseded(const std::shared_ptr<Env>& env, int fd) {
+  Result<FileInfo> info = env->Stat(fd);
+  if (!info.ok() || info->size < kIndexHeaderSize) return;
+  Result<std::shared_ptr<Mapping>> map =
+      Mapping::Create(env, fd, kIndexHeaderSize, /*writable=*/true);
+  if (!map.ok()) return;
+  StoreShared(reinterpret_cast<IndexHeader*>((*map)->data())->superseded, 1);
 }
 
 }  // namespace
@@ -167,27 +178,54 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
   }
   std::sort(ids.rbegin(), ids.rend());
   const uint64_t next_id = ids.empty() ? 1 : ids.front() + 1;
+  // The damaged index, if there is one, is told it has been replaced once
+  // the new one is in place, so that handles still on it move.
+  Result<FileHandle> stale = FileHandle::Open(
+      env.get(), dir + "/" + kIndexFileName, OpenMode::kReadWrite);
+  auto publish = [&](Result<std::unique_ptr<Generation>> gen) {
+    if (gen.ok() && stale.ok()) MarkSuperseded(env, stale->fd());
+    return gen;
+  };
   for (uint64_t id : ids) {
     Result<std::unique_ptr<LogFile>> log =
         LogFile::Open(env, dir, id, /*writable=*/true);
+    if (log.status().code() == Status::Code::kVersionTooNew) {
+      // Never rebuild (and so discard) a store a newer ucache wrote.
+      return log.status();
+    }
     if (!log.ok()) continue;
     const LogFile& l = **log;
-    // Later records of a key replace earlier ones; erases remove them.
+    // Later records of a key replace earlier ones; erases remove them. A
+    // record we cannot read may have replaced or erased any key, so every
+    // record before it (the horizon) is distrusted: serving one could hand
+    // out a value that was overwritten.
     std::unordered_map<std::string_view, RecordView> latest;
-    uint64_t pos = kLogHeaderSize;
+    uint64_t pos = kLogHeaderSize, horizon = 0;
+    CarriedCounters counters;
     RecordView view;
-    while (ParseRecord(l.data(), l.readable(), pos, &view) &&
-           ChecksumMatches(view)) {
+    while (pos < l.readable()) {
+      if (!ParseRecord(l.data(), l.readable(), pos, &view)) {
+        horizon = pos;  // unparseable: nothing after it can be stepped to
+        break;
+      }
+      pos += view.size;
+      if (!ChecksumMatches(view)) {
+        ++counters.corrupt_records;
+        horizon = pos;
+        continue;
+      }
       if (view.header->kind == kRecordErase) {
         latest.erase(view.key);
       } else {
         latest[view.key] = view;
       }
-      pos += view.size;
     }
     std::vector<LiveRecord> records;
-    CarriedCounters counters;
     for (const auto& [key, r] : latest) {
+      if (r.offset < horizon) {
+        ++counters.corrupt_records;
+        continue;
+      }
       if (Expired(*r.header, now_ms)) {
         ++counters.expired_dropped;
         continue;
@@ -195,12 +233,12 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
       records.push_back(
           LiveRecordOf(TagOf(XXH3_64bits(key.data(), key.size())), r));
     }
-    return PublishGeneration(env, dir, std::move(*log), pos, records,
-                             /*generation=*/next_id, counters, nullptr,
-                             /*sync=*/false);
+    return publish(PublishGeneration(env, dir, std::move(*log), pos, records,
+                                     /*generation=*/next_id, counters, nullptr,
+                                     /*sync=*/false));
   }
-  return PublishEmpty(env, dir, next_id, /*generation=*/next_id, {}, nullptr,
-                      /*sync=*/false);
+  return publish(PublishEmpty(env, dir, next_id, /*generation=*/next_id, {},
+                              nullptr, /*sync=*/false));
 }
 
 }  // namespace ucache::fcache

@@ -81,8 +81,11 @@ Status CheckStoreDir(Env& env, const std::string& dir,
                              ": holds files but no ucache store; refusing to "
                              "write into it");
   }
-  if (names->empty() && options.read_only) {
-    return Status::NotFound(dir + ": empty directory, no store here");
+  const bool has_index =
+      std::find(names->begin(), names->end(), fcache::kIndexFileName) !=
+      names->end();
+  if (!has_index && (options.read_only || !options.create_if_missing)) {
+    return Status::NotFound(dir + ": no store index here");
   }
   return Status::OK();
 }
@@ -181,18 +184,28 @@ FileCache::Impl::Lookup FileCache::Impl::FindLocked(const Generation& gen,
     Result<bool> fits = gen.log->CatchUp();
     if (!fits.ok() || !*fits) return Lookup::kRetry;
   }
-  bool found = false;
+  bool found = false, retry = false;
   gen.index->Find(KeyTag(key), [&](uint64_t loc) {
     RecordView r;
     if (!gen.Parse(loc, &r)) {
-      CountCorrupt();
-      return false;
+      // Another process may have appended this record after we last looked
+      // at the log's size: look again before calling it corrupt.
+      Result<bool> fits = gen.log->CatchUp();
+      if (!fits.ok() || !*fits) {
+        retry = true;
+        return true;
+      }
+      if (!gen.Parse(loc, &r)) {
+        CountCorrupt();
+        return false;
+      }
     }
     if (r.key != key) return false;  // another key with the same hash
     *out = r;
     found = true;
     return true;
   });
+  if (retry) return Lookup::kRetry;
   if (!found || out->header->kind != fcache::kRecordPut) return Lookup::kMissing;
   const int64_t expires = out->header->expires_ms;
   if (expires != 0 && expires <= env_->NowMillis()) return Lookup::kMissing;
@@ -355,8 +368,12 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
       if (options_.max_bytes != 0 &&
           log_end + size + gen.index->file_bytes() > options_.max_bytes) {
         const uint64_t target = options_.max_bytes / 4 * 3;
-        const uint64_t overhead =
-            fcache::kLogHeaderSize + gen.index->file_bytes() + size;
+        // The rebuilt index may be larger than this one (it is sized for a
+        // lower load), so budget for the larger of the two.
+        const uint64_t index_bytes = std::max(
+            gen.index->file_bytes(),
+            fcache::IndexFileBytes(fcache::CapacityFor(LoadShared(h.live_slots))));
+        const uint64_t overhead = fcache::kLogHeaderSize + index_bytes + size;
         if (evicted || overhead >= target) {
           return Status::NoSpace(
               "a record of " + std::to_string(size) +
@@ -634,7 +651,8 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
   Status s = lock.Lock(LockMode::kExclusiveWait);
   if (!s.ok()) return s.WithContext("locking " + dir);
   gen = fcache::OpenCurrentGeneration(env, dir, true);
-  if (gen.ok() || gen.status().code() == Status::Code::kVersionTooNew) {
+  const Status::Code again = gen.status().code();
+  if (again != Status::Code::kNotFound && again != Status::Code::kCorruption) {
     return gen;
   }
   return fcache::Recover(env, dir, env->NowMillis());

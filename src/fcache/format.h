@@ -101,6 +101,15 @@ inline constexpr double kMaxLoad = 0.7;
 // After a rebuild, live slots fill at most this share of the table.
 inline constexpr double kTargetLoad = 0.35;
 
+// The capacity a rebuilt index gets for `live` records.
+inline constexpr uint64_t CapacityFor(uint64_t live) {
+  uint64_t capacity = kMinCapacity;
+  while (static_cast<double>(live) > static_cast<double>(capacity) * kTargetLoad) {
+    capacity *= 2;
+  }
+  return capacity;
+}
+
 inline constexpr uint64_t IndexFileBytes(uint64_t capacity) {
   return kIndexHeaderSize + capacity * sizeof(Slot);
 }
@@ -123,8 +132,8 @@ enum RecordCodec : uint8_t {
 // zero padding to kRecordAlign. The value therefore starts 16-byte aligned
 // in the file and in every mapping of it.
 struct RecordHeader {
-  uint64_t checksum;    // XXH3-64 over header[8..32) + key + stored value,
-                        // computed as XXH3(value, seed = XXH3(header+key))
+  uint64_t checksum;    // XXH3-64 of the stored value, seeded with the
+                        // XXH3-64 of header bytes [8, 32) followed by the key
   uint32_t key_len;     // 1..kMaxKeyBytes
   uint32_t stored_len;  // value bytes as stored
   uint32_t value_len;   // value bytes after decompression

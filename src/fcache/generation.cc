@@ -52,11 +52,7 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
     std::unique_ptr<LogFile> log, uint64_t log_end,
     const std::vector<LiveRecord>& records, uint64_t generation,
     const CarriedCounters& counters, const Generation* old, bool sync) {
-  uint64_t capacity = kMinCapacity;
-  while (static_cast<double>(records.size()) >
-         static_cast<double>(capacity) * kTargetLoad) {
-    capacity *= 2;
-  }
+  const uint64_t capacity = CapacityFor(records.size());
   const std::string tmp_path = dir + "/" + kIndexTempName;
   Result<std::unique_ptr<IndexFile>> index =
       IndexFile::Create(env, tmp_path, capacity, generation, log->id());
@@ -93,10 +89,12 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
     env->Remove(tmp_path);
     return s;
   }
+  // Nothing may come between the rename and this store: until it lands,
+  // handles on the old index do not know to move.
+  if (old != nullptr) StoreShared(old->index->header().superseded, 1);
   if (sync) env->SyncDir(dir);
-  if (old != nullptr) {
-    StoreShared(old->index->header().superseded, 1);
-    if (old->log->id() != log->id()) env->Remove(old->log->path());
+  if (old != nullptr && old->log->id() != log->id()) {
+    env->Remove(old->log->path());
   }
   auto gen = std::make_unique<Generation>();
   gen->index = std::move(*index);

@@ -47,8 +47,10 @@ Result<std::unique_ptr<IndexFile>> IndexFile::Open(std::shared_ptr<Env> env,
   if (!file.ok()) return file.status();
   Result<FileInfo> info = env->Stat(file->fd());
   if (!info.ok()) return info.status();
+  // The prelude first: a newer version must be refused as such even if the
+  // rest of its layout differs from ours.
   FilePrelude prelude;
-  if (info->size < kIndexHeaderSize) {
+  if (info->size < sizeof(prelude)) {
     return Status::Corruption(path + ": shorter than its header");
   }
   Status s = env->Read(file->fd(), &prelude, sizeof(prelude), 0);
@@ -56,7 +58,8 @@ Result<std::unique_ptr<IndexFile>> IndexFile::Open(std::shared_ptr<Env> env,
   s = CheckPrelude(prelude, kIndexMagic, path);
   if (!s.ok()) return s;
   const uint64_t capacity = prelude.capacity;
-  if (prelude.header_size != kIndexHeaderSize || capacity < kMinCapacity ||
+  if (info->size < kIndexHeaderSize ||
+      prelude.header_size != kIndexHeaderSize || capacity < kMinCapacity ||
       !std::has_single_bit(capacity) || capacity > (uint64_t{1} << 40) ||
       info->size != IndexFileBytes(capacity)) {
     return Status::Corruption(path + ": size does not match its header");

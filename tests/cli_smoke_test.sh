@@ -1,0 +1,51 @@
+#!/bin/sh
+# Smoke test of the real `ucache` binary: what cli_test cannot see from
+# in-process, i.e. main()'s wiring of stdin, stdout, stderr and exit codes.
+# Usage: cli_smoke_test.sh PATH_TO_UCACHE
+set -eu
+
+ucache="$1"
+work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/cli_smoke.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+store="$work/store"
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# Runs the binary and prints its exit code instead of letting set -e stop.
+code() {
+  set +e
+  "$@" >"$work/out" 2>"$work/err"
+  echo $?
+  set -e
+}
+
+# Binary-safe round trip through real pipes: NUL, high bytes, no newline.
+printf 'a\000b\377c' >"$work/value"
+"$ucache" put "$store" greeting <"$work/value" || fail "put"
+"$ucache" get "$store" greeting >"$work/got" || fail "get"
+cmp "$work/value" "$work/got" || fail "get returned other bytes"
+
+[ "$(code "$ucache" get "$store" missing)" = 1 ] || fail "miss is not 1"
+[ ! -s "$work/err" ] || fail "miss printed on stderr"
+
+[ "$(code "$ucache" get "$work/nowhere" k)" = 2 ] || fail "no dir is not 2"
+grep -q '^ucache: ' "$work/err" || fail "error lacks the ucache: prefix"
+[ ! -e "$work/nowhere" ] || fail "get created the directory"
+
+[ "$("$ucache" ls "$store")" = greeting ] || fail "ls"
+"$ucache" stats --json "$store" | grep -q '"entries": 1' || fail "stats"
+"$ucache" verify "$store" >/dev/null || fail "verify"
+
+# stdout is a file here, not a terminal: no progress bar on stderr.
+"$ucache" compact "$store" >"$work/out" 2>"$work/err" || fail "compact"
+grep -q '^before:' "$work/out" || fail "compact printed no sizes"
+[ ! -s "$work/err" ] || fail "progress bar drawn without a terminal"
+
+[ "$(code "$ucache" frobnicate)" = 2 ] || fail "unknown subcommand"
+[ "$(code "$ucache" put "$store" k --ttl abc)" = 2 ] || fail "bad --ttl"
+"$ucache" --version | grep -q '^ucache ' || fail "--version"
+
+echo PASS
