@@ -64,7 +64,9 @@ void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
   out->resize(start + size, '\0');
   uint8_t* p = reinterpret_cast<uint8_t*>(out->data()) + start;
   std::memcpy(p + sizeof(header), key.data(), key.size());
-  std::memcpy(p + ValueOffset(header.key_len), stored.data(), stored.size());
+  if (!stored.empty()) {  // an empty view's data() may be null
+    std::memcpy(p + ValueOffset(header.key_len), stored.data(), stored.size());
+  }
   std::memcpy(p, &header, sizeof(header));
   header.checksum = XXH3_64bits_withSeed(stored.data(), stored.size(),
                                          HeaderSeed(p, header.key_len));

@@ -1,0 +1,758 @@
+// Crash consistency of the disk tier.
+//
+// A writer child runs a seeded, replayable sequence of puts, overwrites,
+// erases and compactions and publishes, in shared memory, how many operations
+// have returned. It is then stopped abruptly: by SIGKILL at a random instant,
+// or (FaultEnv variant) by _exit() at the n-th call of one Env operation,
+// which is a crash between two system calls. The parent replays the
+// sequence, so it knows the state after the last completed operation (A) and
+// after the one that may have been in flight (B), and then reopens the store:
+//  * it must open, and Verify() must be clean: SIGKILL loses no page-cache
+//    write, so nothing torn may remain visible as a bad record or index slot;
+//  * every key must read as its version in A or in B, or be missing.
+// Reading bytes that no writer produced for the key, a version older than A
+// and B (a lost committed write), or a value after a committed erase is a
+// failure. Missing keys are allowed (a cache may forget) but counted.
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/testutil.h"
+#include "ucache/ucache.h"
+
+namespace ucache {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------
+// Self-checking values: a pure function of (key, version, shape, length).
+
+uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
+  x += 0x9E3779B97F4A7C15ULL;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t HashBytes(std::string_view s) {  // FNV-1a, then mixed
+  uint64_t h = 0xCBF29CE484222325ULL;
+  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ULL;
+  return Mix(h);
+}
+
+enum class Shape : uint8_t { kSmall = 0, kCompressible = 1, kRandom = 2 };
+
+constexpr size_t kValueHeader = 8 + 8 + 4 + 1;  // key hash, version, len, shape
+
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
+}
+uint64_t GetU64(std::string_view in, size_t at) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) {
+    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[at + i]))
+         << (8 * i);
+  }
+  return v;
+}
+
+std::string MakeValue(std::string_view key, uint64_t version, Shape shape,
+                      uint32_t len) {
+  std::string v;
+  v.reserve(kValueHeader + len + 8);
+  const uint64_t kh = HashBytes(key);
+  PutU64(&v, kh);
+  PutU64(&v, version);
+  for (int i = 0; i < 4; ++i) v.push_back(static_cast<char>(len >> (8 * i)));
+  v.push_back(static_cast<char>(shape));
+  uint64_t s = Mix(kh ^ Mix(version));
+  if (shape == Shape::kCompressible) {
+    char unit[48];
+    const int n = snprintf(unit, sizeof(unit), "v=%llu;h=%016llx;",
+                           static_cast<unsigned long long>(version),
+                           static_cast<unsigned long long>(s));
+    for (uint32_t i = 0; i < len; ++i) v.push_back(unit[i % n]);
+  } else {
+    for (uint32_t i = 0; i < len; i += 8) {
+      s = Mix(s);
+      for (uint32_t j = 0; j < 8 && i + j < len; ++j) {
+        v.push_back(static_cast<char>(s >> (8 * j)));
+      }
+    }
+  }
+  PutU64(&v, HashBytes(v));
+  return v;
+}
+
+// The version `value` encodes when it is exactly what MakeValue() produces
+// for `key`; otherwise nullopt and *why says what is off.
+std::optional<uint64_t> CheckValue(std::string_view key, std::string_view value,
+                                   std::string* why) {
+  if (value.size() < kValueHeader + 8) {
+    *why = "too short (" + std::to_string(value.size()) + " bytes)";
+    return std::nullopt;
+  }
+  if (GetU64(value, 0) != HashBytes(key)) {
+    *why = "value belongs to another key";
+    return std::nullopt;
+  }
+  const uint64_t version = GetU64(value, 8);
+  uint32_t len = 0;
+  for (int i = 0; i < 4; ++i) {
+    len |= static_cast<uint32_t>(static_cast<unsigned char>(value[16 + i]))
+           << (8 * i);
+  }
+  const auto shape = static_cast<Shape>(value[20]);
+  if (static_cast<uint8_t>(shape) > 2 ||
+      value.size() != kValueHeader + len + 8) {
+    *why = "bad shape or length";
+    return std::nullopt;
+  }
+  if (MakeValue(key, version, shape, len) != value) {
+    *why = "bytes differ from version " + std::to_string(version);
+    return std::nullopt;
+  }
+  return version;
+}
+
+// ---------------------------------------------------------------------------
+// Processes.
+
+uint64_t MasterSeed() {
+  static const uint64_t seed = [] {
+    const char* env = getenv("UCACHE_TEST_SEED");
+    const uint64_t s = env ? strtoull(env, nullptr, 0) : std::random_device{}();
+    printf("crash_test seed=%llu (rerun with UCACHE_TEST_SEED=%llu)\n",
+           static_cast<unsigned long long>(s),
+           static_cast<unsigned long long>(s));
+    fflush(stdout);
+    return s;
+  }();
+  return seed;
+}
+
+// Chosen (and printed) once, before main(), so that fork()-ed children
+// share it with the parent.
+const uint64_t kSeedAtStartup = MasterSeed();
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = getenv(name);
+  return v ? atoi(v) : fallback;
+}
+
+template <typename T>
+class Shared {
+ public:
+  Shared() {
+    void* p = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) abort();
+    ptr_ = new (p) T();
+  }
+  ~Shared() {
+    ptr_->~T();
+    munmap(ptr_, sizeof(T));
+  }
+  Shared(const Shared&) = delete;
+  Shared& operator=(const Shared&) = delete;
+  T* operator->() { return ptr_; }
+  T& operator*() { return *ptr_; }
+
+ private:
+  T* ptr_;
+};
+
+// Runs `fn` in a child process that leaves through _exit(fn()).
+template <typename F>
+pid_t Spawn(F&& fn) {
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    abort();
+  }
+  if (pid == 0) {
+    int rc = 97;
+    try {
+      rc = fn();
+    } catch (...) {
+      fprintf(stderr, "child %d: exception\n", getpid());
+    }
+    fflush(stderr);
+    _exit(rc);
+  }
+  return pid;
+}
+
+std::string DescribeStatus(int status) {
+  if (WIFSIGNALED(status)) {
+    return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+  }
+  if (WIFEXITED(status))
+    return "exit code " + std::to_string(WEXITSTATUS(status));
+  return "status " + std::to_string(status);
+}
+
+// Waits for `pid`, SIGKILLing it after `timeout`; *hung says whether that
+// was needed.
+int WaitChild(pid_t pid, bool* hung,
+              milliseconds timeout = milliseconds(30000)) {
+  const auto deadline = steady_clock::now() + timeout;
+  int status = 0;
+  *hung = false;
+  for (;;) {
+    const pid_t r = waitpid(pid, &status, WNOHANG);
+    if (r == pid || r < 0) return status;
+    if (steady_clock::now() > deadline) {
+      *hung = true;
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return status;
+    }
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The replayable workload.
+
+constexpr int kKeys = 96;
+
+std::string KeyName(int i) {
+  // A few long keys, so that records span more than one alignment unit of
+  // key bytes.
+  if (i % 11 == 0)
+    return "long/" + std::string(150 + i, 'k') + std::to_string(i);
+  return "key/" + std::to_string(i);
+}
+
+struct Op {
+  enum Kind { kPut, kErase, kGet, kCompact } kind;
+  int key;
+  Shape shape;
+  uint32_t len;
+};
+
+Op NextOp(std::mt19937_64& rng, int compact_per_mille) {
+  Op op{Op::kGet, static_cast<int>(rng() % kKeys), Shape::kSmall, 0};
+  const int r = static_cast<int>(rng() % 1000);
+  if (r < compact_per_mille) {
+    op.kind = Op::kCompact;
+  } else if (r < 560) {
+    op.kind = Op::kPut;
+    const int pick = static_cast<int>(rng() % 3);
+    op.shape = static_cast<Shape>(pick);
+    op.len = pick == 0 ? static_cast<uint32_t>(rng() % 100)
+                       : 256 + static_cast<uint32_t>(rng() % 3000);
+  } else if (r < 680) {
+    op.kind = Op::kErase;
+  }
+  return op;
+}
+
+// Version numbers are unique across the whole test: run number and index.
+uint64_t VersionOf(uint64_t run, uint64_t index) {
+  return (run << 32) | (index + 1);
+}
+
+using Model = std::vector<uint64_t>;  // version per key; 0 = absent
+
+void Apply(const Op& op, uint64_t version, Model* m) {
+  if (op.kind == Op::kPut) (*m)[op.key] = version;
+  if (op.kind == Op::kErase) (*m)[op.key] = 0;
+}
+
+struct Progress {
+  std::atomic<uint64_t> opened{0};     // the writer's Open returned
+  std::atomic<uint64_t> done{0};       // operations that have returned
+  std::atomic<uint64_t> armed{0};      // FaultEnv variant: crash planned
+  std::atomic<uint64_t> bad_reads{0};  // the writer read something wrong
+};
+
+FileCacheOptions CrashOptions() {
+  FileCacheOptions o;
+  // Small thresholds: the engine also compacts on its own inside Put.
+  o.compaction_min_bytes = 64 << 10;
+  o.compaction_dead_ratio = 0.3;
+  return o;
+}
+
+// Runs operations [0, max_ops) of the sequence seeded by `seed` on `fc`,
+// publishing progress. Returns 0 when all ran, nonzero on an error (a
+// writer that cannot write makes the parent's model wrong).
+int RunOps(FileCache* fc, uint64_t run, uint64_t seed, int compact_per_mille,
+           uint64_t max_ops, Model model, Progress* progress) {
+  std::mt19937_64 rng(seed);
+  std::string got, why;
+  for (uint64_t j = 0; j < max_ops; ++j) {
+    const Op op = NextOp(rng, compact_per_mille);
+    const std::string key = KeyName(op.key);
+    const uint64_t version = VersionOf(run, j);
+    Status s;
+    switch (op.kind) {
+      case Op::kPut:
+        s = fc->Put(key, MakeValue(key, version, op.shape, op.len));
+        break;
+      case Op::kErase:
+        s = fc->Erase(key);
+        break;
+      case Op::kCompact:
+        s = fc->Compact();
+        break;
+      case Op::kGet: {
+        s = fc->Get(key, &got);
+        if (s.IsNotFound()) {
+          s = Status::OK();
+          if (model[op.key] != 0) {
+            progress->bad_reads++;
+            fprintf(stderr, "writer: %s v%llx reads as a miss\n", key.c_str(),
+                    static_cast<unsigned long long>(model[op.key]));
+          }
+        } else if (s.ok()) {
+          auto v = CheckValue(key, got, &why);
+          if (!v || *v != model[op.key]) {
+            progress->bad_reads++;
+            fprintf(stderr, "writer: %s read %s, expected v%llx\n", key.c_str(),
+                    v ? "another version" : why.c_str(),
+                    static_cast<unsigned long long>(model[op.key]));
+          }
+        }
+        break;
+      }
+    }
+    if (!s.ok()) {
+      fprintf(stderr, "writer: op %llu on %s: %s\n",
+              static_cast<unsigned long long>(j), key.c_str(),
+              s.ToString().c_str());
+      return 3;
+    }
+    Apply(op, version, &model);
+    progress->done.store(j + 1);
+  }
+  return 0;
+}
+
+// What the parent found after a crash.
+struct CrashCheck {
+  int wrong = 0;    // bytes not written for the key, or a version never
+                    // written for it
+  int stale = 0;    // an older version than the last committed one
+  int revived = 0;  // a value after a committed erase
+  int missing = 0;  // absent although committed (allowed, counted)
+  std::string first_problem;
+};
+
+// Opens the store after a crash of the writer of `run` that had completed
+// `done` operations of the sequence seeded by `seed`, starting from `before`.
+// Checks it as described at the top of this file and returns what was
+// observed (which the next run starts from).
+Model CheckAfterCrash(const std::string& dir, const Model& before, uint64_t run,
+                      uint64_t seed, int compact_per_mille, uint64_t done,
+                      const std::string& context, CrashCheck* check) {
+  Model a = before;  // after the completed operations
+  std::mt19937_64 rng(seed);
+  for (uint64_t j = 0; j < done; ++j) {
+    Apply(NextOp(rng, compact_per_mille), VersionOf(run, j), &a);
+  }
+  Model b = a;  // after the one that may have been in flight
+  Apply(NextOp(rng, compact_per_mille), VersionOf(run, done), &b);
+
+  Model observed(kKeys, 0);
+  auto opened = FileCache::Open(dir);
+  EXPECT_OK(opened) << context;
+  if (!opened.ok()) return before;
+  FileCache& fc = **opened;
+  auto report = fc.Verify();
+  EXPECT_OK(report) << context;
+  if (report.ok()) {
+    EXPECT_TRUE(report->clean())
+        << context
+        << ": Verify after crash: records=" << report->records_checked
+        << " corrupt=" << report->corrupt_records
+        << " index=" << report->index_entries
+        << " bad_index=" << report->bad_index_entries
+        << " unreadable=" << report->unreadable_bytes;
+  }
+  std::string got, why;
+  for (int i = 0; i < kKeys; ++i) {
+    const std::string key = KeyName(i);
+    Status s = fc.Get(key, &got);
+    auto note = [&](const std::string& what) {
+      if (check->first_problem.empty()) {
+        char buf[200];
+        snprintf(buf, sizeof(buf), " (A=v%llx B=v%llx)",
+                 static_cast<unsigned long long>(a[i]),
+                 static_cast<unsigned long long>(b[i]));
+        check->first_problem =
+            context + ": " + key.substr(0, 40) + ": " + what + buf;
+      }
+    };
+    if (s.IsNotFound()) {
+      if (a[i] != 0 && b[i] != 0) {
+        check->missing++;
+        note("missing");
+      }
+      continue;
+    }
+    if (!s.ok()) {
+      ADD_FAILURE() << context << ": Get(" << key << "): " << s.ToString();
+      continue;
+    }
+    auto v = CheckValue(key, got, &why);
+    if (!v) {
+      check->wrong++;
+      note("wrong bytes: " + why);
+      continue;
+    }
+    observed[i] = *v;
+    if (*v == a[i] || *v == b[i]) continue;
+    char buf[64];
+    snprintf(buf, sizeof(buf), "read v%llx",
+             static_cast<unsigned long long>(*v));
+    if (a[i] == 0 && b[i] == 0) {
+      // Erased (or never written in a way that survived).
+      if ((*v >> 32) > run || (*v & 0xffffffffu) == 0) {
+        check->wrong++;
+        note(std::string(buf) + ", a version never written");
+      } else {
+        check->revived++;
+        note(std::string(buf) + " after a committed erase");
+      }
+    } else if (*v < std::min(a[i] ? a[i] : b[i], b[i] ? b[i] : a[i])) {
+      check->stale++;
+      note(std::string(buf) + ", older than the last committed write");
+    } else {
+      check->wrong++;
+      note(std::string(buf) + ", a version never written for this key");
+    }
+  }
+  return observed;
+}
+
+void ExpectNoProblems(const CrashCheck& c) {
+  EXPECT_EQ(c.wrong, 0) << c.first_problem;
+  EXPECT_EQ(c.stale, 0) << "lost committed writes; " << c.first_problem;
+  EXPECT_EQ(c.revived, 0) << "erased keys came back; " << c.first_problem;
+}
+
+// ---------------------------------------------------------------------------
+// SIGKILL at a random instant.
+
+void KillLoop(int iterations, int max_sleep_ms, int compact_per_mille,
+              uint64_t salt) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  const uint64_t master = Mix(MasterSeed() + salt);
+  std::mt19937_64 timing(master);
+  Model model(kKeys, 0);
+  CrashCheck check;
+  Shared<Progress> progress;
+  int before_open = 0;
+  uint64_t total_ops = 0;
+  const auto start = steady_clock::now();
+  for (int run = 1; run <= iterations && !testing::Test::HasFailure(); ++run) {
+    const uint64_t seed = Mix(master ^ run);
+    progress->opened = 0;
+    progress->done = 0;
+    progress->bad_reads = 0;
+    const pid_t child = Spawn([&]() -> int {
+      auto fc = FileCache::Open(dir, CrashOptions());
+      if (!fc.ok()) {
+        fprintf(stderr, "writer: Open: %s\n", fc.status().ToString().c_str());
+        return 2;
+      }
+      progress->opened = 1;
+      return RunOps(fc->get(), run, seed, compact_per_mille, 1u << 30, model,
+                    &*progress);
+    });
+    const int sleep_us = static_cast<int>(timing() % (max_sleep_ms * 1000 + 1));
+    std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
+    kill(child, SIGKILL);
+    bool hung = false;
+    const int status = WaitChild(child, &hung);
+    const std::string context = "run " + std::to_string(run) + " seed " +
+                                std::to_string(seed) + " killed after " +
+                                std::to_string(sleep_us) + " us, " +
+                                std::to_string(progress->done) + " ops done";
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << context
+        << ": the writer ended on its own: " << DescribeStatus(status);
+    EXPECT_EQ(progress->bad_reads, 0u) << context;
+    if (progress->opened == 0) ++before_open;
+    total_ops += progress->done;
+    model = CheckAfterCrash(dir, model, run, seed, compact_per_mille,
+                            progress->done, context, &check);
+    ExpectNoProblems(check);
+  }
+  const double secs =
+      std::chrono::duration<double>(steady_clock::now() - start).count();
+  auto fc = FileCache::Open(dir);
+  ASSERT_OK(fc);
+  auto stats = (*fc)->GetStats();
+  ASSERT_OK(stats);
+  printf(
+      "%d kills in %.1f s: %d before Open returned, %llu ops completed, "
+      "%llu compactions, missing keys after crashes: %d\n",
+      iterations, secs, before_open, static_cast<unsigned long long>(total_ops),
+      static_cast<unsigned long long>(stats->compactions), check.missing);
+  EXPECT_EQ(check.missing, 0)
+      << "committed writes vanished (nothing here should evict): "
+      << check.first_problem;
+}
+
+TEST(CrashTest, SigkillAtRandomInstants) {
+  KillLoop(EnvInt("UCACHE_CRASH_ITERATIONS", 200), 25, 20, 1);
+}
+
+// Compactions every few operations, so that many kills land inside one.
+TEST(CrashTest, SigkillDuringFrequentCompaction) {
+  KillLoop(EnvInt("UCACHE_CRASH_ITERATIONS", 200) / 2, 25, 150, 2);
+}
+
+// ---------------------------------------------------------------------------
+// FaultEnv: _exit() at the n-th call of one Env operation.
+
+constexpr uint64_t kSetupOps = 150;  // committed before the crash is armed
+constexpr uint64_t kArmedOps = 120;  // may crash anywhere in these
+constexpr int kArmedCompactPerMille = 40;
+
+// The phase run before arming: puts only, so that compaction has work.
+int Setup(FileCache* fc, Model* model, Progress* progress) {
+  std::mt19937_64 rng(MasterSeed() + 77);
+  for (uint64_t j = 0; j < kSetupOps; ++j) {
+    const int k = static_cast<int>(j % kKeys);
+    const std::string key = KeyName(k);
+    const uint64_t version = VersionOf(1, j);
+    Status s = fc->Put(key, MakeValue(key, version, static_cast<Shape>(j % 3),
+                                      j % 3 ? 300 + j * 7 : j % 90));
+    if (!s.ok()) {
+      fprintf(stderr, "setup: %s\n", s.ToString().c_str());
+      return 3;
+    }
+    (*model)[k] = version;
+  }
+  progress->done = 0;
+  return 0;
+}
+
+// Runs the armed phase in a child with a FaultEnv, the crash planned at the
+// `nth` call of `op` (nth == 0: no crash). Returns the child's wait status.
+int RunArmed(const std::string& dir, FaultEnv::Op op, int nth, bool sync,
+             Progress* progress,
+             std::array<int64_t, FaultEnv::kNumOps>* calls) {
+  progress->opened = 0;
+  progress->done = 0;
+  progress->armed = 0;
+  progress->bad_reads = 0;
+  const pid_t child = Spawn([&]() -> int {
+    auto env = std::make_shared<FaultEnv>();
+    FileCacheOptions options = CrashOptions();
+    options.sync_writes = sync;
+    options.env = env;
+    auto fc = FileCache::Open(dir, options);
+    if (!fc.ok()) {
+      fprintf(stderr, "armed writer: Open: %s\n",
+              fc.status().ToString().c_str());
+      return 2;
+    }
+    progress->opened = 1;
+    Model model(kKeys, 0);
+    if (int rc = Setup(fc->get(), &model, progress)) return rc;
+    env->ResetCalls();
+    if (nth > 0) env->CrashAt(op, nth);
+    progress->armed = 1;
+    int rc = RunOps(fc->get(), 2, MasterSeed() + 78, kArmedCompactPerMille,
+                    kArmedOps, model, progress);
+    if (rc == 0 && calls != nullptr) {
+      for (int i = 0; i < FaultEnv::kNumOps; ++i) {
+        (*calls)[i] = env->Calls(static_cast<FaultEnv::Op>(i));
+      }
+    }
+    return rc;
+  });
+  bool hung = false;
+  const int status = WaitChild(child, &hung);
+  EXPECT_FALSE(hung) << "armed writer hung";
+  return status;
+}
+
+// With `sync`, only the calls that sync_writes adds (Sync, SyncDir) are
+// crash points: a crash elsewhere is no different from the plain run, and
+// every fdatasync costs real time.
+void CrashAtEachEnvCall(bool sync) {
+  TempDir tmp;
+  Shared<Progress> progress;
+  // A dry run counts the calls each operation makes in the armed phase.
+  Shared<std::array<int64_t, FaultEnv::kNumOps>> calls;
+  {
+    const std::string dir = tmp.Sub("dry");
+    const int status =
+        RunArmed(dir, FaultEnv::Op::kWrite, 0, sync, &*progress, &*calls);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "dry run: " << DescribeStatus(status);
+  }
+  Model after_setup(kKeys, 0);
+  {
+    for (uint64_t j = 0; j < kSetupOps; ++j) {
+      after_setup[j % kKeys] = VersionOf(1, j);
+    }
+  }
+  std::mt19937_64 rng(MasterSeed() + 79);
+  CrashCheck check;
+  int trials = 0, crashed = 0;
+  std::string used;
+  for (int o = 0; o < FaultEnv::kNumOps; ++o) {
+    const auto op = static_cast<FaultEnv::Op>(o);
+    const int64_t n_calls = (*calls)[o];
+    if (n_calls == 0 || op == FaultEnv::Op::kNowMillis ||
+        op == FaultEnv::Op::kCurrentUser ||
+        (sync && op != FaultEnv::Op::kSync && op != FaultEnv::Op::kSyncDir)) {
+      continue;
+    }
+    used += std::string(OpName(op)) + "=" + std::to_string(n_calls) + " ";
+    // The first few calls, the last one, and a few in between.
+    std::vector<int> nths;
+    for (int n = 1; n <= std::min<int64_t>(n_calls, 8); ++n) nths.push_back(n);
+    for (int i = 0; i < 4 && n_calls > 8; ++i) {
+      nths.push_back(9 + static_cast<int>(rng() % (n_calls - 8)));
+    }
+    if (n_calls > 8) nths.push_back(static_cast<int>(n_calls));
+    for (int nth : nths) {
+      ++trials;
+      const std::string dir = tmp.Sub("crash_" + std::to_string(trials));
+      const int status = RunArmed(dir, op, nth, sync, &*progress, nullptr);
+      const std::string context = "crash at " + std::string(OpName(op)) + " #" +
+                                  std::to_string(nth) + " after " +
+                                  std::to_string(progress->done) + " ops";
+      ASSERT_EQ(progress->armed, 1u)
+          << context << ": setup failed: " << DescribeStatus(status);
+      ASSERT_TRUE(WIFEXITED(status))
+          << context << ": " << DescribeStatus(status);
+      if (WEXITSTATUS(status) == FaultEnv::kCrashExitCode) {
+        ++crashed;
+      } else {
+        // Fewer calls than in the dry run: compaction or growth happened at
+        // other moments. The store must be fine all the same.
+        EXPECT_EQ(WEXITSTATUS(status), 0) << context;
+      }
+      EXPECT_EQ(progress->bad_reads, 0u) << context;
+      CheckAfterCrash(dir, after_setup, 2, MasterSeed() + 78,
+                      kArmedCompactPerMille, progress->done, context, &check);
+      ExpectNoProblems(check);
+      // The store must take writes again after the crash.
+      auto fc = FileCache::Open(dir);
+      ASSERT_OK(fc) << context;
+      const std::string key = KeyName(0);
+      const std::string value =
+          MakeValue(key, VersionOf(9, 0), Shape::kRandom, 999);
+      ASSERT_OK((*fc)->Put(key, value)) << context;
+      std::string got;
+      ASSERT_OK((*fc)->Get(key, &got)) << context;
+      EXPECT_EQ(got, value) << context;
+      if (testing::Test::HasFailure()) return;
+    }
+  }
+  printf(
+      "sync_writes=%d, armed phase calls: %s\n%d trials, %d crashed, missing "
+      "keys: %d\n",
+      sync, used.c_str(), trials, crashed, check.missing);
+  EXPECT_GT(crashed, trials / 2);
+  EXPECT_EQ(check.missing, 0) << check.first_problem;
+}
+
+TEST(CrashTest, CrashAtEachEnvCallOfPutAndCompact) {
+  CrashAtEachEnvCall(/*sync=*/false);
+}
+
+// With sync_writes the write path also calls Sync and SyncDir: crash there.
+TEST(CrashTest, CrashAtEachEnvCallWithSyncWrites) {
+  CrashAtEachEnvCall(/*sync=*/true);
+}
+
+// A crash while the very first Open creates the store: the next Open must
+// find either no store (and create one) or a whole one.
+TEST(CrashTest, CrashWhileCreatingTheStore) {
+  TempDir tmp;
+  // Count the calls a creating Open makes.
+  Shared<std::array<int64_t, FaultEnv::kNumOps>> calls;
+  {
+    const std::string dir = tmp.Sub("dry");
+    const pid_t child = Spawn([&]() -> int {
+      auto env = std::make_shared<FaultEnv>();
+      FileCacheOptions options;
+      options.env = env;
+      if (!FileCache::Open(dir, options).ok()) return 2;
+      for (int i = 0; i < FaultEnv::kNumOps; ++i) {
+        (*calls)[i] = env->Calls(static_cast<FaultEnv::Op>(i));
+      }
+      return 0;
+    });
+    bool hung = false;
+    const int status = WaitChild(child, &hung);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << DescribeStatus(status);
+  }
+  int trials = 0;
+  for (int o = 0; o < FaultEnv::kNumOps; ++o) {
+    const auto op = static_cast<FaultEnv::Op>(o);
+    if (op == FaultEnv::Op::kNowMillis || op == FaultEnv::Op::kCurrentUser) {
+      continue;
+    }
+    for (int nth = 1; nth <= (*calls)[o]; ++nth) {
+      ++trials;
+      const std::string dir = tmp.Sub("create_" + std::to_string(trials));
+      const pid_t child = Spawn([&]() -> int {
+        auto env = std::make_shared<FaultEnv>();
+        env->CrashAt(op, nth);
+        FileCacheOptions options;
+        options.env = env;
+        return FileCache::Open(dir, options).ok() ? 0 : 2;
+      });
+      bool hung = false;
+      const int status = WaitChild(child, &hung);
+      const std::string context = "crash at " + std::string(OpName(op)) + " #" +
+                                  std::to_string(nth) + " of a creating Open";
+      ASSERT_TRUE(WIFEXITED(status))
+          << context << ": " << DescribeStatus(status);
+      auto fc = FileCache::Open(dir);
+      EXPECT_OK(fc) << context << " (the directory is unusable afterwards)";
+      if (!fc.ok()) continue;
+      auto report = (*fc)->Verify();
+      ASSERT_OK(report) << context;
+      EXPECT_TRUE(report->clean()) << context;
+      const std::string value = MakeValue("k", 1, Shape::kSmall, 10);
+      ASSERT_OK((*fc)->Put("k", value)) << context;
+      std::string got;
+      ASSERT_OK((*fc)->Get("k", &got)) << context;
+      EXPECT_EQ(got, value) << context;
+    }
+  }
+  printf("%d crash points in a creating Open\n", trials);
+  EXPECT_GT(trials, 0);
+}
+
+}  // namespace
+}  // namespace ucache

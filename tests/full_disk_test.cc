@@ -1,0 +1,419 @@
+// A full disk is an error code, never a signal and never lost data.
+//
+// Stores written through a mapping fault with SIGBUS when the filesystem has
+// no block to give, so the engine must reserve space (Env::Allocate) or
+// write with pwrite. Two ways to run out:
+//  * FaultEnv's space budget, for every limit from nothing to plenty: Put
+//    returns NoSpace, leaves the store unchanged, and everything stored
+//    before reads back intact, during and after the shortage.
+//  * A real 2 MiB tmpfs (root only; skipped otherwise), filled in a child
+//    process so that a SIGBUS is reported as such.
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <new>
+#include <optional>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/testutil.h"
+#include "ucache/ucache.h"
+
+namespace ucache {
+namespace {
+
+// A SIGBUS here means the engine stored through a mapping into space the
+// filesystem could not back. Say so before dying: the default report
+// ("Bus error") does not name the hazard.
+void OnSigbus(int) {
+  static const char kMsg[] =
+      "\nSIGBUS: the engine wrote through a mapping into space the disk "
+      "could not back (full disk must be a NoSpace status)\n";
+  (void)!write(2, kMsg, sizeof(kMsg) - 1);
+  _exit(128 + SIGBUS);
+}
+
+class SigbusReporter : public testing::Environment {
+ public:
+  void SetUp() override {
+    struct sigaction sa = {};
+    sa.sa_handler = OnSigbus;
+    sigaction(SIGBUS, &sa, nullptr);
+  }
+};
+const auto* const kSigbusReporter =
+    testing::AddGlobalTestEnvironment(new SigbusReporter);
+
+uint64_t MasterSeed() {
+  static const uint64_t seed = [] {
+    const char* env = getenv("UCACHE_TEST_SEED");
+    const uint64_t s = env ? strtoull(env, nullptr, 0) : std::random_device{}();
+    printf("full_disk_test seed=%llu (rerun with UCACHE_TEST_SEED=%llu)\n",
+           static_cast<unsigned long long>(s),
+           static_cast<unsigned long long>(s));
+    fflush(stdout);
+    return s;
+  }();
+  return seed;
+}
+
+// Chosen (and printed) once, before main(), so that fork()-ed children
+// share it with the parent.
+const uint64_t kSeedAtStartup = MasterSeed();
+
+// Values that identify their key and version, of mixed compressibility.
+std::string ValueFor(const std::string& key, int version, size_t len,
+                     std::mt19937_64& rng) {
+  std::string v = key + "#" + std::to_string(version) + "#";
+  if (rng() % 2) {
+    v += RandomBytes(rng, len);
+  } else {
+    while (v.size() < len) v += key + "/" + std::to_string(version) + ";";
+  }
+  return v;
+}
+
+// The values a store must hold: key -> value, absent when erased.
+using Model = std::map<std::string, std::optional<std::string>>;
+
+// Every key in `model` reads as its value (or a miss when erased), through
+// Get and GetView. Returns how many mismatched, printing the first few.
+int Mismatches(FileCache& fc, const Model& model, const std::string& when) {
+  int bad = 0;
+  std::string got;
+  for (const auto& [key, want] : model) {
+    Status s = fc.Get(key, &got);
+    ValueView view;
+    Status sv = fc.GetView(key, &view);
+    const bool ok =
+        want ? (s.ok() && got == *want && sv.ok() && view.data() == *want)
+             : (s.IsNotFound() && sv.IsNotFound());
+    if (!ok && ++bad <= 5) {
+      fprintf(
+          stderr, "%s: %s: Get %s (%zu bytes), GetView %s, expected %s\n",
+          when.c_str(), key.c_str(), s.ToString().c_str(),
+          s.ok() ? got.size() : 0, sv.ToString().c_str(),
+          want ? (std::to_string(want->size()) + " bytes").c_str() : "a miss");
+    }
+  }
+  return bad;
+}
+
+// ---------------------------------------------------------------------------
+// FaultEnv space budget.
+
+class FullDiskTest : public testing::TestWithParam<uint64_t> {};
+
+TEST_P(FullDiskTest, PutSaysNoSpaceAndNothingIsLost) {
+  const uint64_t limit = GetParam();
+  std::mt19937_64 rng(MasterSeed() + limit);
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto env = std::make_shared<FaultEnv>();
+  FileCacheOptions options;
+  options.env = env;
+  auto opened = FileCache::Open(dir, options);
+  ASSERT_OK(opened);
+  FileCache& fc = **opened;
+  Model model;
+  for (int i = 0; i < 60; ++i) {
+    const std::string key = "before/" + std::to_string(i);
+    model[key] = ValueFor(key, 1, rng() % 6000, rng);
+    ASSERT_OK(fc.Put(key, *model[key]));
+  }
+
+  env->SetSpaceLimit(limit);
+  // Write until the budget is gone; a failed write must be NoSpace and must
+  // leave the key as it was.
+  int no_space = 0, accepted = 0;
+  for (int i = 0; i < 2000 && no_space < 40; ++i) {
+    const bool overwrite = rng() % 3 == 0;
+    const std::string key = overwrite ? "before/" + std::to_string(rng() % 60)
+                                      : "during/" + std::to_string(i);
+    const std::string value = ValueFor(key, 2 + i, 100 + rng() % 8000, rng);
+    Status s = fc.Put(key, value);
+    if (s.ok()) {
+      ++accepted;
+      model[key] = value;
+    } else {
+      ASSERT_TRUE(s.IsNoSpace()) << "Put under a full disk: " << s.ToString();
+      ++no_space;
+    }
+    std::string got;
+    Status g = fc.Get(key, &got);
+    if (model.count(key) && model[key]) {
+      ASSERT_OK(g) << key << " after " << s.ToString();
+      ASSERT_EQ(got, *model[key]) << key << " after " << s.ToString();
+    } else {
+      ASSERT_TRUE(g.IsNotFound()) << key << ": a failed Put left a value";
+    }
+  }
+  EXPECT_GT(no_space, 0) << "the space limit was never reached";
+  EXPECT_EQ(Mismatches(fc, model, "while full"), 0);
+
+  // Erase and Compact on a full disk: OK or NoSpace, and nothing else moves.
+  const std::string erased = "before/7";
+  Status e = fc.Erase(erased);
+  EXPECT_TRUE(e.ok() || e.IsNoSpace()) << e.ToString();
+  std::string got;
+  if (e.ok()) {
+    model[erased].reset();
+  } else if (fc.Get(erased, &got).IsNotFound()) {
+    model[erased].reset();  // a cache may forget what it was asked to drop
+  }
+  Status c = fc.Compact();
+  EXPECT_TRUE(c.ok() || c.IsNoSpace()) << c.ToString();
+  EXPECT_EQ(Mismatches(fc, model, "after Erase/Compact while full"), 0);
+  auto report = fc.Verify();
+  ASSERT_OK(report);
+  EXPECT_TRUE(report->clean()) << "corrupt=" << report->corrupt_records
+                               << " bad_index=" << report->bad_index_entries
+                               << " unreadable=" << report->unreadable_bytes;
+
+  // Space comes back: writes succeed and everything is intact.
+  env->ClearSpaceLimit();
+  for (int i = 0; i < 50; ++i) {
+    const std::string key = "after/" + std::to_string(i);
+    model[key] = ValueFor(key, 1, rng() % 9000, rng);
+    ASSERT_OK(fc.Put(key, *model[key])) << "with space again";
+  }
+  ASSERT_OK(fc.Put(erased, "back"));
+  model[erased] = "back";
+  EXPECT_EQ(Mismatches(fc, model, "after ClearSpaceLimit"), 0);
+  ASSERT_OK(fc.Compact());
+  EXPECT_EQ(Mismatches(fc, model, "after a compaction with space"), 0);
+
+  // And a fresh handle, on the real Env, agrees.
+  opened.value().reset();
+  auto again = FileCache::Open(dir);
+  ASSERT_OK(again);
+  EXPECT_EQ(Mismatches(**again, model, "reopened"), 0);
+  report = (*again)->Verify();
+  ASSERT_OK(report);
+  EXPECT_TRUE(report->clean());
+  printf("limit %llu: %d puts accepted, %d NoSpace; Erase: %s; Compact: %s\n",
+         static_cast<unsigned long long>(limit), accepted, no_space,
+         e.ToString().c_str(), c.ToString().c_str());
+}
+
+INSTANTIATE_TEST_SUITE_P(Budgets, FullDiskTest,
+                         testing::Values(0, 1, 100, 4096, 20000, 100000,
+                                         1 << 20, 3 << 20),
+                         [](const testing::TestParamInfo<uint64_t>& info) {
+                           return "Bytes" + std::to_string(info.param);
+                         });
+
+// A store created while the disk is already full: Open may fail, but with a
+// status, and once space returns the directory is usable.
+TEST(FullDiskCreateTest, CreateOnAFullDisk) {
+  TempDir tmp;
+  for (uint64_t limit : {0, 64, 4096, 16384, 65536}) {
+    SCOPED_TRACE("limit " + std::to_string(limit));
+    const std::string dir = tmp.Sub("store" + std::to_string(limit));
+    auto env = std::make_shared<FaultEnv>();
+    env->SetSpaceLimit(limit);
+    FileCacheOptions options;
+    options.env = env;
+    {
+      auto opened = FileCache::Open(dir, options);
+      if (opened.ok()) {
+        Status s = (*opened)->Put("k", std::string(100000, 'x'));
+        EXPECT_TRUE(s.ok() || s.IsNoSpace()) << s.ToString();
+      } else {
+        EXPECT_TRUE(opened.status().IsNoSpace() ||
+                    opened.status().code() == Status::Code::kIOError)
+            << opened.status().ToString();
+      }
+    }
+    env->ClearSpaceLimit();
+    auto opened = FileCache::Open(dir, options);
+    ASSERT_OK(opened) << "after a create that ran out of space";
+    ASSERT_OK((*opened)->Put("k", "v"));
+    std::string got;
+    ASSERT_OK((*opened)->Get("k", &got));
+    EXPECT_EQ(got, "v");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// A real filesystem that fills up.
+
+// Everything the child found, for the parent's assertions.
+struct TmpfsReport {
+  int stored = 0;          // puts accepted before the first NoSpace
+  int first_failure = -1;  // Status::Code of the first failed Put
+  char first_failure_message[200] = {};
+  int mismatches_full = 0;
+  int resumed_after_unlink = 0;  // Put OK after removing the filler
+  int refilled = 0;              // puts accepted in the second filling
+  int compact_code = -1;         // Status::Code of Compact on a full disk
+  char compact_message[200] = {};
+  int resumed_after_compact = -1;  // Put OK after erase + compact (if OK)
+  int mismatches_end = 0;
+  int verify_clean = 0;
+  int step = 0;  // how far the child got
+};
+
+// Fills the store in `dir` until Put fails. Returns the number accepted.
+int Fill(FileCache& fc, Model* model, const std::string& prefix,
+         std::mt19937_64& rng, Status* last) {
+  int stored = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const std::string key = prefix + std::to_string(i);
+    std::string value = ValueFor(key, 1, 1000 + rng() % 7000, rng);
+    *last = fc.Put(key, value);
+    if (!last->ok()) {
+      // The store is unchanged by a failed Put.
+      std::string got;
+      if (!fc.Get(key, &got).IsNotFound())
+        (*model)[key] = "<failed put left a value>";
+      return stored;
+    }
+    (*model)[key] = std::move(value);
+    ++stored;
+  }
+  return stored;
+}
+
+int TmpfsChild(const std::string& mount_dir, TmpfsReport* r) {
+  std::mt19937_64 rng(MasterSeed() + 5);
+  const std::string filler = mount_dir + "/filler";
+  {
+    // Space to give back later.
+    const int fd = open(filler.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return 2;
+    std::string block(64 << 10, 'f');
+    for (int i = 0; i < 8; ++i) {
+      if (write(fd, block.data(), block.size()) != ssize_t(block.size())) break;
+    }
+    close(fd);
+  }
+  auto opened = FileCache::Open(mount_dir + "/store");
+  if (!opened.ok()) {
+    fprintf(stderr, "Open on tmpfs: %s\n", opened.status().ToString().c_str());
+    return 3;
+  }
+  FileCache& fc = **opened;
+  Model model;
+  r->step = 1;
+  Status last;
+  r->stored = Fill(fc, &model, "a/", rng, &last);
+  r->first_failure = static_cast<int>(last.code());
+  snprintf(r->first_failure_message, sizeof(r->first_failure_message), "%s",
+           last.ToString().c_str());
+  r->step = 2;
+  // Reads keep working, writes keep failing cleanly.
+  r->mismatches_full = Mismatches(fc, model, "tmpfs full");
+  for (int i = 0; i < 20; ++i) {
+    Status s = fc.Put("more/" + std::to_string(i), std::string(5000, 'm'));
+    if (s.ok()) model["more/" + std::to_string(i)] = std::string(5000, 'm');
+  }
+  r->step = 3;
+  // Removing another file frees space: writes resume.
+  unlink(filler.c_str());
+  Status s = fc.Put("resumed", "after unlink");
+  r->resumed_after_unlink = s.ok();
+  if (s.ok()) model["resumed"] = "after unlink";
+  r->step = 4;
+  // Fill again, then erase most keys and compact.
+  r->refilled = Fill(fc, &model, "b/", rng, &last);
+  int n = 0;
+  for (auto& [key, value] : model) {
+    if (n++ % 10 != 0 && fc.Erase(key).ok()) value.reset();
+  }
+  r->step = 5;
+  s = fc.Compact();
+  r->compact_code = static_cast<int>(s.code());
+  snprintf(r->compact_message, sizeof(r->compact_message), "%s",
+           s.ToString().c_str());
+  if (s.ok()) {
+    s = fc.Put("after-compact", "yes");
+    r->resumed_after_compact = s.ok();
+    if (s.ok()) model["after-compact"] = "yes";
+  }
+  r->step = 6;
+  r->mismatches_end = Mismatches(fc, model, "tmpfs end");
+  auto report = fc.Verify();
+  r->verify_clean = report.ok() && report->clean();
+  r->step = 7;
+  return 0;
+}
+
+TEST(FullDiskTmpfsTest, FillRealTmpfs) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  TempDir tmp;
+  const std::string mnt = tmp.Sub("tmpfs");
+  ASSERT_EQ(mkdir(mnt.c_str(), 0700), 0);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+            "size=2m,mode=0700") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() {
+      if (umount(dir.c_str()) != 0) umount2(dir.c_str(), MNT_DETACH);
+    }
+  } unmount{mnt};
+
+  void* mem = mmap(nullptr, sizeof(TmpfsReport), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mem, MAP_FAILED);
+  TmpfsReport* r = new (mem) TmpfsReport();
+  fflush(stdout);
+  fflush(stderr);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    signal(SIGBUS, SIG_DFL);  // let the parent see the signal itself
+    int rc = 97;
+    try {
+      rc = TmpfsChild(mnt, r);
+    } catch (...) {
+    }
+    _exit(rc);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_FALSE(WIFSIGNALED(status))
+      << "the child filling a tmpfs was killed by "
+      << strsignal(WTERMSIG(status)) << " at step " << r->step;
+  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_EQ(WEXITSTATUS(status), 0) << "step " << r->step;
+  printf(
+      "tmpfs 2 MiB: %d puts, then %s; after unlink: %s; refilled %d; "
+      "Compact on full disk: %s; after compact: %d\n",
+      r->stored, r->first_failure_message,
+      r->resumed_after_unlink ? "writes resume" : "still failing", r->refilled,
+      r->compact_message, r->resumed_after_compact);
+  EXPECT_GT(r->stored, 10);
+  EXPECT_EQ(r->first_failure, static_cast<int>(Status::Code::kNoSpace))
+      << r->first_failure_message;
+  EXPECT_EQ(r->mismatches_full, 0);
+  EXPECT_TRUE(r->resumed_after_unlink);
+  EXPECT_NE(r->resumed_after_compact, 0)
+      << "Compact succeeded but writes did not resume";
+  EXPECT_EQ(r->mismatches_end, 0);
+  EXPECT_TRUE(r->verify_clean);
+  r->~TmpfsReport();
+  munmap(mem, sizeof(TmpfsReport));
+}
+
+}  // namespace
+}  // namespace ucache
