@@ -9,7 +9,7 @@
 # ${XDG_CACHE_HOME:-$HOME/.cache}/ucache/demo. It is kept afterwards (inspect it
 # with bazel-bin/tools/ucache ls/stats DIR); running the demo again replaces
 # its values.
-set -euo pipefail
+set -Eeuo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${UCACHE_DEMO_DIR:-${XDG_CACHE_HOME:-${HOME}/.cache}/ucache/demo}"
@@ -51,7 +51,6 @@ get_to() {
   "${ucache_bin}" get "$@" >"${file}"
 }
 
-mkdir -p -m 0700 "$(dirname "${dir}")"
 say "store: ${dir}"
 
 printf 'hello, ucache\n' >"${tmp}/greeting"
