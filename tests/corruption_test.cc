@@ -14,10 +14,7 @@
 //  * writes a new key and overwrites an old one, and reads both back.
 // A summary of what the engine did with each kind of damage is printed.
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,15 +28,14 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <new>
 #include <optional>
 #include <random>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/ucache.h"
 
@@ -47,56 +43,6 @@ namespace ucache {
 namespace {
 
 using std::chrono::milliseconds;
-using std::chrono::steady_clock;
-
-// ---------------------------------------------------------------------------
-// Self-checking values: a pure function of (key, version, shape, length).
-
-uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t HashBytes(std::string_view s) {  // FNV-1a, then mixed
-  uint64_t h = 0xCBF29CE484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ULL;
-  return Mix(h);
-}
-
-enum class Shape : uint8_t { kSmall = 0, kCompressible = 1, kRandom = 2 };
-
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-
-std::string MakeValue(std::string_view key, uint64_t version, Shape shape,
-                      uint32_t len) {
-  std::string v;
-  const uint64_t kh = HashBytes(key);
-  PutU64(&v, kh);
-  PutU64(&v, version);
-  for (int i = 0; i < 4; ++i) v.push_back(static_cast<char>(len >> (8 * i)));
-  v.push_back(static_cast<char>(shape));
-  uint64_t s = Mix(kh ^ Mix(version));
-  if (shape == Shape::kCompressible) {
-    char unit[48];
-    const int n = snprintf(unit, sizeof(unit), "v=%llu;h=%016llx;",
-                           static_cast<unsigned long long>(version),
-                           static_cast<unsigned long long>(s));
-    for (uint32_t i = 0; i < len; ++i) v.push_back(unit[i % n]);
-  } else {
-    for (uint32_t i = 0; i < len; i += 8) {
-      s = Mix(s);
-      for (uint32_t j = 0; j < 8 && i + j < len; ++j) {
-        v.push_back(static_cast<char>(s >> (8 * j)));
-      }
-    }
-  }
-  PutU64(&v, HashBytes(v));
-  return v;
-}
 
 // Every value written to a store under test is kept here, so that a read
 // can be classified exactly: the expected value, an older version that was
@@ -108,91 +54,9 @@ struct Expected {
   std::vector<std::string> older;    // overwritten versions
 };
 
-uint64_t MasterSeed() {
-  static const uint64_t seed = [] {
-    const char* env = getenv("UCACHE_TEST_SEED");
-    const uint64_t s = env ? strtoull(env, nullptr, 0) : std::random_device{}();
-    printf("corruption_test seed=%llu (rerun with UCACHE_TEST_SEED=%llu)\n",
-           static_cast<unsigned long long>(s),
-           static_cast<unsigned long long>(s));
-    fflush(stdout);
-    return s;
-  }();
-  return seed;
-}
-
 // Chosen (and printed) once, before main(), so that fork()-ed children
 // share it with the parent.
-const uint64_t kSeedAtStartup = MasterSeed();
-
-// ---------------------------------------------------------------------------
-// Files.
-
-std::vector<std::string> ListFiles(const std::string& dir) {
-  std::vector<std::string> names;
-  if (DIR* d = opendir(dir.c_str())) {
-    while (dirent* e = readdir(d)) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(name);
-    }
-    closedir(d);
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::string out;
-  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char buf[1 << 16];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
-  close(fd);
-  return out;
-}
-
-bool WriteFile(const std::string& path, std::string_view data, mode_t mode) {
-  const int fd =
-      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return false;
-  size_t off = 0;
-  while (off < data.size()) {
-    const ssize_t n = write(fd, data.data() + off, data.size() - off);
-    if (n <= 0) break;
-    off += n;
-  }
-  fchmod(fd, mode);
-  close(fd);
-  return off == data.size();
-}
-
-void RemoveTree(const std::string& path) {
-  struct stat st;
-  if (lstat(path.c_str(), &st) != 0) return;
-  if (S_ISDIR(st.st_mode)) {
-    for (const std::string& name : ListFiles(path))
-      RemoveTree(path + "/" + name);
-    rmdir(path.c_str());
-  } else {
-    unlink(path.c_str());
-  }
-}
-
-// A flat copy of a store directory, modes preserved (the engine checks them).
-void CopyStore(const std::string& from, const std::string& to) {
-  RemoveTree(to);
-  mkdir(to.c_str(), 0700);
-  for (const std::string& name : ListFiles(from)) {
-    struct stat st;
-    const std::string src = from + "/" + name;
-    if (lstat(src.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    if (!WriteFile(to + "/" + name, ReadFile(src), st.st_mode & 07777)) {
-      fprintf(stderr, "CopyStore: %s failed\n", name.c_str());
-      abort();
-    }
-  }
-}
+const uint64_t kSeed = PickTestSeed("corruption_test");
 
 // ---------------------------------------------------------------------------
 // Damage.
@@ -309,14 +173,14 @@ Damage DamageFile(const std::string& path, std::string bytes, DamageKind kind,
   }
   // The bytes that really differ (two flips of one bit cancel out).
   if (kind != DamageKind::kTruncate) {
-    const std::string original = ReadFile(path);
+    const std::string original = ReadWholeFile(path);
     for (uint64_t i = 0; i < size; ++i) {
       if (bytes[i] != original[i]) d.changed.push_back({i, i + 1});
     }
   }
   struct stat st;
   if (stat(path.c_str(), &st) != 0 ||
-      !WriteFile(path, bytes, st.st_mode & 07777)) {
+      !WriteWholeFile(path, bytes, st.st_mode & 07777)) {
     fprintf(stderr, "DamageFile: cannot rewrite %s\n", path.c_str());
     abort();
   }
@@ -475,7 +339,7 @@ class CorruptionTest : public testing::Test {
   void Build(bool compact) {
     pristine_ = tmp_.Sub("pristine");
     work_ = tmp_.Sub("work");
-    std::mt19937_64 rng(MasterSeed());
+    std::mt19937_64 rng(kSeed);
     FileCacheOptions options;
     auto opened = FileCache::Open(pristine_, options);
     ASSERT_OK(opened);
@@ -527,8 +391,8 @@ class CorruptionTest : public testing::Test {
     generation_ = stats->generation;
     opened.value().reset();  // closes the store
 
-    for (const std::string& name : ListFiles(pristine_)) {
-      const std::string bytes = ReadFile(pristine_ + "/" + name);
+    for (const std::string& name : ListDirNames(pristine_)) {
+      const std::string bytes = ReadWholeFile(pristine_ + "/" + name);
       files_.push_back({name, bytes});
       for (const Expected& e : keys_) {
         if (!e.value) continue;
@@ -549,7 +413,7 @@ class CorruptionTest : public testing::Test {
   // One damaged copy, checked in a child.
   void Trial(const std::string& name, DamageKind kind, const Located* target,
              int page, std::mt19937_64& rng) {
-    CopyStore(pristine_, work_);
+    CopyDirFlat(pristine_, work_);
     const std::string* bytes = nullptr;
     for (const auto& f : files_) {
       if (f.first == name) bytes = &f.second;
@@ -560,42 +424,18 @@ class CorruptionTest : public testing::Test {
     Tally& t = tally_[FileKind(name) + " / " + KindName(kind)];
     t.trials++;
 
-    void* mem = mmap(nullptr, sizeof(TrialResult), PROT_READ | PROT_WRITE,
-                     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    ASSERT_NE(mem, MAP_FAILED);
-    TrialResult* r = new (mem) TrialResult();
+    Shared<TrialResult> r;
     r->stage = kForked;
-    fflush(stdout);
-    fflush(stderr);
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      RunTrialChild(work_, keys_, r);
-      _exit(0);
-    }
-    int status = 0;
-    const auto deadline = steady_clock::now() + milliseconds(20000);
-    bool hung = false;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-      if (steady_clock::now() > deadline) {
-        hung = true;
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
-        break;
-      }
-      std::this_thread::sleep_for(milliseconds(1));
-    }
+    const pid_t pid = Spawn([&] {
+      RunTrialChild(work_, keys_, &*r);
+      return 0;
+    });
+    const ChildExit ended = WaitChild(pid, milliseconds(20000));
     const TrialResult& res = *r;
-    const bool crashed = hung || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-    if (crashed) {
+    if (!ended.clean()) {
       t.crashes++;
-      ADD_FAILURE() << context << ": "
-                    << (hung ? std::string("hung")
-                        : WIFSIGNALED(status)
-                            ? std::string("killed by ") +
-                                  strsignal(WTERMSIG(status))
-                            : "exit " + std::to_string(WEXITSTATUS(status)))
-                    << " during " << StageName(res.stage);
+      ADD_FAILURE() << context << ": " << ended.ToString() << " during "
+                    << StageName(res.stage);
     } else if (res.open_code >= 0) {
       t.open_failed++;
       t.open_codes[res.open_message]++;
@@ -621,13 +461,11 @@ class CorruptionTest : public testing::Test {
         }
       }
     }
-    r->~TrialResult();
-    munmap(mem, sizeof(TrialResult));
   }
 
   // Runs every kind of damage over every file; `scale` sets trial counts.
   void DamageEverything(int scale) {
-    std::mt19937_64 rng(Mix(MasterSeed() + 1));
+    std::mt19937_64 rng(Mix(kSeed + 1));
     for (const auto& [name, bytes] : files_) {
       if (bytes.empty()) continue;  // nothing to damage (e.g. the lock file)
       SCOPED_TRACE(name);
@@ -698,7 +536,7 @@ TEST_F(CorruptionTest, DamagedCompactedStore) {
 TEST_F(CorruptionTest, RebuiltIndexNeverServesAnOverwrittenVersion) {
   Build(/*compact=*/false);
   if (HasFatalFailure()) return;
-  std::mt19937_64 rng(Mix(MasterSeed() + 3));
+  std::mt19937_64 rng(Mix(kSeed + 3));
   int trials = 0;
   for (const Located& l : live_) {
     const Expected* e = nullptr;
@@ -708,29 +546,23 @@ TEST_F(CorruptionTest, RebuiltIndexNeverServesAnOverwrittenVersion) {
     if (e == nullptr) continue;
     for (bool remove_index : {true, false}) {
       ++trials;
-      CopyStore(pristine_, work_);
-      std::string log = ReadFile(pristine_ + "/" + l.file);
+      CopyDirFlat(pristine_, work_);
+      std::string log = ReadWholeFile(pristine_ + "/" + l.file);
       log[l.offset + rng() % l.len] ^= 0x10;
-      ASSERT_TRUE(WriteFile(work_ + "/" + l.file, log, 0600));
+      ASSERT_TRUE(WriteWholeFile(work_ + "/" + l.file, log, 0600));
       if (remove_index) {
         unlink((work_ + "/index").c_str());
       } else {
-        std::string index = ReadFile(pristine_ + "/index");
+        std::string index = ReadWholeFile(pristine_ + "/index");
         ASSERT_FALSE(index.empty());
         index[8] ^= 0x01;  // the prelude's version field: checksum fails
-        ASSERT_TRUE(WriteFile(work_ + "/index", index, 0600));
+        ASSERT_TRUE(WriteWholeFile(work_ + "/index", index, 0600));
       }
-      void* mem = mmap(nullptr, sizeof(TrialResult), PROT_READ | PROT_WRITE,
-                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-      ASSERT_NE(mem, MAP_FAILED);
-      TrialResult* r = new (mem) TrialResult();
-      fflush(stdout);
-      const pid_t pid = fork();
-      ASSERT_GE(pid, 0);
-      if (pid == 0) {
-        RunTrialChild(work_, keys_, r);
-        _exit(0);
-      }
+      Shared<TrialResult> r;
+      const pid_t pid = Spawn([&] {
+        RunTrialChild(work_, keys_, &*r);
+        return 0;
+      });
       int status = 0;
       waitpid(pid, &status, 0);
       const std::string context =
@@ -742,8 +574,6 @@ TEST_F(CorruptionTest, RebuiltIndexNeverServesAnOverwrittenVersion) {
       EXPECT_EQ(r->errors, 0) << context << ": " << r->problem;
       EXPECT_TRUE(r->open_code >= 0 || r->write_ok)
           << context << ": " << r->problem;
-      r->~TrialResult();
-      munmap(mem, sizeof(TrialResult));
     }
   }
   EXPECT_GT(trials, 4) << "no overwritten key with a raw value was located";
@@ -753,27 +583,25 @@ TEST_F(CorruptionTest, RebuiltIndexNeverServesAnOverwrittenVersion) {
 TEST_F(CorruptionTest, ForeignAndEmptyFiles) {
   Build(/*compact=*/false);
   if (HasFatalFailure()) return;
-  std::mt19937_64 rng(Mix(MasterSeed() + 2));
+  std::mt19937_64 rng(Mix(kSeed + 2));
   for (const auto& [name, bytes] : files_) {
     for (int variant = 0; variant < 3; ++variant) {
-      CopyStore(pristine_, work_);
+      CopyDirFlat(pristine_, work_);
       std::string junk;
       if (variant == 1) junk = std::string(bytes.size(), '\0');
       if (variant == 2) {
         for (size_t i = 0; i < bytes.size(); ++i) junk.push_back(char(rng()));
       }
-      ASSERT_TRUE(WriteFile(work_ + "/" + name, junk, 0600));
+      ASSERT_TRUE(WriteWholeFile(work_ + "/" + name, junk, 0600));
       SCOPED_TRACE(name + " replaced by " +
                    (variant == 0   ? "an empty file"
                     : variant == 1 ? "zeros"
                                    : "random bytes"));
-      const pid_t pid = fork();
-      ASSERT_GE(pid, 0);
-      if (pid == 0) {
+      const pid_t pid = Spawn([&] {
         TrialResult r;
         RunTrialChild(work_, keys_, &r);
-        _exit(r.wrong != 0 || r.errors != 0 ? 1 : 0);
-      }
+        return r.wrong != 0 || r.errors != 0 ? 1 : 0;
+      });
       int status = 0;
       waitpid(pid, &status, 0);
       EXPECT_TRUE(WIFEXITED(status))

@@ -15,8 +15,6 @@
 // failure. Missing keys are allowed (a cache may forget) but counted.
 
 #include <signal.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -26,9 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <memory>
-#include <new>
 #include <optional>
 #include <random>
 #include <string>
@@ -37,6 +33,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/ucache.h"
 
@@ -46,194 +43,16 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-// ---------------------------------------------------------------------------
-// Self-checking values: a pure function of (key, version, shape, length).
-
-uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t HashBytes(std::string_view s) {  // FNV-1a, then mixed
-  uint64_t h = 0xCBF29CE484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ULL;
-  return Mix(h);
-}
-
-enum class Shape : uint8_t { kSmall = 0, kCompressible = 1, kRandom = 2 };
-
-constexpr size_t kValueHeader = 8 + 8 + 4 + 1;  // key hash, version, len, shape
-
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint64_t GetU64(std::string_view in, size_t at) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) {
-    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[at + i]))
-         << (8 * i);
-  }
-  return v;
-}
-
-std::string MakeValue(std::string_view key, uint64_t version, Shape shape,
-                      uint32_t len) {
-  std::string v;
-  v.reserve(kValueHeader + len + 8);
-  const uint64_t kh = HashBytes(key);
-  PutU64(&v, kh);
-  PutU64(&v, version);
-  for (int i = 0; i < 4; ++i) v.push_back(static_cast<char>(len >> (8 * i)));
-  v.push_back(static_cast<char>(shape));
-  uint64_t s = Mix(kh ^ Mix(version));
-  if (shape == Shape::kCompressible) {
-    char unit[48];
-    const int n = snprintf(unit, sizeof(unit), "v=%llu;h=%016llx;",
-                           static_cast<unsigned long long>(version),
-                           static_cast<unsigned long long>(s));
-    for (uint32_t i = 0; i < len; ++i) v.push_back(unit[i % n]);
-  } else {
-    for (uint32_t i = 0; i < len; i += 8) {
-      s = Mix(s);
-      for (uint32_t j = 0; j < 8 && i + j < len; ++j) {
-        v.push_back(static_cast<char>(s >> (8 * j)));
-      }
-    }
-  }
-  PutU64(&v, HashBytes(v));
-  return v;
-}
-
-// The version `value` encodes when it is exactly what MakeValue() produces
-// for `key`; otherwise nullopt and *why says what is off.
-std::optional<uint64_t> CheckValue(std::string_view key, std::string_view value,
-                                   std::string* why) {
-  if (value.size() < kValueHeader + 8) {
-    *why = "too short (" + std::to_string(value.size()) + " bytes)";
-    return std::nullopt;
-  }
-  if (GetU64(value, 0) != HashBytes(key)) {
-    *why = "value belongs to another key";
-    return std::nullopt;
-  }
-  const uint64_t version = GetU64(value, 8);
-  uint32_t len = 0;
-  for (int i = 0; i < 4; ++i) {
-    len |= static_cast<uint32_t>(static_cast<unsigned char>(value[16 + i]))
-           << (8 * i);
-  }
-  const auto shape = static_cast<Shape>(value[20]);
-  if (static_cast<uint8_t>(shape) > 2 ||
-      value.size() != kValueHeader + len + 8) {
-    *why = "bad shape or length";
-    return std::nullopt;
-  }
-  if (MakeValue(key, version, shape, len) != value) {
-    *why = "bytes differ from version " + std::to_string(version);
-    return std::nullopt;
-  }
-  return version;
-}
-
-// ---------------------------------------------------------------------------
-// Processes.
-
-uint64_t MasterSeed() {
-  static const uint64_t seed = [] {
-    const char* env = getenv("UCACHE_TEST_SEED");
-    const uint64_t s = env ? strtoull(env, nullptr, 0) : std::random_device{}();
-    printf("crash_test seed=%llu (rerun with UCACHE_TEST_SEED=%llu)\n",
-           static_cast<unsigned long long>(s),
-           static_cast<unsigned long long>(s));
-    fflush(stdout);
-    return s;
-  }();
-  return seed;
-}
-
 // Chosen (and printed) once, before main(), so that fork()-ed children
 // share it with the parent.
-const uint64_t kSeedAtStartup = MasterSeed();
+const uint64_t kSeed = PickTestSeed("crash_test");
+
+// Children that neither finish nor get killed within this are reported hung.
+constexpr milliseconds kChildTimeout(30000);
 
 int EnvInt(const char* name, int fallback) {
   const char* v = getenv(name);
   return v ? atoi(v) : fallback;
-}
-
-template <typename T>
-class Shared {
- public:
-  Shared() {
-    void* p = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) abort();
-    ptr_ = new (p) T();
-  }
-  ~Shared() {
-    ptr_->~T();
-    munmap(ptr_, sizeof(T));
-  }
-  Shared(const Shared&) = delete;
-  Shared& operator=(const Shared&) = delete;
-  T* operator->() { return ptr_; }
-  T& operator*() { return *ptr_; }
-
- private:
-  T* ptr_;
-};
-
-// Runs `fn` in a child process that leaves through _exit(fn()).
-template <typename F>
-pid_t Spawn(F&& fn) {
-  fflush(stdout);
-  fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    perror("fork");
-    abort();
-  }
-  if (pid == 0) {
-    int rc = 97;
-    try {
-      rc = fn();
-    } catch (...) {
-      fprintf(stderr, "child %d: exception\n", getpid());
-    }
-    fflush(stderr);
-    _exit(rc);
-  }
-  return pid;
-}
-
-std::string DescribeStatus(int status) {
-  if (WIFSIGNALED(status)) {
-    return std::string("killed by signal ") + strsignal(WTERMSIG(status));
-  }
-  if (WIFEXITED(status))
-    return "exit code " + std::to_string(WEXITSTATUS(status));
-  return "status " + std::to_string(status);
-}
-
-// Waits for `pid`, SIGKILLing it after `timeout`; *hung says whether that
-// was needed.
-int WaitChild(pid_t pid, bool* hung,
-              milliseconds timeout = milliseconds(30000)) {
-  const auto deadline = steady_clock::now() + timeout;
-  int status = 0;
-  *hung = false;
-  for (;;) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid || r < 0) return status;
-    if (steady_clock::now() > deadline) {
-      *hung = true;
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      return status;
-    }
-    std::this_thread::sleep_for(milliseconds(1));
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -389,12 +208,7 @@ Model CheckAfterCrash(const std::string& dir, const Model& before, uint64_t run,
   EXPECT_OK(report) << context;
   if (report.ok()) {
     EXPECT_TRUE(report->clean())
-        << context
-        << ": Verify after crash: records=" << report->records_checked
-        << " corrupt=" << report->corrupt_records
-        << " index=" << report->index_entries
-        << " bad_index=" << report->bad_index_entries
-        << " unreadable=" << report->unreadable_bytes;
+        << context << ": Verify after crash: " << VerifyString(*report);
   }
   std::string got, why;
   for (int i = 0; i < kKeys; ++i) {
@@ -465,7 +279,7 @@ void KillLoop(int iterations, int max_sleep_ms, int compact_per_mille,
               uint64_t salt) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  const uint64_t master = Mix(MasterSeed() + salt);
+  const uint64_t master = Mix(kSeed + salt);
   std::mt19937_64 timing(master);
   Model model(kKeys, 0);
   CrashCheck check;
@@ -491,15 +305,13 @@ void KillLoop(int iterations, int max_sleep_ms, int compact_per_mille,
     const int sleep_us = static_cast<int>(timing() % (max_sleep_ms * 1000 + 1));
     std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
     kill(child, SIGKILL);
-    bool hung = false;
-    const int status = WaitChild(child, &hung);
+    const ChildExit ended = WaitChild(child, kChildTimeout);
     const std::string context = "run " + std::to_string(run) + " seed " +
                                 std::to_string(seed) + " killed after " +
                                 std::to_string(sleep_us) + " us, " +
                                 std::to_string(progress->done) + " ops done";
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
-        << context
-        << ": the writer ended on its own: " << DescribeStatus(status);
+    ASSERT_TRUE(ended.signaled() && ended.signal() == SIGKILL)
+        << context << ": the writer ended on its own: " << ended.ToString();
     EXPECT_EQ(progress->bad_reads, 0u) << context;
     if (progress->opened == 0) ++before_open;
     total_ops += progress->done;
@@ -541,7 +353,7 @@ constexpr int kArmedCompactPerMille = 40;
 
 // The phase run before arming: puts only, so that compaction has work.
 int Setup(FileCache* fc, Model* model, Progress* progress) {
-  std::mt19937_64 rng(MasterSeed() + 77);
+  std::mt19937_64 rng(kSeed + 77);
   for (uint64_t j = 0; j < kSetupOps; ++j) {
     const int k = static_cast<int>(j % kKeys);
     const std::string key = KeyName(k);
@@ -559,10 +371,10 @@ int Setup(FileCache* fc, Model* model, Progress* progress) {
 }
 
 // Runs the armed phase in a child with a FaultEnv, the crash planned at the
-// `nth` call of `op` (nth == 0: no crash). Returns the child's wait status.
-int RunArmed(const std::string& dir, FaultEnv::Op op, int nth, bool sync,
-             Progress* progress,
-             std::array<int64_t, FaultEnv::kNumOps>* calls) {
+// `nth` call of `op` (nth == 0: no crash). Returns how the child ended.
+ChildExit RunArmed(const std::string& dir, FaultEnv::Op op, int nth, bool sync,
+                   Progress* progress,
+                   std::array<int64_t, FaultEnv::kNumOps>* calls) {
   progress->opened = 0;
   progress->done = 0;
   progress->armed = 0;
@@ -584,8 +396,8 @@ int RunArmed(const std::string& dir, FaultEnv::Op op, int nth, bool sync,
     env->ResetCalls();
     if (nth > 0) env->CrashAt(op, nth);
     progress->armed = 1;
-    int rc = RunOps(fc->get(), 2, MasterSeed() + 78, kArmedCompactPerMille,
-                    kArmedOps, model, progress);
+    int rc = RunOps(fc->get(), 2, kSeed + 78, kArmedCompactPerMille, kArmedOps,
+                    model, progress);
     if (rc == 0 && calls != nullptr) {
       for (int i = 0; i < FaultEnv::kNumOps; ++i) {
         (*calls)[i] = env->Calls(static_cast<FaultEnv::Op>(i));
@@ -593,10 +405,9 @@ int RunArmed(const std::string& dir, FaultEnv::Op op, int nth, bool sync,
     }
     return rc;
   });
-  bool hung = false;
-  const int status = WaitChild(child, &hung);
-  EXPECT_FALSE(hung) << "armed writer hung";
-  return status;
+  const ChildExit ended = WaitChild(child, kChildTimeout);
+  EXPECT_FALSE(ended.timed_out) << "armed writer hung";
+  return ended;
 }
 
 // With `sync`, only the calls that sync_writes adds (Sync, SyncDir) are
@@ -609,10 +420,9 @@ void CrashAtEachEnvCall(bool sync) {
   Shared<std::array<int64_t, FaultEnv::kNumOps>> calls;
   {
     const std::string dir = tmp.Sub("dry");
-    const int status =
+    const ChildExit ended =
         RunArmed(dir, FaultEnv::Op::kWrite, 0, sync, &*progress, &*calls);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << "dry run: " << DescribeStatus(status);
+    ASSERT_EQ(ended.code(), 0) << "dry run: " << ended.ToString();
   }
   Model after_setup(kKeys, 0);
   {
@@ -620,7 +430,7 @@ void CrashAtEachEnvCall(bool sync) {
       after_setup[j % kKeys] = VersionOf(1, j);
     }
   }
-  std::mt19937_64 rng(MasterSeed() + 79);
+  std::mt19937_64 rng(kSeed + 79);
   CrashCheck check;
   int trials = 0, crashed = 0;
   std::string used;
@@ -643,24 +453,23 @@ void CrashAtEachEnvCall(bool sync) {
     for (int nth : nths) {
       ++trials;
       const std::string dir = tmp.Sub("crash_" + std::to_string(trials));
-      const int status = RunArmed(dir, op, nth, sync, &*progress, nullptr);
+      const ChildExit ended = RunArmed(dir, op, nth, sync, &*progress, nullptr);
       const std::string context = "crash at " + std::string(OpName(op)) + " #" +
                                   std::to_string(nth) + " after " +
                                   std::to_string(progress->done) + " ops";
       ASSERT_EQ(progress->armed, 1u)
-          << context << ": setup failed: " << DescribeStatus(status);
-      ASSERT_TRUE(WIFEXITED(status))
-          << context << ": " << DescribeStatus(status);
-      if (WEXITSTATUS(status) == FaultEnv::kCrashExitCode) {
+          << context << ": setup failed: " << ended.ToString();
+      ASSERT_GE(ended.code(), 0) << context << ": " << ended.ToString();
+      if (ended.code() == FaultEnv::kCrashExitCode) {
         ++crashed;
       } else {
         // Fewer calls than in the dry run: compaction or growth happened at
         // other moments. The store must be fine all the same.
-        EXPECT_EQ(WEXITSTATUS(status), 0) << context;
+        EXPECT_EQ(ended.code(), 0) << context;
       }
       EXPECT_EQ(progress->bad_reads, 0u) << context;
-      CheckAfterCrash(dir, after_setup, 2, MasterSeed() + 78,
-                      kArmedCompactPerMille, progress->done, context, &check);
+      CheckAfterCrash(dir, after_setup, 2, kSeed + 78, kArmedCompactPerMille,
+                      progress->done, context, &check);
       ExpectNoProblems(check);
       // The store must take writes again after the crash.
       auto fc = FileCache::Open(dir);
@@ -710,10 +519,8 @@ TEST(CrashTest, CrashWhileCreatingTheStore) {
       }
       return 0;
     });
-    bool hung = false;
-    const int status = WaitChild(child, &hung);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << DescribeStatus(status);
+    const ChildExit ended = WaitChild(child, kChildTimeout);
+    ASSERT_EQ(ended.code(), 0) << ended.ToString();
   }
   int trials = 0;
   for (int o = 0; o < FaultEnv::kNumOps; ++o) {
@@ -731,12 +538,10 @@ TEST(CrashTest, CrashWhileCreatingTheStore) {
         options.env = env;
         return FileCache::Open(dir, options).ok() ? 0 : 2;
       });
-      bool hung = false;
-      const int status = WaitChild(child, &hung);
+      const ChildExit ended = WaitChild(child, kChildTimeout);
       const std::string context = "crash at " + std::string(OpName(op)) + " #" +
                                   std::to_string(nth) + " of a creating Open";
-      ASSERT_TRUE(WIFEXITED(status))
-          << context << ": " << DescribeStatus(status);
+      ASSERT_GE(ended.code(), 0) << context << ": " << ended.ToString();
       auto fc = FileCache::Open(dir);
       EXPECT_OK(fc) << context << " (the directory is unusable afterwards)";
       if (!fc.ok()) continue;

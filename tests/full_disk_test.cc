@@ -11,7 +11,6 @@
 
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,7 +24,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <new>
 #include <optional>
 #include <random>
 #include <string>
@@ -33,6 +31,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/ucache.h"
 
@@ -61,22 +60,9 @@ class SigbusReporter : public testing::Environment {
 const auto* const kSigbusReporter =
     testing::AddGlobalTestEnvironment(new SigbusReporter);
 
-uint64_t MasterSeed() {
-  static const uint64_t seed = [] {
-    const char* env = getenv("UCACHE_TEST_SEED");
-    const uint64_t s = env ? strtoull(env, nullptr, 0) : std::random_device{}();
-    printf("full_disk_test seed=%llu (rerun with UCACHE_TEST_SEED=%llu)\n",
-           static_cast<unsigned long long>(s),
-           static_cast<unsigned long long>(s));
-    fflush(stdout);
-    return s;
-  }();
-  return seed;
-}
-
 // Chosen (and printed) once, before main(), so that fork()-ed children
 // share it with the parent.
-const uint64_t kSeedAtStartup = MasterSeed();
+const uint64_t kSeed = PickTestSeed("full_disk_test");
 
 // Values that identify their key and version, of mixed compressibility.
 std::string ValueFor(const std::string& key, int version, size_t len,
@@ -123,7 +109,7 @@ class FullDiskTest : public testing::TestWithParam<uint64_t> {};
 
 TEST_P(FullDiskTest, PutSaysNoSpaceAndNothingIsLost) {
   const uint64_t limit = GetParam();
-  std::mt19937_64 rng(MasterSeed() + limit);
+  std::mt19937_64 rng(kSeed + limit);
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   auto env = std::make_shared<FaultEnv>();
@@ -183,9 +169,7 @@ TEST_P(FullDiskTest, PutSaysNoSpaceAndNothingIsLost) {
   EXPECT_EQ(Mismatches(fc, model, "after Erase/Compact while full"), 0);
   auto report = fc.Verify();
   ASSERT_OK(report);
-  EXPECT_TRUE(report->clean()) << "corrupt=" << report->corrupt_records
-                               << " bad_index=" << report->bad_index_entries
-                               << " unreadable=" << report->unreadable_bytes;
+  EXPECT_TRUE(report->clean()) << VerifyString(*report);
 
   // Space comes back: writes succeed and everything is intact.
   env->ClearSpaceLimit();
@@ -293,7 +277,7 @@ int Fill(FileCache& fc, Model* model, const std::string& prefix,
 }
 
 int TmpfsChild(const std::string& mount_dir, TmpfsReport* r) {
-  std::mt19937_64 rng(MasterSeed() + 5);
+  std::mt19937_64 rng(kSeed + 5);
   const std::string filler = mount_dir + "/filler";
   {
     // Space to give back later.
@@ -372,23 +356,11 @@ TEST(FullDiskTmpfsTest, FillRealTmpfs) {
     }
   } unmount{mnt};
 
-  void* mem = mmap(nullptr, sizeof(TmpfsReport), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(mem, MAP_FAILED);
-  TmpfsReport* r = new (mem) TmpfsReport();
-  fflush(stdout);
-  fflush(stderr);
-  const pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  Shared<TmpfsReport> r;
+  const pid_t pid = Spawn([&] {
     signal(SIGBUS, SIG_DFL);  // let the parent see the signal itself
-    int rc = 97;
-    try {
-      rc = TmpfsChild(mnt, r);
-    } catch (...) {
-    }
-    _exit(rc);
-  }
+    return TmpfsChild(mnt, &*r);
+  });
   int status = 0;
   waitpid(pid, &status, 0);
   ASSERT_FALSE(WIFSIGNALED(status))
@@ -411,8 +383,6 @@ TEST(FullDiskTmpfsTest, FillRealTmpfs) {
       << "Compact succeeded but writes did not resume";
   EXPECT_EQ(r->mismatches_end, 0);
   EXPECT_TRUE(r->verify_clean);
-  r->~TmpfsReport();
-  munmap(mem, sizeof(TmpfsReport));
 }
 
 }  // namespace

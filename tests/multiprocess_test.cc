@@ -8,7 +8,6 @@
 // _exit(), never returning into gtest.
 
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,7 +19,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <new>
 #include <optional>
 #include <random>
 #include <string>
@@ -29,6 +27,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/ucache.h"
 
@@ -38,73 +37,12 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::steady_clock;
 
-// ---------------------------------------------------------------------------
-// Self-checking values.
+// Chosen (and printed) once, before main(), so that fork()-ed children
+// share it with the parent.
+const uint64_t kSeed = PickTestSeed("multiprocess_test");
 
-uint64_t Mix(uint64_t x) {  // splitmix64 finalizer
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-uint64_t HashBytes(std::string_view s) {  // FNV-1a, then mixed
-  uint64_t h = 0xCBF29CE484222325ULL;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ULL;
-  return Mix(h);
-}
-
-enum class Shape : uint8_t { kSmall = 0, kCompressible = 1, kRandom = 2 };
-
-constexpr size_t kValueHeader = 8 + 8 + 4 + 1;  // key hash, version, len, shape
-
-void PutU64(std::string* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(v >> (8 * i)));
-}
-uint64_t GetU64(std::string_view in, size_t at) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; ++i) {
-    v |= static_cast<uint64_t>(static_cast<unsigned char>(in[at + i]))
-         << (8 * i);
-  }
-  return v;
-}
-
-// The payload is a pure function of (key, version, shape, length), so a
-// reader regenerates it instead of trusting a checksum alone.
-void AppendPayload(uint64_t key_hash, uint64_t version, Shape shape,
-                   uint32_t len, std::string* out) {
-  uint64_t s = Mix(key_hash ^ Mix(version));
-  if (shape == Shape::kCompressible) {
-    // Text with a short period: LZ4 shrinks it a lot.
-    char unit[48];
-    int n = snprintf(unit, sizeof(unit), "v=%llu;h=%016llx;",
-                     static_cast<unsigned long long>(version),
-                     static_cast<unsigned long long>(s));
-    for (uint32_t i = 0; i < len; ++i) out->push_back(unit[i % n]);
-    return;
-  }
-  for (uint32_t i = 0; i < len; i += 8) {
-    s = Mix(s);
-    for (uint32_t j = 0; j < 8 && i + j < len; ++j) {
-      out->push_back(static_cast<char>(s >> (8 * j)));
-    }
-  }
-}
-
-std::string MakeValue(std::string_view key, uint64_t version, Shape shape,
-                      uint32_t len) {
-  std::string v;
-  v.reserve(kValueHeader + len + 8);
-  const uint64_t kh = HashBytes(key);
-  PutU64(&v, kh);
-  PutU64(&v, version);
-  for (int i = 0; i < 4; ++i) v.push_back(static_cast<char>(len >> (8 * i)));
-  v.push_back(static_cast<char>(shape));
-  AppendPayload(kh, version, shape, len, &v);
-  PutU64(&v, HashBytes(v));
-  return v;
-}
+// Children still running after this are SIGKILLed and reported hung.
+constexpr milliseconds kChildTimeout(60000);
 
 // A random shape and length: small values stay under the compression
 // threshold, the other two cross it.
@@ -120,158 +58,15 @@ std::string RandomValue(std::string_view key, uint64_t version,
                    300 + static_cast<uint32_t>(rng() % 5000));
 }
 
-// The version `value` encodes when it is exactly a value MakeValue() produces
-// for `key`; otherwise nullopt and *why says what is off.
-std::optional<uint64_t> CheckValue(std::string_view key, std::string_view value,
-                                   std::string* why) {
-  if (value.size() < kValueHeader + 8) {
-    *why = "too short (" + std::to_string(value.size()) + " bytes)";
-    return std::nullopt;
-  }
-  const uint64_t kh = GetU64(value, 0);
-  if (kh != HashBytes(key)) {
-    *why = "value belongs to another key";
-    return std::nullopt;
-  }
-  const uint64_t version = GetU64(value, 8);
-  uint32_t len = 0;
-  for (int i = 0; i < 4; ++i) {
-    len |= static_cast<uint32_t>(static_cast<unsigned char>(value[16 + i]))
-           << (8 * i);
-  }
-  const auto shape = static_cast<Shape>(value[20]);
-  if (static_cast<uint8_t>(shape) > 2 ||
-      value.size() != kValueHeader + len + 8) {
-    *why = "bad shape or length";
-    return std::nullopt;
-  }
-  if (GetU64(value, value.size() - 8) !=
-      HashBytes(value.substr(0, value.size() - 8))) {
-    *why = "self-checksum mismatch (version " + std::to_string(version) + ")";
-    return std::nullopt;
-  }
-  if (MakeValue(key, version, shape, len) != value) {
-    *why = "payload differs from what version " + std::to_string(version) +
-           " was written with";
-    return std::nullopt;
-  }
-  return version;
-}
-
 // ---------------------------------------------------------------------------
 // Processes.
 
-uint64_t TestSeed() {
-  static const uint64_t seed = [] {
-    const char* env = getenv("UCACHE_TEST_SEED");
-    uint64_t s = env ? strtoull(env, nullptr, 0) : std::random_device{}();
-    printf("multiprocess_test seed=%llu (rerun with UCACHE_TEST_SEED=%llu)\n",
-           static_cast<unsigned long long>(s),
-           static_cast<unsigned long long>(s));
-    fflush(stdout);
-    return s;
-  }();
-  return seed;
-}
-
-// Chosen (and printed) once, before main(), so that fork()-ed children
-// share it with the parent.
-const uint64_t kSeedAtStartup = TestSeed();
-
-// Memory shared with fork()-ed children: T must be usable through a shared
-// mapping (lock-free atomics and plain data).
-template <typename T>
-class Shared {
- public:
-  Shared() {
-    void* p = mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) abort();
-    ptr_ = new (p) T();
-  }
-  ~Shared() {
-    ptr_->~T();
-    munmap(ptr_, sizeof(T));
-  }
-  Shared(const Shared&) = delete;
-  Shared& operator=(const Shared&) = delete;
-  T* operator->() { return ptr_; }
-  T& operator*() { return *ptr_; }
-
- private:
-  T* ptr_;
-};
-
-// Runs `fn` in a child process that leaves through _exit(fn()).
-template <typename F>
-pid_t Spawn(F&& fn) {
-  fflush(stdout);
-  fflush(stderr);
-  const pid_t pid = fork();
-  if (pid < 0) {
-    perror("fork");
-    abort();
-  }
-  if (pid == 0) {
-    int rc = 97;
-    try {
-      rc = fn();
-    } catch (...) {
-      fprintf(stderr, "child %d: exception\n", getpid());
-    }
-    fflush(stderr);
-    _exit(rc);
-  }
-  return pid;
-}
-
-struct ExitInfo {
-  bool signaled = false;
-  int signal = 0;
-  int code = -1;
-  bool timed_out = false;
-  std::string ToString() const {
-    if (timed_out) return "hung (killed after timeout)";
-    if (signaled) return std::string("killed by signal ") + strsignal(signal);
-    return "exit code " + std::to_string(code);
-  }
-};
-
-// Waits for `pid`; after `timeout` it is SIGKILLed and reported as hung.
-ExitInfo WaitChild(pid_t pid, milliseconds timeout = milliseconds(60000)) {
-  ExitInfo info;
-  const auto deadline = steady_clock::now() + timeout;
-  int status = 0;
-  for (;;) {
-    const pid_t r = waitpid(pid, &status, WNOHANG);
-    if (r == pid) break;
-    if (r < 0) {
-      perror("waitpid");
-      return info;
-    }
-    if (steady_clock::now() > deadline) {
-      info.timed_out = true;
-      kill(pid, SIGKILL);
-      waitpid(pid, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  if (WIFSIGNALED(status)) {
-    info.signaled = true;
-    info.signal = WTERMSIG(status);
-  } else if (WIFEXITED(status)) {
-    info.code = WEXITSTATUS(status);
-  }
-  return info;
-}
-
-#define EXPECT_CLEAN_EXIT(info, what)                                    \
-  do {                                                                   \
-    const ExitInfo& info_ = (info);                                      \
-    EXPECT_FALSE(info_.signaled) << (what) << ": " << info_.ToString();  \
-    EXPECT_FALSE(info_.timed_out) << (what) << ": " << info_.ToString(); \
-    EXPECT_EQ(info_.code, 0) << (what) << ": " << info_.ToString();      \
+#define EXPECT_CLEAN_EXIT(info, what)                                     \
+  do {                                                                    \
+    const ChildExit& info_ = (info);                                      \
+    EXPECT_FALSE(info_.signaled()) << (what) << ": " << info_.ToString(); \
+    EXPECT_FALSE(info_.timed_out) << (what) << ": " << info_.ToString();  \
+    EXPECT_EQ(info_.code(), 0) << (what) << ": " << info_.ToString();     \
   } while (0)
 
 // A one-way pipe carrying single bytes between two processes.
@@ -346,9 +141,8 @@ void ReportWrong(Tally* t, int proc, std::string_view op, std::string_view key,
                  const std::string& why) {
   t->wrong++;
   fprintf(stderr, "WRONG VALUE proc=%d seed=%llu %.*s(%.*s): %s\n", proc,
-          static_cast<unsigned long long>(TestSeed()),
-          static_cast<int>(op.size()), op.data(), static_cast<int>(key.size()),
-          key.data(), why.c_str());
+          static_cast<unsigned long long>(kSeed), static_cast<int>(op.size()),
+          op.data(), static_cast<int>(key.size()), key.data(), why.c_str());
 }
 
 void ReportError(Tally* t, int proc, std::string_view op, const Status& s) {
@@ -430,7 +224,7 @@ struct WorkerPlan {
 int MixedWorker(const std::string& dir, const WorkerPlan& plan, Tally* t) {
   auto fc = OpenOrDie(dir, plan.options);
   if (!fc) return 2;
-  std::mt19937_64 rng(TestSeed() * 31 + plan.proc + (plan.seed_salt << 8));
+  std::mt19937_64 rng(kSeed * 31 + plan.proc + (plan.seed_salt << 8));
   const int p = plan.proc;
   uint64_t counter = 0;
   auto next_version = [&] { return (uint64_t(p + 1) << 40) | ++counter; };
@@ -496,11 +290,7 @@ void FinalCheck(const std::string& dir, Tally* t, int procs) {
   FileCache& fc = **r;
   auto report = fc.Verify();
   ASSERT_OK(report);
-  EXPECT_TRUE(report->clean()) << "records=" << report->records_checked
-                               << " corrupt=" << report->corrupt_records
-                               << " index=" << report->index_entries
-                               << " bad_index=" << report->bad_index_entries
-                               << " unreadable=" << report->unreadable_bytes;
+  EXPECT_TRUE(report->clean()) << VerifyString(*report);
   std::string got, why;
   for (int i = 0; i < kSharedKeys; ++i) {
     const std::string key = SharedKey(i);
@@ -544,24 +334,45 @@ FileCacheOptions BusyOptions() {
   return o;
 }
 
+// Forks `procs` MixedWorkers, numbered from 0, that run on `dir` until
+// `deadline` and tally into `t`.
+std::vector<pid_t> SpawnWorkers(const std::string& dir, int procs,
+                                steady_clock::time_point deadline,
+                                const FileCacheOptions& options, Tally* t) {
+  std::vector<pid_t> kids;
+  for (int p = 0; p < procs; ++p) {
+    WorkerPlan plan{p, deadline, options};
+    kids.push_back(Spawn([&] { return MixedWorker(dir, plan, t); }));
+  }
+  return kids;
+}
+
+// Every worker in `kids` exits with code 0 within `timeout`.
+void ExpectWorkersExitCleanly(const std::vector<pid_t>& kids,
+                              milliseconds timeout = kChildTimeout) {
+  for (size_t i = 0; i < kids.size(); ++i) {
+    EXPECT_CLEAN_EXIT(WaitChild(kids[i], timeout),
+                      "worker " + std::to_string(i));
+  }
+}
+
+// The workers read no wrong value, missed no own write and saw no error.
+void ExpectNoBadReads(const Tally& t) {
+  EXPECT_EQ(t.wrong, 0u);
+  EXPECT_EQ(t.stale, 0u);
+  EXPECT_EQ(t.errors, 0u);
+}
+
 // (a) Four processes, mixed operations on overlapping keys.
 TEST(MultiProcessTest, FourProcessesMixedOperations) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   Shared<Tally> tally;
   const auto deadline = steady_clock::now() + milliseconds(3000);
-  std::vector<pid_t> kids;
-  for (int p = 0; p < 4; ++p) {
-    WorkerPlan plan{p, deadline, BusyOptions()};
-    kids.push_back(Spawn([&] { return MixedWorker(dir, plan, &*tally); }));
-  }
-  for (size_t i = 0; i < kids.size(); ++i) {
-    EXPECT_CLEAN_EXIT(WaitChild(kids[i]), "worker " + std::to_string(i));
-  }
+  ExpectWorkersExitCleanly(
+      SpawnWorkers(dir, 4, deadline, BusyOptions(), &*tally));
   SCOPED_TRACE(TallyString(*tally));
-  EXPECT_EQ(tally->wrong, 0u);
-  EXPECT_EQ(tally->stale, 0u);
-  EXPECT_EQ(tally->errors, 0u);
+  ExpectNoBadReads(*tally);
   EXPECT_GT(tally->hits, 100u);
   FinalCheck(dir, &*tally, 4);
   printf("%s\n", TallyString(*tally).c_str());
@@ -580,7 +391,7 @@ TEST(MultiProcessTest, OtherProcessSeesWritesWithoutReopening) {
     if (to_writer.Receive() != 'g') return 3;
     auto fc = OpenOrDie(dir);
     if (!fc) return 2;
-    std::mt19937_64 rng(TestSeed());
+    std::mt19937_64 rng(kSeed);
     for (int round = 1; round <= kRounds; ++round) {
       const std::string key = "k" + std::to_string(round % 4);
       // Step 1: put.
@@ -624,7 +435,7 @@ TEST(MultiProcessTest, OtherProcessSeesWritesWithoutReopening) {
   ASSERT_OK(opened);
   FileCache& fc = **opened;
   to_writer.Send('g');
-  std::mt19937_64 rng(TestSeed() + 1);
+  std::mt19937_64 rng(kSeed + 1);
   auto expect_version = [&](const std::string& key, uint64_t want) {
     std::string got, why;
     Status s = fc.Get(key, &got);
@@ -669,7 +480,7 @@ TEST(MultiProcessTest, OtherProcessSeesWritesWithoutReopening) {
       to_writer.Send('n');
     }
   }
-  EXPECT_CLEAN_EXIT(WaitChild(writer), "writer");
+  EXPECT_CLEAN_EXIT(WaitChild(writer, kChildTimeout), "writer");
 }
 
 // (c) Compaction in a loop in one process while two others read and write.
@@ -680,7 +491,7 @@ TEST(MultiProcessTest, CompactionLoopWhileOthersReadAndWrite) {
     // Enough data that each compaction has real work to do.
     auto fc = OpenOrDie(dir);
     ASSERT_NE(fc, nullptr);
-    std::mt19937_64 rng(TestSeed() + 7);
+    std::mt19937_64 rng(kSeed + 7);
     for (int i = 0; i < kSharedKeys; ++i) {
       ASSERT_OK(fc->Put(SharedKey(i), RandomValue(SharedKey(i), 1, rng)));
     }
@@ -705,19 +516,12 @@ TEST(MultiProcessTest, CompactionLoopWhileOthersReadAndWrite) {
     }
     return failures == 0 ? 0 : 1;
   });
-  std::vector<pid_t> kids;
-  for (int p = 0; p < 2; ++p) {
-    WorkerPlan plan{p, deadline, FileCacheOptions()};
-    kids.push_back(Spawn([&] { return MixedWorker(dir, plan, &*tally); }));
-  }
-  EXPECT_CLEAN_EXIT(WaitChild(compactor), "compactor");
-  for (size_t i = 0; i < kids.size(); ++i) {
-    EXPECT_CLEAN_EXIT(WaitChild(kids[i]), "worker " + std::to_string(i));
-  }
+  const std::vector<pid_t> kids =
+      SpawnWorkers(dir, 2, deadline, FileCacheOptions(), &*tally);
+  EXPECT_CLEAN_EXIT(WaitChild(compactor, kChildTimeout), "compactor");
+  ExpectWorkersExitCleanly(kids);
   SCOPED_TRACE(TallyString(*tally));
-  EXPECT_EQ(tally->wrong, 0u);
-  EXPECT_EQ(tally->stale, 0u);
-  EXPECT_EQ(tally->errors, 0u);
+  ExpectNoBadReads(*tally);
   EXPECT_GE(tally->compactions, 5u);
   FinalCheck(dir, &*tally, 2);
   auto fc = OpenOrDie(dir);
@@ -738,12 +542,9 @@ TEST(MultiProcessTest, KilledWriterNeverBlocksOthers) {
   const std::string dir = tmp.Sub("store");
   Shared<Tally> tally;
   const auto deadline = steady_clock::now() + milliseconds(3000);
-  std::vector<pid_t> kids;
-  for (int p = 0; p < 2; ++p) {
-    WorkerPlan plan{p, deadline, BusyOptions()};
-    kids.push_back(Spawn([&] { return MixedWorker(dir, plan, &*tally); }));
-  }
-  std::mt19937_64 rng(TestSeed() + 3);
+  const std::vector<pid_t> kids =
+      SpawnWorkers(dir, 2, deadline, BusyOptions(), &*tally);
+  std::mt19937_64 rng(kSeed + 3);
   int kills = 0;
   Shared<Tally> victim_tally;  // the victim's private checks are moot
   while (steady_clock::now() + milliseconds(200) < deadline) {
@@ -752,22 +553,17 @@ TEST(MultiProcessTest, KilledWriterNeverBlocksOthers) {
         Spawn([&] { return MixedWorker(dir, plan, &*victim_tally); });
     std::this_thread::sleep_for(milliseconds(5 + rng() % 40));
     kill(victim, SIGKILL);
-    ExitInfo info = WaitChild(victim);
-    if (!info.signaled) {
+    const ChildExit info = WaitChild(victim, kChildTimeout);
+    if (!info.signaled()) {
       ADD_FAILURE() << "victim ended before the kill: " << info.ToString();
     }
     ++kills;
   }
-  for (size_t i = 0; i < kids.size(); ++i) {
-    EXPECT_CLEAN_EXIT(WaitChild(kids[i], milliseconds(20000)),
-                      "worker " + std::to_string(i));
-  }
+  ExpectWorkersExitCleanly(kids, milliseconds(20000));
   SCOPED_TRACE(TallyString(*tally));
   EXPECT_GT(kills, 10);
-  EXPECT_EQ(tally->wrong, 0u);
+  ExpectNoBadReads(*tally);
   EXPECT_EQ(victim_tally->wrong, 0u);
-  EXPECT_EQ(tally->stale, 0u);
-  EXPECT_EQ(tally->errors, 0u);
   FinalCheck(dir, &*tally, 2);
 }
 
@@ -789,7 +585,7 @@ TEST(MultiProcessTest, TwoHandlesInOneProcess) {
   auto writer = [&](int t) {
     FileCache* mine = handles[t];
     FileCache* other = handles[1 - t];
-    std::mt19937_64 rng(TestSeed() + 100 + t);
+    std::mt19937_64 rng(kSeed + 100 + t);
     for (int v = 1; v <= kVersions; ++v) {
       for (int i = 0; i < kKeys; ++i) {
         const std::string pk = PrivateKey(t, i);
@@ -829,9 +625,7 @@ TEST(MultiProcessTest, TwoHandlesInOneProcess) {
   writers_done = true;
   r.join();
   SCOPED_TRACE(TallyString(tally));
-  EXPECT_EQ(tally.wrong, 0u);
-  EXPECT_EQ(tally.stale, 0u);
-  EXPECT_EQ(tally.errors, 0u);
+  ExpectNoBadReads(tally);
 
   // Every private key at its last version, through both handles and a third.
   auto h2 = OpenOrDie(dir);
@@ -871,7 +665,7 @@ TEST(MultiProcessTest, ViewSurvivesCompactionByAnotherProcess) {
     if (to_child.Receive() != 'g') return 3;
     auto fc = OpenOrDie(dir);
     if (!fc) return 2;
-    std::mt19937_64 rng(TestSeed() + 11);
+    std::mt19937_64 rng(kSeed + 11);
     for (int round = 0; round < 3; ++round) {
       for (int i = 0; i < 8; ++i) {
         const std::string key = "viewed/" + std::to_string(i);
@@ -913,7 +707,7 @@ TEST(MultiProcessTest, ViewSurvivesCompactionByAnotherProcess) {
     std::string got;
     EXPECT_TRUE(fc->Get("viewed/1", &got).IsNotFound());
   }  // the handle closes; the views must outlive it
-  EXPECT_CLEAN_EXIT(WaitChild(other), "compacting process");
+  EXPECT_CLEAN_EXIT(WaitChild(other, kChildTimeout), "compacting process");
 
   // Touch the views first in a forked copy of this process (same mappings),
   // so that a SIGBUS shows as a signal there rather than killing the test.
@@ -923,10 +717,10 @@ TEST(MultiProcessTest, ViewSurvivesCompactionByAnotherProcess) {
     }
     return 0;
   });
-  ExitInfo info = WaitChild(prober);
-  ASSERT_FALSE(info.signaled)
+  const ChildExit info = WaitChild(prober, kChildTimeout);
+  ASSERT_FALSE(info.signaled())
       << "reading a view after compaction: " << info.ToString();
-  EXPECT_EQ(info.code, 0) << "a view's bytes changed after compaction";
+  EXPECT_EQ(info.code(), 0) << "a view's bytes changed after compaction";
   for (int i = 0; i < 8; ++i) {
     EXPECT_EQ(views[i].data(), copies[i]) << "view " << i;
   }

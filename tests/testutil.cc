@@ -1,6 +1,7 @@
 #include "tests/testutil.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,30 +14,6 @@
 
 namespace ucache {
 namespace {
-
-// Removes `path` and everything below it without following symlinks.
-// Directories are made accessible first, because tests take permissions
-// away to provoke errors and a leftover would outlive the test.
-void RemoveTree(const std::string& path) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0) return;
-  if (!S_ISDIR(st.st_mode)) {
-    ::unlink(path.c_str());
-    return;
-  }
-  ::chmod(path.c_str(), 0700);
-  std::vector<std::string> children;
-  if (DIR* dir = ::opendir(path.c_str())) {
-    while (struct dirent* entry = ::readdir(dir)) {
-      std::string_view name(entry->d_name);
-      if (name == "." || name == "..") continue;
-      children.emplace_back(name);
-    }
-    ::closedir(dir);
-  }
-  for (const std::string& child : children) RemoveTree(path + "/" + child);
-  ::rmdir(path.c_str());
-}
 
 std::string NoSpaceMessage(std::string_view call, int fd) {
   return std::string(call) + " fd " + std::to_string(fd) +
@@ -64,6 +41,77 @@ std::string TempDir::Sub(std::string_view name) const {
   out += '/';
   out += name;
   return out;
+}
+
+std::vector<std::string> ListDirNames(const std::string& dir) {
+  std::vector<std::string> names;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (struct dirent* e = ::readdir(d)) {
+      std::string_view name(e->d_name);
+      if (name != "." && name != "..") names.emplace_back(name);
+    }
+    ::closedir(d);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::string out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, n);
+  ::close(fd);
+  return out;
+}
+
+bool WriteWholeFile(const std::string& path, std::string_view data,
+                    mode_t mode) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return false;
+  size_t off = 0;
+  while (off < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n <= 0) break;
+    off += n;
+  }
+  ::fchmod(fd, mode);
+  ::close(fd);
+  return off == data.size();
+}
+
+// Directories are made accessible first, because tests take permissions
+// away to provoke errors and a leftover would outlive the test.
+void RemoveTree(const std::string& path) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0) return;
+  if (!S_ISDIR(st.st_mode)) {
+    ::unlink(path.c_str());
+    return;
+  }
+  ::chmod(path.c_str(), 0700);
+  for (const std::string& child : ListDirNames(path)) {
+    RemoveTree(path + "/" + child);
+  }
+  ::rmdir(path.c_str());
+}
+
+void CopyDirFlat(const std::string& from, const std::string& to) {
+  RemoveTree(to);
+  ::mkdir(to.c_str(), 0700);
+  for (const std::string& name : ListDirNames(from)) {
+    struct stat st;
+    const std::string src = from + "/" + name;
+    if (::lstat(src.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (!WriteWholeFile(to + "/" + name, ReadWholeFile(src),
+                        st.st_mode & 07777)) {
+      std::fprintf(stderr, "CopyDirFlat: %s failed\n", src.c_str());
+      std::abort();
+    }
+  }
 }
 
 FaultEnv::FaultEnv(std::shared_ptr<Env> base) : base_(std::move(base)) {}

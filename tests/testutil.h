@@ -1,5 +1,6 @@
 // Test helpers shared by ucache's tests and benchmarks: status assertions, a
-// self-removing temporary directory, and FaultEnv, an Env that injects the
+// self-removing temporary directory, whole-file and directory helpers, and
+// FaultEnv, an Env that injects the
 // failures real disks and processes produce (full disk, failing calls, a
 // crash between two calls, clock jumps) without root or a broken disk.
 //
@@ -8,6 +9,8 @@
 
 #ifndef UCACHE_TESTS_TESTUTIL_H_
 #define UCACHE_TESTS_TESTUTIL_H_
+
+#include <sys/types.h>
 
 #include <array>
 #include <cstddef>
@@ -70,6 +73,27 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The names in directory `dir` except "." and "..", sorted; empty when it
+// cannot be read.
+std::vector<std::string> ListDirNames(const std::string& dir);
+
+// The whole content of the file at `path`; empty when it cannot be read.
+std::string ReadWholeFile(const std::string& path);
+
+// Creates or truncates `path`, writes `data` and sets its permission bits to
+// `mode`. False when not all of `data` was written.
+bool WriteWholeFile(const std::string& path, std::string_view data,
+                    mode_t mode);
+
+// Removes `path` and everything below it, without following symlinks and
+// even where a test took permissions away. Missing paths are fine.
+void RemoveTree(const std::string& path);
+
+// Replaces directory `to` (made with mode 0700) with a copy of the regular
+// files directly in `from`, permission bits kept. Aborts when a file cannot
+// be copied, since a test could not tell a bad copy from a bug.
+void CopyDirFlat(const std::string& from, const std::string& to);
 
 // An Env that forwards every call to another Env, after consulting its knobs
 // in this order: the call is counted, a planned crash fires, a planned

@@ -1,8 +1,10 @@
 // Tests of the test helpers themselves: other tests trust FaultEnv to fail
-// exactly when told, so it gets tests of its own.
+// exactly when told, and the stress tests trust their value checker and
+// child-process helpers, so they get tests of their own.
 
 #include "tests/testutil.h"
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -11,6 +13,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <thread>
@@ -18,6 +21,7 @@
 
 #include "gtest/gtest-spi.h"
 #include "gtest/gtest.h"
+#include "tests/stress_util.h"
 #include "ucache/env.h"
 #include "ucache/status.h"
 
@@ -238,6 +242,169 @@ TEST(RandomBytesTest, DeterministicForASeed) {
   EXPECT_EQ(x, RandomBytes(b, 13));
   EXPECT_NE(x, RandomBytes(c, 13));
   EXPECT_TRUE(RandomBytes(a, 0).empty());
+}
+
+TEST(FileHelpersTest, WriteReadAndList) {
+  TempDir dir;
+  ASSERT_TRUE(WriteWholeFile(dir.Sub("b"), std::string("x\0y", 3), 0640));
+  ASSERT_TRUE(WriteWholeFile(dir.Sub("a"), "", 0600));
+  EXPECT_EQ(ReadWholeFile(dir.Sub("b")), std::string("x\0y", 3));
+  EXPECT_EQ(ReadWholeFile(dir.Sub("a")), "");
+  EXPECT_EQ(ReadWholeFile(dir.Sub("missing")), "");
+  struct stat st;
+  ASSERT_EQ(::stat(dir.Sub("b").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  // Rewriting truncates.
+  ASSERT_TRUE(WriteWholeFile(dir.Sub("b"), "z", 0600));
+  EXPECT_EQ(ReadWholeFile(dir.Sub("b")), "z");
+  EXPECT_EQ(ListDirNames(dir.path()), (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(ListDirNames(dir.Sub("missing")).empty());
+  EXPECT_FALSE(WriteWholeFile(dir.Sub("missing/f"), "x", 0600));
+}
+
+TEST(FileHelpersTest, CopyDirFlatReplacesTheTarget) {
+  TempDir dir;
+  const std::string from = dir.Sub("from"), to = dir.Sub("to");
+  ASSERT_EQ(::mkdir(from.c_str(), 0700), 0);
+  ASSERT_TRUE(WriteWholeFile(from + "/log.1", "log bytes", 0600));
+  ASSERT_TRUE(WriteWholeFile(from + "/ro", "read only", 0400));
+  ASSERT_EQ(::mkdir((from + "/sub").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(to.c_str(), 0700), 0);
+  ASSERT_TRUE(WriteWholeFile(to + "/stale", "old", 0600));
+
+  CopyDirFlat(from, to);
+  EXPECT_EQ(ListDirNames(to), (std::vector<std::string>{"log.1", "ro"}));
+  EXPECT_EQ(ReadWholeFile(to + "/log.1"), "log bytes");
+  EXPECT_EQ(ReadWholeFile(to + "/ro"), "read only");
+  struct stat st;
+  ASSERT_EQ(::stat((to + "/ro").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0400u);
+
+  RemoveTree(to);
+  EXPECT_NE(::lstat(to.c_str(), &st), 0);
+  RemoveTree(to);  // already gone: fine
+}
+
+TEST(SelfCheckingValueTest, RoundTripsEveryShape) {
+  for (Shape shape : {Shape::kSmall, Shape::kCompressible, Shape::kRandom}) {
+    for (uint32_t len : {0u, 1u, 7u, 8u, 9u, 3000u}) {
+      const std::string v = MakeValue("key", 42, shape, len);
+      EXPECT_EQ(v.size(), 21u + len + 8u);
+      EXPECT_EQ(v, MakeValue("key", 42, shape, len));
+      std::string why;
+      EXPECT_EQ(CheckValue("key", v, &why), std::optional<uint64_t>(42)) << why;
+    }
+  }
+  EXPECT_NE(MakeValue("key", 1, Shape::kRandom, 100),
+            MakeValue("key", 2, Shape::kRandom, 100));
+  EXPECT_NE(MakeValue("key", 1, Shape::kRandom, 100),
+            MakeValue("kez", 1, Shape::kRandom, 100));
+  EXPECT_EQ(Mix(1), Mix(1));
+  EXPECT_NE(Mix(1), Mix(2));
+  EXPECT_NE(HashBytes("a"), HashBytes("b"));
+}
+
+TEST(SelfCheckingValueTest, RejectsAnythingElse) {
+  const std::string v = MakeValue("key", 7, Shape::kCompressible, 500);
+  std::string why;
+  EXPECT_EQ(CheckValue("other", v, &why), std::nullopt);
+  EXPECT_EQ(why, "value belongs to another key");
+  EXPECT_EQ(CheckValue("key", v.substr(0, 20), &why), std::nullopt);
+  EXPECT_EQ(why, "too short (20 bytes)");
+  EXPECT_EQ(CheckValue("key", v.substr(0, v.size() - 1), &why), std::nullopt);
+  EXPECT_EQ(why, "bad shape or length");
+  std::string bad_shape = v;
+  bad_shape[20] = 3;
+  EXPECT_EQ(CheckValue("key", bad_shape, &why), std::nullopt);
+  EXPECT_EQ(why, "bad shape or length");
+  std::string flipped = v;
+  flipped[100] ^= 1;
+  EXPECT_EQ(CheckValue("key", flipped, &why), std::nullopt);
+  EXPECT_EQ(why, "self-checksum mismatch (version 7)");
+  // Another shape with the checksum made to match: only regenerating the
+  // payload catches it.
+  std::string reshaped = MakeValue("key", 7, Shape::kRandom, 500);
+  reshaped[20] = static_cast<char>(Shape::kCompressible);
+  reshaped.resize(reshaped.size() - 8);
+  const uint64_t h = HashBytes(reshaped);
+  for (int i = 0; i < 8; ++i)
+    reshaped.push_back(static_cast<char>(h >> (8 * i)));
+  EXPECT_EQ(CheckValue("key", reshaped, &why), std::nullopt);
+  EXPECT_EQ(why, "payload differs from what version 7 was written with");
+}
+
+TEST(PickTestSeedTest, TakesTheSeedFromTheEnvironment) {
+  ASSERT_EQ(::setenv("UCACHE_TEST_SEED", "0x2a", 1), 0);
+  EXPECT_EQ(PickTestSeed("testutil_test"), 42u);
+  ASSERT_EQ(::setenv("UCACHE_TEST_SEED", "12345678901234", 1), 0);
+  EXPECT_EQ(PickTestSeed("testutil_test"), 12345678901234u);
+  ASSERT_EQ(::unsetenv("UCACHE_TEST_SEED"), 0);
+  PickTestSeed("testutil_test");  // random: only that it returns
+}
+
+TEST(ChildProcessTest, SpawnSharesMemoryAndReportsTheExitCode) {
+  Shared<int> shared;
+  *shared = 1;
+  const pid_t pid = Spawn([&] {
+    *shared = 2;
+    return 3;
+  });
+  const ChildExit ended = WaitChild(pid, std::chrono::milliseconds(20000));
+  EXPECT_TRUE(ended.waited);
+  EXPECT_FALSE(ended.timed_out);
+  EXPECT_FALSE(ended.signaled());
+  EXPECT_EQ(ended.signal(), 0);
+  EXPECT_EQ(ended.code(), 3);
+  EXPECT_FALSE(ended.clean());
+  EXPECT_EQ(ended.ToString(), "exit code 3");
+  EXPECT_EQ(*shared, 2);
+
+  const ChildExit ok =
+      WaitChild(Spawn([] { return 0; }), std::chrono::milliseconds(20000));
+  EXPECT_TRUE(ok.clean());
+  const ChildExit threw = WaitChild(Spawn([]() -> int { throw 1; }),
+                                    std::chrono::milliseconds(20000));
+  EXPECT_EQ(threw.code(), 97);
+}
+
+TEST(ChildProcessTest, WaitChildReportsSignalsAndHangs) {
+  const ChildExit killed = WaitChild(Spawn([] {
+                                       ::raise(SIGKILL);
+                                       return 0;
+                                     }),
+                                     std::chrono::milliseconds(20000));
+  EXPECT_TRUE(killed.signaled());
+  EXPECT_EQ(killed.signal(), SIGKILL);
+  EXPECT_EQ(killed.code(), -1);
+  EXPECT_FALSE(killed.clean());
+  EXPECT_EQ(killed.ToString().rfind("killed by signal ", 0), 0u)
+      << killed.ToString();
+
+  const ChildExit hung = WaitChild(Spawn([] {
+                                     ::sleep(60);
+                                     return 0;
+                                   }),
+                                   std::chrono::milliseconds(50));
+  EXPECT_TRUE(hung.timed_out);
+  EXPECT_TRUE(hung.signaled());
+  EXPECT_FALSE(hung.clean());
+  EXPECT_EQ(hung.ToString(), "hung (killed after timeout)");
+
+  const ChildExit none = WaitChild(::getpid(), std::chrono::milliseconds(50));
+  EXPECT_FALSE(none.waited);
+  EXPECT_EQ(none.code(), -1);
+  EXPECT_EQ(none.ToString(), "waitpid failed");
+}
+
+TEST(VerifyStringTest, NamesEveryCounter) {
+  VerifyReport r;
+  r.records_checked = 1;
+  r.corrupt_records = 2;
+  r.index_entries = 3;
+  r.bad_index_entries = 4;
+  r.unreadable_bytes = 5;
+  EXPECT_EQ(VerifyString(r),
+            "records=1 corrupt=2 index=3 bad_index=4 unreadable=5");
 }
 
 }  // namespace
