@@ -3,7 +3,8 @@
 // and write `#include "ucache/ucache.h"`.
 //
 // Tiers: FileCache (file_cache.h) is the disk tier, a memory-mapped append
-// log shared by every process on the machine. Env (env.h) is the operating-
+// log shared by every process on the machine; MemoryCache (memory_cache.h)
+// is the in-process tier, sharded, bounded, with a choice of eviction policy. Env (env.h) is the operating-
 // system seam. Status and Result (status.h) carry every outcome.
 
 #ifndef UCACHE_UCACHE_H_
@@ -11,6 +12,7 @@
 
 #include "ucache/env.h"
 #include "ucache/file_cache.h"
+#include "ucache/memory_cache.h"
 #include "ucache/status.h"
 
 #endif  // UCACHE_UCACHE_H_

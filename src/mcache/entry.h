@@ -1,0 +1,92 @@
+// Entry: one key-value pair of a memory-cache shard, and EntryList, the
+// intrusive doubly linked list the eviction policies thread entries on.
+//
+// A shard owns its entries; a policy only links and orders them. The links
+// and the policy_* fields belong to the shard's policy alone, so that every
+// policy can order entries without allocating per entry.
+//
+// Thread safety: none. Entries and lists are guarded by their shard's mutex.
+
+#ifndef UCACHE_SRC_MCACHE_ENTRY_H_
+#define UCACHE_SRC_MCACHE_ENTRY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace ucache {
+namespace mcache {
+
+struct Entry {
+  // Set by the shard.
+  std::string key;
+  std::shared_ptr<const std::string> value;
+  uint64_t hash = 0;       // XXH3-64 of key
+  int64_t expires_at = 0;  // clock milliseconds; 0 = never
+  size_t charge = 0;       // weight: key + value + kEntryOverheadBytes
+
+  // Owned by the policy.
+  Entry* prev = nullptr;
+  Entry* next = nullptr;
+  void* policy_group = nullptr;  // e.g. LFU's frequency bucket
+  uint32_t policy_count = 0;     // e.g. LFU's use count
+  uint8_t policy_queue = 0;      // e.g. W-TinyLFU's segment
+};
+
+// A doubly linked list of entries through Entry::prev/next. front() is the
+// oldest end, back() the newest. An entry is in at most one list at a time.
+class EntryList {
+ public:
+  EntryList() = default;
+  EntryList(const EntryList&) = delete;
+  EntryList& operator=(const EntryList&) = delete;
+
+  bool empty() const { return head_ == nullptr; }
+  size_t size() const { return size_; }
+  Entry* front() const { return head_; }
+  Entry* back() const { return tail_; }
+
+  void PushBack(Entry* e) {
+    e->prev = tail_;
+    e->next = nullptr;
+    if (tail_ != nullptr) {
+      tail_->next = e;
+    } else {
+      head_ = e;
+    }
+    tail_ = e;
+    ++size_;
+  }
+
+  void Remove(Entry* e) {
+    if (e->prev != nullptr) {
+      e->prev->next = e->next;
+    } else {
+      head_ = e->next;
+    }
+    if (e->next != nullptr) {
+      e->next->prev = e->prev;
+    } else {
+      tail_ = e->prev;
+    }
+    e->prev = e->next = nullptr;
+    --size_;
+  }
+
+  void MoveToBack(Entry* e) {
+    if (e == tail_) return;
+    Remove(e);
+    PushBack(e);
+  }
+
+ private:
+  Entry* head_ = nullptr;
+  Entry* tail_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace mcache
+}  // namespace ucache
+
+#endif  // UCACHE_SRC_MCACHE_ENTRY_H_

@@ -1,0 +1,79 @@
+// Tests of W-TinyLFU's count-min sketch: estimates never fall below the
+// true (halved) counts, saturate at 15, stay low for keys never seen, and
+// halve at every reset.
+
+#include <gtest/gtest.h>
+#include <xxhash.h>
+
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+
+#include "src/mcache/frequency_sketch.h"
+
+namespace ucache {
+namespace mcache {
+namespace {
+
+uint64_t HashOf(uint64_t i) { return XXH3_64bits(&i, sizeof(i)); }
+
+TEST(FrequencySketchTest, NeverUnderestimatesBeforeAReset) {
+  FrequencySketch sketch(1000);
+  std::mt19937_64 rng(3);
+  std::map<uint64_t, uint32_t> truth;
+  // Fewer increments than the sample size, so no reset happens.
+  for (int i = 0; i < 5000; ++i) {
+    const uint64_t key = rng() % 2000;
+    sketch.Increment(HashOf(key));
+    ++truth[key];
+  }
+  ASSERT_EQ(sketch.resets(), 0u);
+  for (const auto& [key, count] : truth) {
+    EXPECT_GE(sketch.Estimate(HashOf(key)),
+              std::min(count, FrequencySketch::kMaxCount))
+        << key;
+  }
+}
+
+TEST(FrequencySketchTest, SaturatesAtFifteen) {
+  FrequencySketch sketch(100);
+  for (int i = 0; i < 100; ++i) sketch.Increment(HashOf(42));
+  EXPECT_EQ(sketch.Estimate(HashOf(42)), 15u);
+}
+
+TEST(FrequencySketchTest, UnseenKeysEstimateLow) {
+  FrequencySketch sketch(10000);
+  for (uint64_t k = 0; k < 10000; ++k) sketch.Increment(HashOf(k));
+  int nonzero = 0;
+  for (uint64_t k = 1'000'000; k < 1'001'000; ++k) {
+    nonzero += sketch.Estimate(HashOf(k)) != 0;
+  }
+  // Four rows of >= 10000 counters each: a false count needs four
+  // collisions at once.
+  EXPECT_LT(nonzero, 100);
+}
+
+TEST(FrequencySketchTest, ResetHalvesCounts) {
+  // Conservative update leaves a key's counters alone when the colliding
+  // key's own minimum lies elsewhere, so 7's count stays exact here.
+  FrequencySketch sketch(4096, /*sample_factor=*/1);
+  ASSERT_EQ(sketch.sample_size(), 4096u);
+  for (int i = 0; i < 12; ++i) sketch.Increment(HashOf(7));
+  EXPECT_EQ(sketch.Estimate(HashOf(7)), 12u);
+  // Fill up to the sample size with other keys; the reset halves 12 to 6.
+  uint64_t k = 100;
+  while (sketch.resets() == 0) sketch.Increment(HashOf(k++));
+  EXPECT_EQ(sketch.Estimate(HashOf(7)), 6u);
+}
+
+TEST(FrequencySketchTest, ResizeForgets) {
+  FrequencySketch sketch(64);
+  for (int i = 0; i < 5; ++i) sketch.Increment(HashOf(1));
+  sketch.Resize(4096);
+  EXPECT_EQ(sketch.Estimate(HashOf(1)), 0u);
+}
+
+}  // namespace
+}  // namespace mcache
+}  // namespace ucache
