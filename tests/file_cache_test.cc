@@ -47,6 +47,21 @@ void WriteFile(const std::string& path, std::string_view bytes) {
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
+// Rewrites the prelude of the store file at `path` as format `version`, with
+// a valid checksum, as a newer ucache would have written it.
+std::string SetPreludeVersion(const std::string& path, uint32_t version) {
+  std::string bytes = ReadFile(path);
+  std::memcpy(bytes.data() + 8, &version, sizeof(version));
+  const uint64_t sum = XXH3_64bits(bytes.data(), 56);
+  std::memcpy(bytes.data() + 56, &sum, sizeof(sum));
+  WriteFile(path, bytes);
+  return bytes;
+}
+
+std::string LogPath(const std::string& dir) {
+  return dir + "/log.0000000000000001";
+}
+
 TEST(FileCacheTest, PutGetOverwriteErase) {
   TempDir tmp;
   auto cache = OpenOrDie(tmp.Sub("store"));
@@ -81,12 +96,14 @@ TEST(FileCacheTest, RejectsBadArguments) {
   TempDir tmp;
   auto cache = OpenOrDie(tmp.path());
   EXPECT_EQ(cache->Put("", "v").code(), Status::Code::kInvalidArgument);
-  EXPECT_EQ(cache->Put(std::string(FileCache::kMaxKeyBytes + 1, 'k'), "v").code(),
-            Status::Code::kInvalidArgument);
+  EXPECT_EQ(
+      cache->Put(std::string(FileCache::kMaxKeyBytes + 1, 'k'), "v").code(),
+      Status::Code::kInvalidArgument);
   EXPECT_EQ(cache->Put("k", "v", milliseconds(-1)).code(),
             Status::Code::kInvalidArgument);
   EXPECT_OK(cache->Put(std::string(FileCache::kMaxKeyBytes, 'k'), "v"));
-  EXPECT_EQ(FileCache::Open("").status().code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(FileCache::Open("").status().code(),
+            Status::Code::kInvalidArgument);
 }
 
 TEST(FileCacheTest, PersistsAcrossReopen) {
@@ -111,7 +128,8 @@ TEST(FileCacheTest, PersistsAcrossReopen) {
   for (int i = 0; i < 3000; ++i) {
     std::string key = "key" + std::to_string(i);
     auto it = expected.find(key);
-    EXPECT_EQ(GetOrMiss(*cache, key), it == expected.end() ? "<miss>" : it->second)
+    EXPECT_EQ(GetOrMiss(*cache, key),
+              it == expected.end() ? "<miss>" : it->second)
         << key;
   }
   auto stats = cache->GetStats();
@@ -128,7 +146,8 @@ TEST(FileCacheTest, SecondHandleSeesWritesWithoutReopening) {
   ASSERT_OK(a->Put("x", "1"));
   EXPECT_EQ(GetOrMiss(*b, "x"), "1");
   // Enough writes to force new generations (index growth, compaction).
-  for (int i = 0; i < 5000; ++i) ASSERT_OK(a->Put("k" + std::to_string(i), "v"));
+  for (int i = 0; i < 5000; ++i)
+    ASSERT_OK(a->Put("k" + std::to_string(i), "v"));
   ASSERT_OK(a->Compact());
   EXPECT_EQ(GetOrMiss(*b, "k4999"), "v");
   ASSERT_OK(b->Put("y", "2"));
@@ -209,7 +228,8 @@ TEST(FileCacheTest, CompressesCompressibleValuesOnly) {
   for (Compression c : {Compression::kLz4, Compression::kLz4Hc}) {
     FileCacheOptions options;
     options.compression = c;
-    auto cache = OpenOrDie(tmp.Sub(c == Compression::kLz4 ? "lz4" : "hc"), options);
+    auto cache =
+        OpenOrDie(tmp.Sub(c == Compression::kLz4 ? "lz4" : "hc"), options);
     const std::string text(100000, 'a');
     ASSERT_OK(cache->Put("text", text));
     auto stats = cache->GetStats();
@@ -279,7 +299,8 @@ TEST(FileCacheTest, MaxBytesEvictsOldestFirst) {
   EXPECT_EQ(GetOrMiss(*cache, "k299"), value);
   EXPECT_EQ(GetOrMiss(*cache, "k0"), "<miss>");
   int present = 0;
-  for (int i = 0; i < 300; ++i) present += cache->Contains("k" + std::to_string(i));
+  for (int i = 0; i < 300; ++i)
+    present += cache->Contains("k" + std::to_string(i));
   EXPECT_EQ(present + stats->evictions, 300u);
   // A record that can never fit is refused, and the store is unchanged.
   Status s = cache->Put("huge", std::string(2 << 20, 'h'));
@@ -295,7 +316,8 @@ TEST(FileCacheTest, AutoCompactionReclaimsDeadBytes) {
   auto cache = OpenOrDie(tmp.path(), options);
   const std::string value(4000, 'v');
   for (int round = 0; round < 50; ++round) {
-    for (int i = 0; i < 20; ++i) ASSERT_OK(cache->Put("k" + std::to_string(i), value));
+    for (int i = 0; i < 20; ++i)
+      ASSERT_OK(cache->Put("k" + std::to_string(i), value));
   }
   auto stats = cache->GetStats();
   ASSERT_OK(stats);
@@ -332,6 +354,31 @@ TEST(FileCacheTest, CompactReportsProgressAndKeepsValues) {
   EXPECT_EQ(report->index_entries, expected.size());
 }
 
+TEST(FileCacheTest, CompactProgressReachesTotalWhenDroppingCorruptRecords) {
+  TempDir tmp;
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  auto cache = OpenOrDie(tmp.path(), options);
+  const std::string marker(4096, 'm');
+  ASSERT_OK(cache->Put("damaged", marker));
+  ASSERT_OK(cache->Put("intact", std::string(4096, 'i')));
+  // Flip a byte inside the stored value, as bit rot would.
+  std::string log = ReadFile(LogPath(tmp.path()));
+  const size_t at = log.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  log[at + 100] ^= 0x01;
+  WriteFile(LogPath(tmp.path()), log);
+  uint64_t last_done = 0, last_total = 0;
+  ASSERT_OK(cache->Compact([&](uint64_t done, uint64_t total) {
+    last_done = done;
+    last_total = total;
+  }));
+  EXPECT_EQ(last_done, last_total);
+  EXPECT_EQ(GetOrMiss(*cache, "damaged"), "<miss>");
+  EXPECT_EQ(GetOrMiss(*cache, "intact"), std::string(4096, 'i'));
+  EXPECT_GE(cache->GetStats()->corrupt_records, 1u);
+}
+
 TEST(FileCacheTest, ConcurrentThreadsOnOneHandle) {
   TempDir tmp;
   auto cache = OpenOrDie(tmp.path());
@@ -343,7 +390,8 @@ TEST(FileCacheTest, ConcurrentThreadsOnOneHandle) {
       for (int i = 0; i < 3000; ++i) {
         const std::string key = "k" + std::to_string(rng() % 200);
         if (rng() % 3 == 0) {
-          if (!cache->Put(key, key + "=" + std::string(rng() % 300, 'x')).ok()) ++wrong;
+          if (!cache->Put(key, key + "=" + std::string(rng() % 300, 'x')).ok())
+            ++wrong;
         } else {
           std::string v;
           Status s = cache->Get(key, &v);
@@ -362,12 +410,24 @@ TEST(FileCacheTest, RefusesDirectoryThatIsNotAStore) {
   TempDir tmp;
   WriteFile(tmp.Sub("notes.txt"), "precious");
   auto cache = FileCache::Open(tmp.path());
-  EXPECT_EQ(cache.status().code(), Status::Code::kNotAStore) << cache.status().ToString();
+  EXPECT_EQ(cache.status().code(), Status::Code::kNotAStore)
+      << cache.status().ToString();
   EXPECT_EQ(ReadFile(tmp.Sub("notes.txt")), "precious");
   EXPECT_FALSE(IsStore(tmp.path()));
   // A plain file is not a store either.
   EXPECT_EQ(FileCache::Open(tmp.Sub("notes.txt")).status().code(),
             Status::Code::kNotAStore);
+}
+
+TEST(FileCacheTest, NoCreateLeavesAnEmptyDirectoryEmpty) {
+  TempDir tmp;
+  ASSERT_EQ(mkdir(tmp.Sub("empty").c_str(), 0700), 0);
+  FileCacheOptions options;
+  options.create_if_missing = false;
+  EXPECT_TRUE(FileCache::Open(tmp.Sub("empty"), options).status().IsNotFound());
+  struct stat st;
+  EXPECT_NE(stat(tmp.Sub("empty/lock").c_str(), &st), 0);
+  EXPECT_NE(stat(tmp.Sub("empty/index").c_str(), &st), 0);
 }
 
 TEST(FileCacheTest, ReadOnlyDoesNotCreateOrWrite) {
@@ -391,19 +451,50 @@ TEST(FileCacheTest, ReadOnlyDoesNotCreateOrWrite) {
 TEST(FileCacheTest, RefusesNewerFormatWithClearMessage) {
   TempDir tmp;
   { OpenOrDie(tmp.path())->Put("k", "v"); }
-  // Rewrite the index prelude as format version 2 with a valid checksum.
-  std::string index = ReadFile(tmp.Sub("index"));
-  const uint32_t version = 2;
-  std::memcpy(index.data() + 8, &version, sizeof(version));
-  const uint64_t sum = XXH3_64bits(index.data(), 56);
-  std::memcpy(index.data() + 56, &sum, sizeof(sum));
-  WriteFile(tmp.Sub("index"), index);
+  const std::string index = SetPreludeVersion(tmp.Sub("index"), 2);
   auto cache = FileCache::Open(tmp.path());
   EXPECT_EQ(cache.status().code(), Status::Code::kVersionTooNew);
   EXPECT_NE(cache.status().message().find("version 2"), std::string::npos)
       << cache.status().ToString();
   // And nothing was rewritten.
   EXPECT_EQ(ReadFile(tmp.Sub("index")), index);
+}
+
+TEST(FileCacheTest, RefusesNewerFormatEvenWithAShortIndex) {
+  TempDir tmp;
+  { OpenOrDie(tmp.path())->Put("k", "v"); }
+  // A newer version may lay out its index differently: only the prelude is
+  // promised, so a short index must still be refused as newer, not rebuilt.
+  const std::string index =
+      SetPreludeVersion(tmp.Sub("index"), 2).substr(0, 64);
+  WriteFile(tmp.Sub("index"), index);
+  EXPECT_EQ(FileCache::Open(tmp.path()).status().code(),
+            Status::Code::kVersionTooNew);
+  EXPECT_EQ(ReadFile(tmp.Sub("index")), index);
+}
+
+TEST(FileCacheTest, RecoveryNeverDiscardsALogOfANewerFormat) {
+  TempDir tmp;
+  { OpenOrDie(tmp.path())->Put("k", "v"); }
+  ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
+  const std::string log = SetPreludeVersion(LogPath(tmp.path()), 2);
+  EXPECT_EQ(FileCache::Open(tmp.path()).status().code(),
+            Status::Code::kVersionTooNew);
+  EXPECT_EQ(ReadFile(LogPath(tmp.path())), log);
+}
+
+TEST(FileCacheTest, RecoveryMovesHandlesOffTheDamagedIndex) {
+  TempDir tmp;
+  auto old_handle = OpenOrDie(tmp.path());
+  ASSERT_OK(old_handle->Put("k", "v1"));
+  // Damage the index's magic on disk; the open handle keeps its mapping.
+  std::string index = ReadFile(tmp.Sub("index"));
+  index[0] ^= 0x01;
+  WriteFile(tmp.Sub("index"), index);
+  auto rebuilt = OpenOrDie(tmp.path());  // rebuilds the index from the log
+  ASSERT_OK(rebuilt->Put("k", "v2"));
+  // The old handle must move to the rebuilt index, not serve "v1".
+  EXPECT_EQ(GetOrMiss(*old_handle, "k"), "v2");
 }
 
 TEST(FileCacheTest, RebuildsLostIndexFromLog) {

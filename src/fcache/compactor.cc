@@ -21,15 +21,6 @@ LiveRecord LiveRecordOf(uint64_t tag, const RecordView& r) {
                     r.header->stored_len};
 }
 
-CarriedCounters CountersOf(const IndexHeader& h) {
-  CarriedCounters c;
-  c.evictions = LoadShared(h.evictions);
-  c.expired_dropped = LoadShared(h.expired_dropped);
-  c.corrupt_records = LoadShared(h.corrupt_records);
-  c.compactions = LoadShared(h.compactions);
-  return c;
-}
-
 // Copies `records` (in log order) from `from` into the new log `to`,
 // rewriting their locations. Records that fail their checksum now are
 // dropped and counted.
@@ -96,24 +87,20 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
 
   std::vector<LiveRecord> records;
   records.reserve(LoadShared(index.header().live_slots));
-  for (uint64_t i = 0; i < index.capacity(); ++i) {
-    const uint64_t tag = LoadShared(index.slot(i).tag);
-    if (tag == kEmptyTag || tag == kTombstoneTag) continue;
+  index.ForEachLiveSlot([&](uint64_t tag, uint64_t loc) {
     RecordView view;
-    if (!old.Parse(LoadShared(index.slot(i).loc), &view) ||
-        view.header->kind != kRecordPut ||
+    if (!old.Parse(loc, &view) || view.header->kind != kRecordPut ||
         TagOf(XXH3_64bits(view.key.data(), view.key.size())) != tag) {
       ++counters.corrupt_records;
-      continue;
-    }
-    if (Expired(*view.header, plan.now_ms)) {
+    } else if (Expired(*view.header, plan.now_ms)) {
       ++counters.expired_dropped;
-      continue;
+    } else {
+      records.push_back(LiveRecordOf(tag, view));
     }
-    records.push_back(LiveRecordOf(tag, view));
-  }
-  std::sort(records.begin(), records.end(),
-            [](const LiveRecord& a, const LiveRecord& b) { return a.loc < b.loc; });
+  });
+  std::sort(
+      records.begin(), records.end(),
+      [](const LiveRecord& a, const LiveRecord& b) { return a.loc < b.loc; });
 
   if (plan.live_byte_budget != 0) {
     // Keep the newest records that fit: eviction is oldest-written first.
@@ -154,8 +141,8 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
 
 Result<std::unique_ptr<Generation>> PublishEmpty(
     const std::shared_ptr<Env>& env, const std::string& dir, uint64_t log_id,
-    uint64_t generation, const CarriedCounters& counters,
-    const Generation* old, bool sync) {
+    uint64_t generation, const CarriedCounters& counters, const Generation* old,
+    bool sync) {
   Result<std::unique_ptr<LogFile>> log = LogFile::Create(env, dir, log_id);
   if (!log.ok()) return log.status();
   const std::string path = (*log)->path();

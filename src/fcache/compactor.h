@@ -39,8 +39,8 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
 // superseding `old` when given.
 Result<std::unique_ptr<Generation>> PublishEmpty(
     const std::shared_ptr<Env>& env, const std::string& dir, uint64_t log_id,
-    uint64_t generation, const CarriedCounters& counters,
-    const Generation* old, bool sync);
+    uint64_t generation, const CarriedCounters& counters, const Generation* old,
+    bool sync);
 
 // Rebuilds the store when its index is missing or damaged: scans the newest
 // log with an intact header up to its first unreadable record, keeps the

@@ -81,9 +81,8 @@ Status CheckStoreDir(Env& env, const std::string& dir,
                              ": holds files but no ucache store; refusing to "
                              "write into it");
   }
-  const bool has_index =
-      std::find(names->begin(), names->end(), fcache::kIndexFileName) !=
-      names->end();
+  const bool has_index = std::find(names->begin(), names->end(),
+                                   fcache::kIndexFileName) != names->end();
   if (!has_index && (options.read_only || !options.create_if_missing)) {
     return Status::NotFound(dir + ": no store index here");
   }
@@ -151,7 +150,8 @@ class FileCache::Impl {
   // Replaces the current generation by the outcome of `plan`. Writer lock
   // held, mu_ not held.
   Status CompactLocked(CompactionPlan plan);
-  Status MaybeAutoCompactLocked();
+  // True when dead bytes have passed the auto-compaction threshold.
+  bool CompactionDue(const IndexHeader& h) const;
   void Install(std::unique_ptr<Generation> gen);
 
   // Constant after construction.
@@ -206,7 +206,8 @@ FileCache::Impl::Lookup FileCache::Impl::FindLocked(const Generation& gen,
     return true;
   });
   if (retry) return Lookup::kRetry;
-  if (!found || out->header->kind != fcache::kRecordPut) return Lookup::kMissing;
+  if (!found || out->header->kind != fcache::kRecordPut)
+    return Lookup::kMissing;
   const int64_t expires = out->header->expires_ms;
   if (expires != 0 && expires <= env_->NowMillis()) return Lookup::kMissing;
   return Lookup::kFound;
@@ -282,9 +283,11 @@ Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
 }
 
 bool FileCache::Impl::Contains(std::string_view key) {
-  return WithRecord(key, [](const Generation&, const RecordView& record) {
-           return fcache::ChecksumMatches(record);
-         }).ok();
+  return WithRecord(key,
+                    [](const Generation&, const RecordView& record) {
+                      return fcache::ChecksumMatches(record);
+                    })
+      .ok();
 }
 
 // ---- writing ---------------------------------------------------------------
@@ -335,27 +338,18 @@ Status FileCache::Impl::CompactLocked(CompactionPlan plan) {
   return Status::OK();
 }
 
-Status FileCache::Impl::MaybeAutoCompactLocked() {
-  uint64_t dead, end;
-  {
-    std::shared_lock lock(mu_);
-    const IndexHeader& h = gen_->index->header();
-    dead = LoadShared(h.dead_bytes);
-    end = LoadShared(h.log_end);
-  }
-  if (end < options_.compaction_min_bytes ||
-      static_cast<double>(dead) <=
-          options_.compaction_dead_ratio * static_cast<double>(end)) {
-    return Status::OK();
-  }
-  return CompactLocked(CompactionPlan{});
+bool FileCache::Impl::CompactionDue(const IndexHeader& h) const {
+  const uint64_t end = LoadShared(h.log_end);
+  return end >= options_.compaction_min_bytes &&
+         static_cast<double>(LoadShared(h.dead_bytes)) >
+             options_.compaction_dead_ratio * static_cast<double>(end);
 }
 
 Status FileCache::Impl::AppendLocked(std::string_view key,
                                      const std::string& record, bool erase) {
   const uint64_t tag = KeyTag(key);
   const uint64_t size = record.size();
-  bool evicted = false;
+  bool evicted = false, compaction_due = false;
   for (;;) {
     CompactionPlan plan;
     bool rewrite = false;
@@ -371,19 +365,20 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         // The rebuilt index may be larger than this one (it is sized for a
         // lower load), so budget for the larger of the two.
         const uint64_t index_bytes = std::max(
-            gen.index->file_bytes(),
-            fcache::IndexFileBytes(fcache::CapacityFor(LoadShared(h.live_slots))));
+            gen.index->file_bytes(), fcache::IndexFileBytes(fcache::CapacityFor(
+                                         LoadShared(h.live_slots))));
         const uint64_t overhead = fcache::kLogHeaderSize + index_bytes + size;
         if (evicted || overhead >= target) {
-          return Status::NoSpace(
-              "a record of " + std::to_string(size) +
-              " bytes does not fit in max_bytes=" +
-              std::to_string(options_.max_bytes) + " of " + dir_);
+          return Status::NoSpace("a record of " + std::to_string(size) +
+                                 " bytes does not fit in max_bytes=" +
+                                 std::to_string(options_.max_bytes) + " of " +
+                                 dir_);
         }
         plan.live_byte_budget = target - overhead;
         evicted = rewrite = true;
       } else if (static_cast<double>(used + 1) >
-                 fcache::kMaxLoad * static_cast<double>(gen.index->capacity())) {
+                 fcache::kMaxLoad *
+                     static_cast<double>(gen.index->capacity())) {
         // Growing the index alone is cheap; copy the log too when it is
         // mostly dead anyway.
         plan.copy_log = LoadShared(h.dead_bytes) * 2 > log_end;
@@ -437,11 +432,13 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
           add(h.tombstones, 1);
           add(h.dead_bytes, static_cast<int64_t>(size));
         } else {
-          const auto* rh = reinterpret_cast<const fcache::RecordHeader*>(record.data());
+          const auto* rh =
+              reinterpret_cast<const fcache::RecordHeader*>(record.data());
           if (slot >= 0) {
             fcache::StoreShared(gen.index->slot(slot).loc, log_end);
           } else {
-            if (LoadShared(gen.index->slot(free_slot).tag) == fcache::kTombstoneTag) {
+            if (LoadShared(gen.index->slot(free_slot).tag) ==
+                fcache::kTombstoneTag) {
               add(h.tombstones, -1);
             }
             gen.index->Fill(static_cast<uint64_t>(free_slot), tag, log_end);
@@ -455,13 +452,14 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
           s = gen.index->Sync();
           if (!s.ok()) return s;
         }
+        compaction_due = CompactionDue(h);
         break;
       }
     }
     Status s = CompactLocked(std::move(plan));
     if (!s.ok()) return s;
   }
-  return MaybeAutoCompactLocked();
+  return compaction_due ? CompactLocked(CompactionPlan{}) : Status::OK();
 }
 
 Status FileCache::Impl::Put(std::string_view key, std::string_view value,
@@ -498,14 +496,9 @@ Status FileCache::Impl::Clear() {
   return Locked([&]() -> Status {
     Result<std::unique_ptr<Generation>> gen = [&] {
       std::shared_lock lock(mu_);
-      const IndexHeader& h = gen_->index->header();
-      fcache::CarriedCounters counters;
-      counters.evictions = LoadShared(h.evictions);
-      counters.expired_dropped = LoadShared(h.expired_dropped);
-      counters.corrupt_records = LoadShared(h.corrupt_records);
-      counters.compactions = LoadShared(h.compactions);
       return fcache::PublishEmpty(env_, dir_, gen_->log->id() + 1,
-                                  gen_->index->generation() + 1, counters,
+                                  gen_->index->generation() + 1,
+                                  fcache::CountersOf(gen_->index->header()),
                                   gen_.get(), options_.sync_writes);
     }();
     if (!gen.ok()) return gen.status().WithContext("clearing " + dir_);
@@ -543,17 +536,14 @@ Status FileCache::Impl::ForEachKey(
     std::shared_lock lock(mu_);
     const Generation& gen = *gen_;
     const int64_t now = env_->NowMillis();
-    for (uint64_t i = 0; i < gen.index->capacity(); ++i) {
-      const uint64_t tag = LoadShared(gen.index->slot(i).tag);
-      if (tag == fcache::kEmptyTag || tag == fcache::kTombstoneTag) continue;
+    gen.index->ForEachLiveSlot([&](uint64_t, uint64_t loc) {
       RecordView r;
-      if (!gen.Parse(LoadShared(gen.index->slot(i).loc), &r) ||
-          r.header->kind != fcache::kRecordPut || !fcache::ChecksumMatches(r)) {
-        continue;
+      if (gen.Parse(loc, &r) && r.header->kind == fcache::kRecordPut &&
+          fcache::ChecksumMatches(r) &&
+          (r.header->expires_ms == 0 || r.header->expires_ms > now)) {
+        keys.emplace_back(r.key);
       }
-      if (r.header->expires_ms != 0 && r.header->expires_ms <= now) continue;
-      keys.emplace_back(r.key);
-    }
+    });
   }
   for (const std::string& key : keys) fn(key);
   return Status::OK();
@@ -599,16 +589,13 @@ Result<VerifyReport> FileCache::Impl::Verify() {
   // Bytes the index claims are committed but that do not parse (or that the
   // file no longer holds).
   report.unreadable_bytes = log_end > pos ? log_end - pos : 0;
-  for (uint64_t i = 0; i < gen.index->capacity(); ++i) {
-    const uint64_t tag = LoadShared(gen.index->slot(i).tag);
-    if (tag == fcache::kEmptyTag || tag == fcache::kTombstoneTag) continue;
+  gen.index->ForEachLiveSlot([&](uint64_t tag, uint64_t loc) {
     ++report.index_entries;
-    if (!gen.Parse(LoadShared(gen.index->slot(i).loc), &r) ||
-        r.header->kind != fcache::kRecordPut || KeyTag(r.key) != tag ||
-        !fcache::ChecksumMatches(r)) {
+    if (!gen.Parse(loc, &r) || r.header->kind != fcache::kRecordPut ||
+        KeyTag(r.key) != tag || !fcache::ChecksumMatches(r)) {
       ++report.bad_index_entries;
     }
-  }
+  });
   return report;
 }
 
@@ -626,8 +613,8 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     return gen;
   }
   const Status::Code code = gen.status().code();
-  if (gen.ok() || (code != Status::Code::kNotFound &&
-                   code != Status::Code::kCorruption)) {
+  if (gen.ok() ||
+      (code != Status::Code::kNotFound && code != Status::Code::kCorruption)) {
     if (!gen.ok()) return gen;
     // Tidy leftovers of crashed compactions, unless a writer is busy.
     FileLock lock(env.get(), lock_file.fd());

@@ -22,7 +22,8 @@ std::string LogFileName(uint64_t log_id) {
 
 bool ParseLogFileName(const std::string& name, uint64_t* log_id) {
   const std::string prefix = kLogPrefix;
-  if (name.size() != prefix.size() + 16 || name.compare(0, prefix.size(), prefix)) {
+  if (name.size() != prefix.size() + 16 ||
+      name.compare(0, prefix.size(), prefix)) {
     return false;
   }
   uint64_t id = 0;

@@ -42,10 +42,10 @@ struct FilePrelude {
   uint32_t header_size;  // bytes before the first slot / record
   uint64_t id;           // index: generation; log: log id
   uint64_t created_ms;
-  uint64_t capacity;     // index: slot count (power of two); log: 0
-  uint64_t log_id;       // index: the log it points into; log: same as id
+  uint64_t capacity;  // index: slot count (power of two); log: 0
+  uint64_t log_id;    // index: the log it points into; log: same as id
   uint64_t reserved;
-  uint64_t checksum;     // XXH3-64 of the 56 bytes above
+  uint64_t checksum;  // XXH3-64 of the 56 bytes above
 };
 static_assert(sizeof(FilePrelude) == 64);
 
@@ -70,13 +70,13 @@ struct IndexHeader {
   // happen beyond it and become visible when it moves. Readers additionally
   // bound every read by the log's size when they mapped it.
   uint64_t log_end;
-  uint64_t live_slots;   // slots naming a live record
-  uint64_t tombstones;   // erased slots not yet reclaimed
-  uint64_t live_bytes;   // log bytes of live records
+  uint64_t live_slots;  // slots naming a live record
+  uint64_t tombstones;  // erased slots not yet reclaimed
+  uint64_t live_bytes;  // log bytes of live records
   uint64_t raw_value_bytes;
   uint64_t stored_value_bytes;
-  uint64_t dead_bytes;   // log bytes of replaced, erased or orphaned records
-  uint64_t evictions;    // cumulative, carried across generations
+  uint64_t dead_bytes;  // log bytes of replaced, erased or orphaned records
+  uint64_t evictions;   // cumulative, carried across generations
   uint64_t expired_dropped;
   uint64_t corrupt_records;
   uint64_t compactions;
@@ -104,7 +104,8 @@ inline constexpr double kTargetLoad = 0.35;
 // The capacity a rebuilt index gets for `live` records.
 inline constexpr uint64_t CapacityFor(uint64_t live) {
   uint64_t capacity = kMinCapacity;
-  while (static_cast<double>(live) > static_cast<double>(capacity) * kTargetLoad) {
+  while (static_cast<double>(live) >
+         static_cast<double>(capacity) * kTargetLoad) {
     capacity *= 2;
   }
   return capacity;

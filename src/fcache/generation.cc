@@ -44,7 +44,17 @@ Result<std::unique_ptr<Generation>> OpenCurrentGeneration(
     gen->log = std::move(*log);
     return gen;
   }
-  return Status::Busy(dir + ": the store kept changing generation while opening");
+  return Status::Busy(dir +
+                      ": the store kept changing generation while opening");
+}
+
+CarriedCounters CountersOf(const IndexHeader& header) {
+  CarriedCounters c;
+  c.evictions = LoadShared(header.evictions);
+  c.expired_dropped = LoadShared(header.expired_dropped);
+  c.corrupt_records = LoadShared(header.corrupt_records);
+  c.compactions = LoadShared(header.compactions);
+  return c;
 }
 
 Result<std::unique_ptr<Generation>> PublishGeneration(
@@ -61,7 +71,8 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
   uint64_t live_bytes = 0, raw_bytes = 0, stored_bytes = 0;
   for (const LiveRecord& r : records) {
     int64_t free_slot = -1;
-    (*index)->Find(r.tag, [](uint64_t) { return false; }, &free_slot);
+    (*index)->Find(
+        r.tag, [](uint64_t) { return false; }, &free_slot);
     (*index)->Fill(static_cast<uint64_t>(free_slot), r.tag, r.loc);
     live_bytes += r.size;
     raw_bytes += r.value_len;

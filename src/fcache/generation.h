@@ -52,6 +52,9 @@ struct CarriedCounters {
   uint64_t compactions = 0;
 };
 
+// The cumulative counters of `header`, to carry into its successor.
+CarriedCounters CountersOf(const IndexHeader& header);
+
 // Builds an index over `log` holding `records`, publishes it as the store's
 // current generation, marks `old` (if any) superseded and removes old's log
 // when it is not `log`. The caller holds the store's writer lock.

@@ -35,8 +35,8 @@ Result<std::unique_ptr<IndexFile>> IndexFile::Create(std::shared_ptr<Env> env,
   header.prelude.created_ms = static_cast<uint64_t>(env->NowMillis());
   SealPrelude(kIndexMagic, &header.prelude);
   header.log_end = kLogHeaderSize;
-  return std::unique_ptr<IndexFile>(new IndexFile(
-      env, path, std::move(*file), std::move(*map), capacity, true));
+  return std::unique_ptr<IndexFile>(
+      new IndexFile(env, std::move(*file), std::move(*map), capacity));
 }
 
 Result<std::unique_ptr<IndexFile>> IndexFile::Open(std::shared_ptr<Env> env,
@@ -67,8 +67,8 @@ Result<std::unique_ptr<IndexFile>> IndexFile::Open(std::shared_ptr<Env> env,
   Result<std::shared_ptr<Mapping>> map =
       Mapping::Create(env, file->fd(), info->size, writable);
   if (!map.ok()) return map.status();
-  return std::unique_ptr<IndexFile>(new IndexFile(
-      env, path, std::move(*file), std::move(*map), capacity, writable));
+  return std::unique_ptr<IndexFile>(
+      new IndexFile(env, std::move(*file), std::move(*map), capacity));
 }
 
 Status IndexFile::Sync() { return env_->Sync(file_.fd()); }

@@ -57,7 +57,6 @@ class IndexFile {
   uint64_t generation() const { return header().prelude.id; }
   uint64_t log_id() const { return header().prelude.log_id; }
   uint64_t file_bytes() const { return IndexFileBytes(capacity_); }
-  bool writable() const { return writable_; }
   bool superseded() const { return LoadShared(header().superseded) != 0; }
   Status Sync();
 
@@ -68,6 +67,17 @@ class IndexFile {
   template <typename Match>
   int64_t Find(uint64_t tag, Match&& match, int64_t* free_slot = nullptr) const;
 
+  // Calls fn(tag, loc) for every slot that names a record, in slot order.
+  template <typename Fn>
+  void ForEachLiveSlot(Fn&& fn) const {
+    for (uint64_t i = 0; i < capacity_; ++i) {
+      const uint64_t tag = LoadShared(slot(i).tag);
+      if (tag != kEmptyTag && tag != kTombstoneTag) {
+        fn(tag, LoadShared(slot(i).loc));
+      }
+    }
+  }
+
   // Points slot `i` at a record: `loc` first, then the tag, so a reader
   // that sees the tag sees a loc written for it (or a later one, which it
   // checks against the record's key).
@@ -77,22 +87,18 @@ class IndexFile {
   }
 
  private:
-  IndexFile(std::shared_ptr<Env> env, std::string path, FileHandle file,
-            std::shared_ptr<Mapping> map, uint64_t capacity, bool writable)
+  IndexFile(std::shared_ptr<Env> env, FileHandle file,
+            std::shared_ptr<Mapping> map, uint64_t capacity)
       : env_(std::move(env)),
-        path_(std::move(path)),
         file_(std::move(file)),
         map_(std::move(map)),
-        capacity_(capacity),
-        writable_(writable) {}
+        capacity_(capacity) {}
 
   // Constant after construction.
   const std::shared_ptr<Env> env_;
-  const std::string path_;
   const FileHandle file_;
   const std::shared_ptr<Mapping> map_;
   const uint64_t capacity_;
-  const bool writable_;
 };
 
 template <typename Match>
@@ -102,14 +108,17 @@ int64_t IndexFile::Find(uint64_t tag, Match&& match, int64_t* free_slot) const {
   for (uint64_t n = 0, i = tag & mask; n < capacity_; ++n, i = (i + 1) & mask) {
     const uint64_t t = LoadShared(slot(i).tag);
     if (t == kEmptyTag) {
-      if (free_slot != nullptr && *free_slot < 0) *free_slot = static_cast<int64_t>(i);
+      if (free_slot != nullptr && *free_slot < 0)
+        *free_slot = static_cast<int64_t>(i);
       return -1;
     }
     if (t == kTombstoneTag) {
-      if (free_slot != nullptr && *free_slot < 0) *free_slot = static_cast<int64_t>(i);
+      if (free_slot != nullptr && *free_slot < 0)
+        *free_slot = static_cast<int64_t>(i);
       continue;
     }
-    if (t == tag && match(LoadShared(slot(i).loc))) return static_cast<int64_t>(i);
+    if (t == tag && match(LoadShared(slot(i).loc)))
+      return static_cast<int64_t>(i);
   }
   return -1;
 }

@@ -38,7 +38,9 @@ class LogFile {
   // Bytes [0, readable()) of data() may be read. data() and mapping() change
   // only in Remap(); readable() only grows.
   const uint8_t* data() const { return map_->data(); }
-  uint64_t readable() const { return readable_.load(std::memory_order_acquire); }
+  uint64_t readable() const {
+    return readable_.load(std::memory_order_acquire);
+  }
   const std::shared_ptr<Mapping>& mapping() const { return map_; }
 
   // Makes [0, end) readable if the current mapping covers it and the file

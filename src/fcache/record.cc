@@ -29,7 +29,8 @@ std::string Compress(std::string_view value, const FileCacheOptions& options) {
   std::string out(LZ4_compressBound(static_cast<int>(value.size())), '\0');
   int n = 0;
   if (options.compression == Compression::kLz4Hc) {
-    n = LZ4_compress_HC(value.data(), out.data(), static_cast<int>(value.size()),
+    n = LZ4_compress_HC(value.data(), out.data(),
+                        static_cast<int>(value.size()),
                         static_cast<int>(out.size()), options.lz4hc_level);
   } else {
     n = LZ4_compress_default(value.data(), out.data(),
@@ -75,8 +76,8 @@ void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
 
 bool ParseRecord(const uint8_t* base, uint64_t limit, uint64_t offset,
                  RecordView* out) {
-  if (offset % kRecordAlign != 0 || offset < kLogHeaderSize ||
-      offset > limit || limit - offset < sizeof(RecordHeader)) {
+  if (offset % kRecordAlign != 0 || offset < kLogHeaderSize || offset > limit ||
+      limit - offset < sizeof(RecordHeader)) {
     return false;
   }
   const auto* h = reinterpret_cast<const RecordHeader*>(base + offset);
