@@ -13,7 +13,7 @@
 #include "src/mcache/frequency_sketch.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 namespace {
 
 uint64_t HashOf(uint64_t i) { return XXH3_64bits(&i, sizeof(i)); }
@@ -75,5 +75,5 @@ TEST(FrequencySketchTest, ResizeForgets) {
 }
 
 }  // namespace
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

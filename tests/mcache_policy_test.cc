@@ -28,7 +28,7 @@
 #include "src/mcache/tinylfu_policy.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 namespace {
 
 // A shard in miniature: integer keys, an entry bound, and the policy.
@@ -413,5 +413,5 @@ TEST(TinyLfuPolicyTest, LearnsCapacityWithoutEntryBound) {
 }
 
 }  // namespace
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

@@ -726,5 +726,71 @@ TEST(MultiProcessTest, ViewSurvivesCompactionByAnotherProcess) {
   }
 }
 
+// (f) LockKey: a key's lock held in one process keeps another process's
+// LockKey of the same key waiting, not another key's; the kernel hands it
+// over when the holder is SIGKILLed.
+TEST(MultiProcessTest, KeyLockExcludesProcessesAndDiesWithItsHolder) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  ASSERT_NE(OpenOrDie(dir), nullptr);
+  Channel locked;
+  const pid_t holder = Spawn([&] {
+    auto cache = OpenOrDie(dir);
+    if (cache == nullptr) return 1;
+    Result<KeyLock> lock = cache->LockKey("k");
+    if (!lock.ok() || !lock->held()) return 2;
+    locked.Send('L');
+    pause();  // until SIGKILLed
+    return 0;
+  });
+  ASSERT_EQ(locked.Receive(), 'L');
+
+  auto cache = OpenOrDie(dir);
+  ASSERT_NE(cache, nullptr);
+  Result<KeyLock> other = cache->LockKey("another key");
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_TRUE(other->held());
+
+  std::atomic<bool> got{false};
+  std::thread waiter([&] {
+    Result<KeyLock> lock = cache->LockKey("k");
+    got = lock.ok() && lock->held();
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(got.load()) << "took a key lock another process holds";
+  kill(holder, SIGKILL);
+  const ChildExit info = WaitChild(holder, kChildTimeout);
+  EXPECT_TRUE(info.signaled()) << info.ToString();
+  waiter.join();  // hangs (and the test times out) if the lock outlived its holder
+  EXPECT_TRUE(got.load());
+}
+
+// Two threads of one process, each with its own LockKey of one key, wait
+// for each other: the lock is per call, not per process.
+TEST(MultiProcessTest, KeyLockExcludesThreadsOfOneProcess) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.Sub("store"));
+  ASSERT_NE(cache, nullptr);
+  std::atomic<int> inside{0};
+  std::atomic<int> most{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) {
+        Result<KeyLock> lock = cache->LockKey("k");
+        ASSERT_TRUE(lock.ok()) << lock.status().ToString();
+        const int now = ++inside;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        std::this_thread::sleep_for(milliseconds(1));
+        --inside;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(most.load(), 1);
+}
+
 }  // namespace
 }  // namespace ucache

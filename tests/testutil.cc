@@ -286,6 +286,16 @@ Status FaultEnv::Unlock(int fd) {
   return base_->Unlock(fd);
 }
 
+Status FaultEnv::LockByte(int fd, uint64_t offset, LockMode mode) {
+  if (Status s = Enter(Op::kLock); !s.ok()) return s;
+  return base_->LockByte(fd, offset, mode);
+}
+
+Status FaultEnv::UnlockByte(int fd, uint64_t offset) {
+  if (Status s = Enter(Op::kUnlock); !s.ok()) return s;
+  return base_->UnlockByte(fd, offset);
+}
+
 Status FaultEnv::CreateDir(const std::string& path) {
   if (Status s = Enter(Op::kCreateDir); !s.ok()) return s;
   return base_->CreateDir(path);

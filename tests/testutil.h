@@ -177,6 +177,8 @@ class FaultEnv : public Env {
   void Unmap(void* addr, uint64_t len) override;
   Status Lock(int fd, LockMode mode) override;
   Status Unlock(int fd) override;
+  Status LockByte(int fd, uint64_t offset, LockMode mode) override;
+  Status UnlockByte(int fd, uint64_t offset) override;
   Status CreateDir(const std::string& path) override;
   Result<std::vector<std::string>> ListDir(const std::string& path) override;
   Status Rename(const std::string& from, const std::string& to) override;

@@ -81,6 +81,15 @@ class Env {
   virtual Status Lock(int fd, LockMode mode) = 0;
   virtual Status Unlock(int fd) = 0;
 
+  // Locks the one byte at `offset` of `fd` (Linux open file description
+  // locks). Independent of Lock(): the two never conflict. Like Lock(), the
+  // lock belongs to the open file description, so two descriptors exclude
+  // each other even inside one process, and the kernel releases it when its
+  // holder dies. The file need not reach `offset` (any value below 2^63).
+  // The descriptor must be open for writing.
+  virtual Status LockByte(int fd, uint64_t offset, LockMode mode) = 0;
+  virtual Status UnlockByte(int fd, uint64_t offset) = 0;
+
   // Creates one directory with mode 0700; OK if it exists already.
   virtual Status CreateDir(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> ListDir(const std::string& path) = 0;

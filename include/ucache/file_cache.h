@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "ucache/env.h"
 #include "ucache/status.h"
@@ -96,17 +97,17 @@ class ValueView {
 };
 
 struct FileCacheStats {
-  uint64_t entries = 0;          // live keys (expired ones until compacted)
-  uint64_t live_bytes = 0;       // on-disk bytes of live records
-  uint64_t raw_value_bytes = 0;  // live values before compression
+  uint64_t entries = 0;             // live keys (expired ones until compacted)
+  uint64_t live_bytes = 0;          // on-disk bytes of live records
+  uint64_t raw_value_bytes = 0;     // live values before compression
   uint64_t stored_value_bytes = 0;  // live values as stored
-  uint64_t file_bytes = 0;       // log + index, as allocated
-  uint64_t dead_bytes = 0;       // log bytes of overwritten/erased records
-  uint64_t evictions = 0;        // records dropped to honour max_bytes
-  uint64_t expired_dropped = 0;  // expired records dropped by compaction
-  uint64_t corrupt_records = 0;  // reads that failed verification
-  uint64_t compactions = 0;      // generations written since creation
-  uint64_t generation = 0;       // current generation number
+  uint64_t file_bytes = 0;          // log + index, as allocated
+  uint64_t dead_bytes = 0;          // log bytes of overwritten/erased records
+  uint64_t evictions = 0;           // records dropped to honour max_bytes
+  uint64_t expired_dropped = 0;     // expired records dropped by compaction
+  uint64_t corrupt_records = 0;     // reads that failed verification
+  uint64_t compactions = 0;         // generations written since creation
+  uint64_t generation = 0;          // current generation number
   // raw_value_bytes / stored_value_bytes; 1.0 for an empty store.
   double compression_ratio() const {
     return stored_value_bytes == 0
@@ -119,15 +120,40 @@ struct FileCacheStats {
 // What Verify() found, reading every record of the log and every slot of the
 // index.
 struct VerifyReport {
-  uint64_t records_checked = 0;  // records in the committed log
-  uint64_t corrupt_records = 0;  // records failing checksum or bounds
-  uint64_t index_entries = 0;    // live slots in the index
+  uint64_t records_checked = 0;    // records in the committed log
+  uint64_t corrupt_records = 0;    // records failing checksum or bounds
+  uint64_t index_entries = 0;      // live slots in the index
   uint64_t bad_index_entries = 0;  // slots naming no valid record of the key
   uint64_t unreadable_bytes = 0;   // log bytes after the first bad record
   bool clean() const {
     return corrupt_records == 0 && bad_index_entries == 0 &&
            unreadable_bytes == 0;
   }
+};
+
+// A held per-key lock (FileCache::LockKey). Movable; the lock is released
+// when the object is destroyed or Release() is called, and by the kernel if
+// the process dies while holding it.
+class KeyLock {
+ public:
+  KeyLock() = default;
+  ~KeyLock() { Release(); }
+  KeyLock(KeyLock&& other) noexcept;
+  KeyLock& operator=(KeyLock&& other) noexcept;
+  KeyLock(const KeyLock&) = delete;
+  KeyLock& operator=(const KeyLock&) = delete;
+
+  bool held() const { return fd_ >= 0; }
+  void Release();
+
+ private:
+  friend class FileCache;
+  KeyLock(std::shared_ptr<Env> env, int fd, uint64_t offset)
+      : env_(std::move(env)), fd_(fd), offset_(offset) {}
+
+  std::shared_ptr<Env> env_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
 };
 
 class FileCache {
@@ -180,6 +206,16 @@ class FileCache {
   Status ForEachKey(const std::function<void(std::string_view key)>& fn);
 
   Result<FileCacheStats> GetStats();
+
+  // Blocks until the caller holds the store-wide lock of `key`. Holders of
+  // one key's lock exclude each other across processes and across handles
+  // and threads of one process; the lock does not affect reads or writes.
+  // It is how callers agree that only one of them computes a missing value
+  // (single-flight). Keys are mapped onto 2^62 lock positions, so two keys
+  // share one with negligible probability. Taking one key's lock twice
+  // without releasing it waits forever. Fails with kUnsupported where the
+  // filesystem has no byte-range locks.
+  Result<KeyLock> LockKey(std::string_view key);
 
   // Reads every record and index slot and reports what it found. Changes
   // nothing.

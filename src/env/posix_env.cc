@@ -87,6 +87,16 @@ int OpenRetry(const char* path, int flags, mode_t mode = 0) {
   return fd;
 }
 
+// The one-byte range at `offset` for an F_OFD_* lock request.
+struct flock ByteRange(short type, uint64_t offset) {
+  struct flock range {};
+  range.l_type = type;
+  range.l_whence = SEEK_SET;
+  range.l_start = static_cast<off_t>(offset);
+  range.l_len = 1;
+  return range;  // l_pid stays 0, as OFD locks require
+}
+
 class PosixEnv final : public Env {
  public:
   Result<int> Open(const std::string& path, OpenMode mode) override {
@@ -258,6 +268,40 @@ class PosixEnv final : public Env {
       rc = ::flock(fd, LOCK_UN);
     } while (rc != 0 && errno == EINTR);
     if (rc != 0) return ErrnoStatus("flock(LOCK_UN)", FdName(fd), errno);
+    return Status::OK();
+  }
+
+  Status LockByte(int fd, uint64_t offset, LockMode mode) override {
+    if (Status s = CheckRange("fcntl(F_OFD_SETLK)", fd, offset, 1); !s.ok()) {
+      return s;
+    }
+    struct flock range = ByteRange(F_WRLCK, offset);
+    const int cmd =
+        mode == LockMode::kExclusiveTry ? F_OFD_SETLK : F_OFD_SETLKW;
+    int rc;
+    do {
+      rc = ::fcntl(fd, cmd, &range);
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0) return Status::OK();
+    const int err = errno;
+    if (err == EAGAIN || err == EACCES) {
+      return Status::Busy(ErrorMessage("fcntl(F_OFD_SETLK)", FdName(fd), err));
+    }
+    if (err == ENOLCK || err == EINVAL || err == EOPNOTSUPP) {
+      return Status::Unsupported(
+          ErrorMessage("fcntl(F_OFD_SETLK)", FdName(fd), err));
+    }
+    return ErrnoStatus("fcntl(F_OFD_SETLK)", FdName(fd), err);
+  }
+
+  Status UnlockByte(int fd, uint64_t offset) override {
+    if (Status s = CheckRange("fcntl(F_UNLCK)", fd, offset, 1); !s.ok()) {
+      return s;
+    }
+    struct flock range = ByteRange(F_UNLCK, offset);
+    if (::fcntl(fd, F_OFD_SETLK, &range) != 0) {
+      return ErrnoStatus("fcntl(F_UNLCK)", FdName(fd), errno);
+    }
     return Status::OK();
   }
 

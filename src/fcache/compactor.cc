@@ -6,7 +6,7 @@
 #include <string_view>
 #include <unordered_map>
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 namespace {
 
 // Copied records are gathered into writes of about this size.
@@ -228,4 +228,4 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
                               nullptr, /*sync=*/false));
 }
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal

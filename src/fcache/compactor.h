@@ -16,7 +16,7 @@
 
 #include "src/fcache/generation.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 struct CompactionPlan {
   // Copy records into a new log (compaction) or keep the log and rebuild
@@ -50,6 +50,6 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
                                             const std::string& dir,
                                             int64_t now_ms);
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_COMPACTOR_H_

@@ -16,18 +16,18 @@
 
 namespace ucache {
 
-using fcache::CompactionPlan;
-using fcache::FileHandle;
-using fcache::FileLock;
-using fcache::Generation;
-using fcache::IndexHeader;
-using fcache::LoadShared;
-using fcache::RecordView;
+using fcache_internal::CompactionPlan;
+using fcache_internal::FileHandle;
+using fcache_internal::FileLock;
+using fcache_internal::Generation;
+using fcache_internal::IndexHeader;
+using fcache_internal::LoadShared;
+using fcache_internal::RecordView;
 
 namespace {
 
 uint64_t KeyTag(std::string_view key) {
-  return fcache::TagOf(XXH3_64bits(key.data(), key.size()));
+  return fcache_internal::TagOf(XXH3_64bits(key.data(), key.size()));
 }
 
 // Creates `dir` and its missing parents, each with mode 0700.
@@ -71,8 +71,9 @@ Status CheckStoreDir(Env& env, const std::string& dir,
   bool ours = false;
   for (const std::string& name : *names) {
     uint64_t id;
-    if (name == fcache::kIndexFileName || name == fcache::kLockFileName ||
-        fcache::ParseLogFileName(name, &id)) {
+    if (name == fcache_internal::kIndexFileName ||
+        name == fcache_internal::kLockFileName ||
+        fcache_internal::ParseLogFileName(name, &id)) {
       ours = true;
     }
   }
@@ -81,8 +82,9 @@ Status CheckStoreDir(Env& env, const std::string& dir,
                              ": holds files but no ucache store; refusing to "
                              "write into it");
   }
-  const bool has_index = std::find(names->begin(), names->end(),
-                                   fcache::kIndexFileName) != names->end();
+  const bool has_index =
+      std::find(names->begin(), names->end(),
+                fcache_internal::kIndexFileName) != names->end();
   if (!has_index && (options.read_only || !options.create_if_missing)) {
     return Status::NotFound(dir + ": no store index here");
   }
@@ -103,6 +105,7 @@ class FileCache::Impl {
         gen_(std::move(gen)) {}
 
   const std::string& dir() const { return dir_; }
+  const std::shared_ptr<Env>& env() const { return env_; }
 
   Status Put(std::string_view key, std::string_view value,
              std::chrono::milliseconds ttl);
@@ -206,7 +209,7 @@ FileCache::Impl::Lookup FileCache::Impl::FindLocked(const Generation& gen,
     return true;
   });
   if (retry) return Lookup::kRetry;
-  if (!found || out->header->kind != fcache::kRecordPut)
+  if (!found || out->header->kind != fcache_internal::kRecordPut)
     return Lookup::kMissing;
   const int64_t expires = out->header->expires_ms;
   if (expires != 0 && expires <= env_->NowMillis()) return Lookup::kMissing;
@@ -240,7 +243,7 @@ Status FileCache::Impl::Refresh() {
   std::unique_lock lock(mu_);
   if (gen_->index->superseded()) {
     Result<std::unique_ptr<Generation>> gen =
-        fcache::OpenCurrentGeneration(env_, dir_, !options_.read_only);
+        fcache_internal::OpenCurrentGeneration(env_, dir_, !options_.read_only);
     if (!gen.ok()) return gen.status().WithContext("reopening " + dir_);
     gen_ = std::move(*gen);
     return Status::OK();
@@ -254,27 +257,27 @@ void FileCache::Impl::CountCorrupt() {
   if (options_.read_only) {
     local_corrupt_.fetch_add(1, std::memory_order_relaxed);
   } else {
-    fcache::AddShared(gen_->index->header().corrupt_records, 1);
+    fcache_internal::AddShared(gen_->index->header().corrupt_records, 1);
   }
 }
 
 Status FileCache::Impl::Get(std::string_view key, std::string* value) {
   return WithRecord(key, [&](const Generation&, const RecordView& record) {
-    return fcache::ReadValue(record, value);
+    return fcache_internal::ReadValue(record, value);
   });
 }
 
 Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
   return WithRecord(key, [&](const Generation& gen, const RecordView& record) {
-    if (record.header->codec == fcache::kCodecRaw) {
-      if (!fcache::ChecksumMatches(record)) return false;
+    if (record.header->codec == fcache_internal::kCodecRaw) {
+      if (!fcache_internal::ChecksumMatches(record)) return false;
       view->keep_alive_ = gen.log->mapping();
       view->data_ = record.stored;
       view->zero_copy_ = true;
       return true;
     }
     auto owned = std::make_shared<std::string>();
-    if (!fcache::ReadValue(record, owned.get())) return false;
+    if (!fcache_internal::ReadValue(record, owned.get())) return false;
     view->data_ = *owned;
     view->keep_alive_ = std::move(owned);
     view->zero_copy_ = false;
@@ -285,7 +288,7 @@ Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
 bool FileCache::Impl::Contains(std::string_view key) {
   return WithRecord(key,
                     [](const Generation&, const RecordView& record) {
-                      return fcache::ChecksumMatches(record);
+                      return fcache_internal::ChecksumMatches(record);
                     })
       .ok();
 }
@@ -331,7 +334,7 @@ Status FileCache::Impl::CompactLocked(CompactionPlan plan) {
   plan.sync = options_.sync_writes;
   Result<std::unique_ptr<Generation>> gen = [&] {
     std::shared_lock lock(mu_);
-    return fcache::Compact(env_, dir_, *gen_, plan);
+    return fcache_internal::Compact(env_, dir_, *gen_, plan);
   }();
   if (!gen.ok()) return gen.status().WithContext("compacting " + dir_);
   Install(std::move(*gen));
@@ -365,9 +368,11 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         // The rebuilt index may be larger than this one (it is sized for a
         // lower load), so budget for the larger of the two.
         const uint64_t index_bytes = std::max(
-            gen.index->file_bytes(), fcache::IndexFileBytes(fcache::CapacityFor(
-                                         LoadShared(h.live_slots))));
-        const uint64_t overhead = fcache::kLogHeaderSize + index_bytes + size;
+            gen.index->file_bytes(),
+            fcache_internal::IndexFileBytes(
+                fcache_internal::CapacityFor(LoadShared(h.live_slots))));
+        const uint64_t overhead =
+            fcache_internal::kLogHeaderSize + index_bytes + size;
         if (evicted || overhead >= target) {
           return Status::NoSpace("a record of " + std::to_string(size) +
                                  " bytes does not fit in max_bytes=" +
@@ -377,7 +382,7 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         plan.live_byte_budget = target - overhead;
         evicted = rewrite = true;
       } else if (static_cast<double>(used + 1) >
-                 fcache::kMaxLoad *
+                 fcache_internal::kMaxLoad *
                      static_cast<double>(gen.index->capacity())) {
         // Growing the index alone is cheap; copy the log too when it is
         // mostly dead anyway.
@@ -414,10 +419,10 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         if (s.ok() && options_.sync_writes) s = gen.log->Sync();
         if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
         gen.log->ExtendReadable(log_end + size);  // else readers remap later
-        fcache::StoreShared(h.log_end, log_end + size);
+        fcache_internal::StoreShared(h.log_end, log_end + size);
 
         auto add = [](uint64_t& word, int64_t delta) {
-          fcache::AddShared(word, delta);
+          fcache_internal::AddShared(word, delta);
         };
         if (old_known) {
           add(h.dead_bytes, static_cast<int64_t>(old_size));
@@ -427,18 +432,20 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         }
         if (erase) {
           // The erase record exists only for log scans; it is dead at once.
-          fcache::StoreShared(gen.index->slot(slot).tag, fcache::kTombstoneTag);
+          fcache_internal::StoreShared(gen.index->slot(slot).tag,
+                                       fcache_internal::kTombstoneTag);
           add(h.live_slots, -1);
           add(h.tombstones, 1);
           add(h.dead_bytes, static_cast<int64_t>(size));
         } else {
           const auto* rh =
-              reinterpret_cast<const fcache::RecordHeader*>(record.data());
+              reinterpret_cast<const fcache_internal::RecordHeader*>(
+                  record.data());
           if (slot >= 0) {
-            fcache::StoreShared(gen.index->slot(slot).loc, log_end);
+            fcache_internal::StoreShared(gen.index->slot(slot).loc, log_end);
           } else {
             if (LoadShared(gen.index->slot(free_slot).tag) ==
-                fcache::kTombstoneTag) {
+                fcache_internal::kTombstoneTag) {
               add(h.tombstones, -1);
             }
             gen.index->Fill(static_cast<uint64_t>(free_slot), tag, log_end);
@@ -478,8 +485,8 @@ Status FileCache::Impl::Put(std::string_view key, std::string_view value,
   if (ttl.count() == 0) ttl = options_.default_ttl;
   const int64_t expires = ttl.count() > 0 ? env_->NowMillis() + ttl.count() : 0;
   std::string record;
-  fcache::EncodeRecord(fcache::kRecordPut, key, value, expires, options_,
-                       &record);
+  fcache_internal::EncodeRecord(fcache_internal::kRecordPut, key, value,
+                                expires, options_, &record);
   return Locked([&] { return AppendLocked(key, record, /*erase=*/false); });
 }
 
@@ -488,7 +495,8 @@ Status FileCache::Impl::Erase(std::string_view key) {
     return Status::InvalidArgument("bad key length");
   }
   std::string record;
-  fcache::EncodeRecord(fcache::kRecordErase, key, {}, 0, options_, &record);
+  fcache_internal::EncodeRecord(fcache_internal::kRecordErase, key, {}, 0,
+                                options_, &record);
   return Locked([&] { return AppendLocked(key, record, /*erase=*/true); });
 }
 
@@ -496,10 +504,10 @@ Status FileCache::Impl::Clear() {
   return Locked([&]() -> Status {
     Result<std::unique_ptr<Generation>> gen = [&] {
       std::shared_lock lock(mu_);
-      return fcache::PublishEmpty(env_, dir_, gen_->log->id() + 1,
-                                  gen_->index->generation() + 1,
-                                  fcache::CountersOf(gen_->index->header()),
-                                  gen_.get(), options_.sync_writes);
+      return fcache_internal::PublishEmpty(
+          env_, dir_, gen_->log->id() + 1, gen_->index->generation() + 1,
+          fcache_internal::CountersOf(gen_->index->header()), gen_.get(),
+          options_.sync_writes);
     }();
     if (!gen.ok()) return gen.status().WithContext("clearing " + dir_);
     Install(std::move(*gen));
@@ -538,8 +546,8 @@ Status FileCache::Impl::ForEachKey(
     const int64_t now = env_->NowMillis();
     gen.index->ForEachLiveSlot([&](uint64_t, uint64_t loc) {
       RecordView r;
-      if (gen.Parse(loc, &r) && r.header->kind == fcache::kRecordPut &&
-          fcache::ChecksumMatches(r) &&
+      if (gen.Parse(loc, &r) && r.header->kind == fcache_internal::kRecordPut &&
+          fcache_internal::ChecksumMatches(r) &&
           (r.header->expires_ms == 0 || r.header->expires_ms > now)) {
         keys.emplace_back(r.key);
       }
@@ -578,12 +586,12 @@ Result<VerifyReport> FileCache::Impl::Verify() {
   VerifyReport report;
   const uint64_t limit = gen.ReadLimit();
   const uint64_t log_end = LoadShared(gen.index->header().log_end);
-  uint64_t pos = fcache::kLogHeaderSize;
+  uint64_t pos = fcache_internal::kLogHeaderSize;
   RecordView r;
   while (pos < limit) {
-    if (!fcache::ParseRecord(gen.log->data(), limit, pos, &r)) break;
+    if (!fcache_internal::ParseRecord(gen.log->data(), limit, pos, &r)) break;
     ++report.records_checked;
-    if (!fcache::ChecksumMatches(r)) ++report.corrupt_records;
+    if (!fcache_internal::ChecksumMatches(r)) ++report.corrupt_records;
     pos += r.size;  // lengths passed the bounds checks, so we can step on
   }
   // Bytes the index claims are committed but that do not parse (or that the
@@ -591,8 +599,8 @@ Result<VerifyReport> FileCache::Impl::Verify() {
   report.unreadable_bytes = log_end > pos ? log_end - pos : 0;
   gen.index->ForEachLiveSlot([&](uint64_t tag, uint64_t loc) {
     ++report.index_entries;
-    if (!gen.Parse(loc, &r) || r.header->kind != fcache::kRecordPut ||
-        KeyTag(r.key) != tag || !fcache::ChecksumMatches(r)) {
+    if (!gen.Parse(loc, &r) || r.header->kind != fcache_internal::kRecordPut ||
+        KeyTag(r.key) != tag || !fcache_internal::ChecksumMatches(r)) {
       ++report.bad_index_entries;
     }
   });
@@ -605,7 +613,7 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     const std::shared_ptr<Env>& env, const std::string& dir,
     const FileCacheOptions& options, const FileHandle& lock_file) {
   Result<std::unique_ptr<Generation>> gen =
-      fcache::OpenCurrentGeneration(env, dir, !options.read_only);
+      fcache_internal::OpenCurrentGeneration(env, dir, !options.read_only);
   if (options.read_only) {
     if (gen.status().IsNotFound()) {
       return Status::NotFound(dir + ": no store index here");
@@ -619,12 +627,13 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     // Tidy leftovers of crashed compactions, unless a writer is busy.
     FileLock lock(env.get(), lock_file.fd());
     if (lock.Lock(LockMode::kExclusiveTry).ok()) {
-      env->Remove(dir + "/" + fcache::kIndexTempName);
+      env->Remove(dir + "/" + fcache_internal::kIndexTempName);
       Result<std::vector<std::string>> names = env->ListDir(dir);
       if (names.ok() && !(*gen)->index->superseded()) {
         for (const std::string& name : *names) {
           uint64_t id;
-          if (fcache::ParseLogFileName(name, &id) && id != (*gen)->log->id()) {
+          if (fcache_internal::ParseLogFileName(name, &id) &&
+              id != (*gen)->log->id()) {
             env->Remove(dir + "/" + name);
           }
         }
@@ -637,12 +646,12 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
   FileLock lock(env.get(), lock_file.fd());
   Status s = lock.Lock(LockMode::kExclusiveWait);
   if (!s.ok()) return s.WithContext("locking " + dir);
-  gen = fcache::OpenCurrentGeneration(env, dir, true);
+  gen = fcache_internal::OpenCurrentGeneration(env, dir, true);
   const Status::Code again = gen.status().code();
   if (again != Status::Code::kNotFound && again != Status::Code::kCorruption) {
     return gen;
   }
-  return fcache::Recover(env, dir, env->NowMillis());
+  return fcache_internal::Recover(env, dir, env->NowMillis());
 }
 
 Result<std::unique_ptr<FileCache>> FileCache::Open(
@@ -653,8 +662,9 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
   if (!s.ok()) return s;
   FileHandle lock_file;
   if (!options.read_only) {
-    Result<FileHandle> f = FileHandle::Open(
-        env.get(), dir + "/" + fcache::kLockFileName, OpenMode::kCreate);
+    Result<FileHandle> f =
+        FileHandle::Open(env.get(), dir + "/" + fcache_internal::kLockFileName,
+                         OpenMode::kCreate);
     if (!f.ok()) return f.status();
     lock_file = std::move(*f);
   }
@@ -694,11 +704,29 @@ Status FileCache::ForEachKey(
 }
 Result<FileCacheStats> FileCache::GetStats() { return impl_->GetStats(); }
 Result<VerifyReport> FileCache::Verify() { return impl_->Verify(); }
+
+Result<KeyLock> FileCache::LockKey(std::string_view key) {
+  // A descriptor of its own per lock: OFD locks exclude each other only
+  // between open file descriptions, and that is what makes two threads of
+  // one process wait for each other too.
+  Env* env = impl_->env().get();
+  Result<FileHandle> file =
+      FileHandle::Open(env, impl_->dir() + "/" + fcache_internal::kLockFileName,
+                       OpenMode::kReadWrite);
+  if (!file.ok()) return file.status();
+  const uint64_t offset = XXH3_64bits(key.data(), key.size()) >> 2;
+  if (Status s = env->LockByte(file->fd(), offset, LockMode::kExclusiveWait);
+      !s.ok()) {
+    return s;
+  }
+  return KeyLock(impl_->env(), file->Release(), offset);
+}
 const std::string& FileCache::dir() const { return impl_->dir(); }
 
 bool IsStore(const std::string& dir) {
   std::shared_ptr<Env> env = NewPosixEnv();
-  Result<FileInfo> info = env->StatPath(dir + "/" + fcache::kIndexFileName);
+  Result<FileInfo> info =
+      env->StatPath(dir + "/" + fcache_internal::kIndexFileName);
   return info.ok() && info->is_regular;
 }
 

@@ -9,7 +9,7 @@
 
 #include "ucache/env.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 class FileHandle {
  public:
@@ -35,6 +35,8 @@ class FileHandle {
   }
 
   int fd() const { return fd_; }
+  // Hands the descriptor over to the caller, who closes it.
+  int Release() { return std::exchange(fd_, -1); }
   bool valid() const { return fd_ >= 0; }
 
  private:
@@ -47,6 +49,6 @@ class FileHandle {
   int fd_ = -1;
 };
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_FILE_HANDLE_H_

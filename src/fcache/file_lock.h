@@ -7,7 +7,7 @@
 
 #include "ucache/env.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 class FileLock {
  public:
@@ -30,6 +30,6 @@ class FileLock {
   bool locked_ = false;
 };
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_FILE_LOCK_H_

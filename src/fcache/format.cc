@@ -5,7 +5,7 @@
 #include <cinttypes>
 #include <cstdio>
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 namespace {
 
 uint64_t PreludeChecksum(const FilePrelude& prelude) {
@@ -69,4 +69,4 @@ Status CheckPrelude(const FilePrelude& prelude, uint64_t magic,
   return Status::OK();
 }
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal

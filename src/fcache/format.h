@@ -13,7 +13,7 @@
 
 #include "ucache/status.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 static_assert(std::endian::native == std::endian::little,
               "the store format is little-endian");
@@ -160,6 +160,6 @@ inline constexpr uint64_t RecordSize(uint32_t key_len, uint32_t stored_len) {
 // can make us allocate.
 inline constexpr uint64_t kMaxLz4Ratio = 255;
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_FORMAT_H_

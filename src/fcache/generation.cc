@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 namespace {
 
 // A publication replaces "index" and then unlinks the old log; an opener
@@ -113,4 +113,4 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
   return gen;
 }
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal

@@ -16,7 +16,7 @@
 #include "src/fcache/log_file.h"
 #include "src/fcache/record.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 struct Generation {
   std::unique_ptr<IndexFile> index;
@@ -64,6 +64,6 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
     const std::vector<LiveRecord>& records, uint64_t generation,
     const CarriedCounters& counters, const Generation* old, bool sync);
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_GENERATION_H_

@@ -3,7 +3,7 @@
 #include <bit>
 #include <cstring>
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 Result<std::unique_ptr<IndexFile>> IndexFile::Create(std::shared_ptr<Env> env,
                                                      const std::string& path,
@@ -73,4 +73,4 @@ Result<std::unique_ptr<IndexFile>> IndexFile::Open(std::shared_ptr<Env> env,
 
 Status IndexFile::Sync() { return env_->Sync(file_.fd()); }
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal

@@ -19,7 +19,7 @@
 #include "src/fcache/mapping.h"
 #include "ucache/env.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 // Atomic access to words of a shared mapping.
 inline uint64_t LoadShared(const uint64_t& word) {
@@ -123,6 +123,6 @@ int64_t IndexFile::Find(uint64_t tag, Match&& match, int64_t* free_slot) const {
   return -1;
 }
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_INDEX_FILE_H_

@@ -5,7 +5,7 @@
 
 #include "src/fcache/format.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 namespace {
 
 // Mappings reserve address space generously so that a growing log remaps
@@ -107,4 +107,4 @@ Status LogFile::Write(uint64_t offset, std::string_view bytes) {
 
 Status LogFile::Sync() { return env_->Sync(file_.fd()); }
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal

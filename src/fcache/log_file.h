@@ -17,7 +17,7 @@
 #include "src/fcache/mapping.h"
 #include "ucache/env.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 class LogFile {
  public:
@@ -80,6 +80,6 @@ class LogFile {
   std::atomic<uint64_t> readable_{0};
 };
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_LOG_FILE_H_

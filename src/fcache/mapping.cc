@@ -1,6 +1,6 @@
 #include "src/fcache/mapping.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 Result<std::shared_ptr<Mapping>> Mapping::Create(std::shared_ptr<Env> env,
                                                  int fd, uint64_t length,
@@ -13,4 +13,4 @@ Result<std::shared_ptr<Mapping>> Mapping::Create(std::shared_ptr<Env> env,
 
 Mapping::~Mapping() { env_->Unmap(data_, length_); }
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal

@@ -10,7 +10,7 @@
 
 #include "ucache/env.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 class Mapping {
  public:
@@ -35,6 +35,6 @@ class Mapping {
   const uint64_t length_;
 };
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_MAPPING_H_

@@ -6,7 +6,7 @@
 
 #include <cstring>
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 namespace {
 
 constexpr size_t kChecksumBytes = sizeof(RecordHeader::checksum);
@@ -146,4 +146,4 @@ bool ReadValue(const RecordView& record, std::string* value) {
   return n >= 0 && static_cast<uint32_t>(n) == h.value_len;
 }
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal

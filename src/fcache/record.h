@@ -11,7 +11,7 @@
 #include "src/fcache/format.h"
 #include "ucache/file_cache.h"
 
-namespace ucache::fcache {
+namespace ucache::fcache_internal {
 
 // A record located inside readable memory. The pointers are as valid as the
 // memory they were parsed from.
@@ -44,6 +44,6 @@ bool ChecksumMatches(const RecordView& record);
 // False (and *value unspecified) when verification or decoding fails.
 bool ReadValue(const RecordView& record, std::string* value);
 
-}  // namespace ucache::fcache
+}  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_RECORD_H_

@@ -16,7 +16,7 @@
 #include <string>
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 struct Entry {
   // Set by the shard.
@@ -86,7 +86,7 @@ class EntryList {
   size_t size_ = 0;
 };
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache
 
 #endif  // UCACHE_SRC_MCACHE_ENTRY_H_

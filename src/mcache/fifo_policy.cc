@@ -1,7 +1,7 @@
 #include "src/mcache/fifo_policy.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 void FifoPolicy::RecordInsert(Entry* e) { list_.PushBack(e); }
 
@@ -11,5 +11,5 @@ void FifoPolicy::RecordRemove(Entry* e) { list_.Remove(e); }
 
 Entry* FifoPolicy::ChooseVictim() { return list_.front(); }
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

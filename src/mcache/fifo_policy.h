@@ -8,7 +8,7 @@
 #include "src/mcache/policy.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 class FifoPolicy final : public Policy {
  public:
@@ -22,7 +22,7 @@ class FifoPolicy final : public Policy {
   EntryList list_;  // front = inserted first
 };
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache
 
 #endif  // UCACHE_SRC_MCACHE_FIFO_POLICY_H_

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 namespace {
 
@@ -85,5 +85,5 @@ void FrequencySketch::Reset() {
   ++resets_;
 }
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

@@ -21,7 +21,7 @@
 #include <vector>
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 class FrequencySketch {
  public:
@@ -59,7 +59,7 @@ class FrequencySketch {
   std::vector<uint64_t> table_;  // kRows rows of word_mask_ + 1 words
 };
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache
 
 #endif  // UCACHE_SRC_MCACHE_FREQUENCY_SKETCH_H_

@@ -3,7 +3,7 @@
 #include <limits>
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 LfuPolicy::~LfuPolicy() {
   // Entries belong to the shard; only the buckets are ours.
@@ -83,5 +83,5 @@ Entry* LfuPolicy::ChooseVictim() {
   return victim;  // it is the only entry
 }
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

@@ -19,7 +19,7 @@
 #include "src/mcache/policy.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 class LfuPolicy final : public Policy {
  public:
@@ -54,7 +54,7 @@ class LfuPolicy final : public Policy {
   Entry* newest_ = nullptr;
 };
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache
 
 #endif  // UCACHE_SRC_MCACHE_LFU_POLICY_H_

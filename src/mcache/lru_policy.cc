@@ -1,7 +1,7 @@
 #include "src/mcache/lru_policy.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 void LruPolicy::RecordInsert(Entry* e) { list_.PushBack(e); }
 
@@ -11,5 +11,5 @@ void LruPolicy::RecordRemove(Entry* e) { list_.Remove(e); }
 
 Entry* LruPolicy::ChooseVictim() { return list_.front(); }
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

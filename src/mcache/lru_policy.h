@@ -8,7 +8,7 @@
 #include "src/mcache/policy.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 class LruPolicy final : public Policy {
  public:
@@ -22,7 +22,7 @@ class LruPolicy final : public Policy {
   EntryList list_;  // front = least recently used
 };
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache
 
 #endif  // UCACHE_SRC_MCACHE_LRU_POLICY_H_

@@ -34,7 +34,8 @@ size_t ShareOf(size_t total, size_t shards, size_t i) {
 class MemoryCache::Impl {
  public:
   explicit Impl(const MemoryCacheOptions& options) : options_(options) {
-    clock_ = options_.clock ? options_.clock : mcache::Clock(SteadyNowMillis);
+    clock_ = options_.clock ? options_.clock
+                            : mcache_internal::Clock(SteadyNowMillis);
     size_t n = options_.shards;
     const size_t e = options_.max_entries;
     const size_t b = options_.max_bytes;
@@ -48,15 +49,15 @@ class MemoryCache::Impl {
     for (size_t i = 0; i < n; ++i) {
       const size_t max_entries = e != 0 ? ShareOf(e, n, i) : 0;
       const size_t max_bytes = b != 0 ? ShareOf(b, n, i) : 0;
-      shards_.push_back(std::make_unique<mcache::Shard>(
-          mcache::NewPolicy(options_.policy, max_entries), max_entries,
+      shards_.push_back(std::make_unique<mcache_internal::Shard>(
+          mcache_internal::NewPolicy(options_.policy, max_entries), max_entries,
           max_bytes, &clock_));
     }
   }
 
   // The top bits pick the shard; the index and the sketch use the whole hash
   // (the sketch remixes it), so they stay well spread within a shard.
-  mcache::Shard& ShardOf(uint64_t hash) {
+  mcache_internal::Shard& ShardOf(uint64_t hash) {
     return shard_bits_ == 0 ? *shards_[0]
                             : *shards_[hash >> (64 - shard_bits_)];
   }
@@ -66,9 +67,9 @@ class MemoryCache::Impl {
   }
 
   MemoryCacheOptions options_;
-  mcache::Clock clock_;
+  mcache_internal::Clock clock_;
   int shard_bits_ = 0;
-  std::vector<std::unique_ptr<mcache::Shard>> shards_;
+  std::vector<std::unique_ptr<mcache_internal::Shard>> shards_;
 };
 
 Result<std::unique_ptr<MemoryCache>> MemoryCache::Open(

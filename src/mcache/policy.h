@@ -20,7 +20,7 @@
 #include "src/mcache/entry.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 class Policy {
  public:
@@ -45,7 +45,7 @@ class Policy {
   virtual std::string_view name() const = 0;
 };
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache
 
 #endif  // UCACHE_SRC_MCACHE_POLICY_H_

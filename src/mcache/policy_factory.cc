@@ -6,7 +6,7 @@
 #include "src/mcache/tinylfu_policy.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 std::unique_ptr<Policy> NewPolicy(EvictionPolicy kind, size_t capacity) {
   switch (kind) {
@@ -24,5 +24,5 @@ std::unique_ptr<Policy> NewPolicy(EvictionPolicy kind, size_t capacity) {
   return std::make_unique<TinyLfuPolicy>(options);
 }
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

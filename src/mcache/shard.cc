@@ -5,7 +5,7 @@
 #include <vector>
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 Shard::Shard(std::unique_ptr<Policy> policy, size_t max_entries,
              size_t max_bytes, const Clock* clock)
@@ -156,5 +156,5 @@ void Shard::AddStats(MemoryCacheStats* stats) const {
   stats->entries += index_.size();
 }
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

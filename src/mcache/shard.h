@@ -23,7 +23,7 @@
 #include "ucache/status.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 // Milliseconds on the cache's clock.
 using Clock = std::function<int64_t()>;
@@ -103,7 +103,7 @@ class Shard {
   uint64_t expirations_ = 0;
 };
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache
 
 #endif  // UCACHE_SRC_MCACHE_SHARD_H_

@@ -4,7 +4,7 @@
 #include <cmath>
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 namespace {
 
@@ -241,5 +241,5 @@ void TinyLfuPolicy::MaybeClimb() {
   DemoteProtectedOverflow();
 }
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache

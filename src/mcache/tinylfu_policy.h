@@ -50,7 +50,7 @@
 #include "src/mcache/policy.h"
 
 namespace ucache {
-namespace mcache {
+namespace mcache_internal {
 
 struct TinyLfuOptions {
   // Capacity in entries. When zero, learnt from evictions (see above).
@@ -127,7 +127,7 @@ class TinyLfuPolicy final : public Policy {
   double still_change_ = 0;         // mean |hit-ratio change| while settled
 };
 
-}  // namespace mcache
+}  // namespace mcache_internal
 }  // namespace ucache
 
 #endif  // UCACHE_SRC_MCACHE_TINYLFU_POLICY_H_
