@@ -236,8 +236,9 @@ uint64_t RunOpt(const Trace& trace, size_t cache) {
 }
 
 // Drives one Policy the way a single Shard with an entry bound does.
-uint64_t RunPolicy(mcache::Policy& policy, const Trace& trace, size_t cache) {
-  std::unordered_map<uint32_t, std::unique_ptr<mcache::Entry>> entries;
+uint64_t RunPolicy(mcache_internal::Policy& policy, const Trace& trace,
+                   size_t cache) {
+  std::unordered_map<uint32_t, std::unique_ptr<mcache_internal::Entry>> entries;
   entries.reserve(cache * 2);
   uint64_t hits = 0;
   for (uint32_t id : trace) {
@@ -247,13 +248,13 @@ uint64_t RunPolicy(mcache::Policy& policy, const Trace& trace, size_t cache) {
       policy.RecordAccess(it->second.get());
       continue;
     }
-    auto e = std::make_unique<mcache::Entry>();
+    auto e = std::make_unique<mcache_internal::Entry>();
     e->key = KeyOf(id);
     e->hash = XXH3_64bits(e->key.data(), e->key.size());
     policy.RecordInsert(e.get());
     entries.emplace(id, std::move(e));
     while (entries.size() > cache) {
-      mcache::Entry* victim = policy.ChooseVictim();
+      mcache_internal::Entry* victim = policy.ChooseVictim();
       const uint32_t victim_id = IdOf(victim->key);
       policy.RecordRemove(victim);
       entries.erase(victim_id);
@@ -291,12 +292,12 @@ struct Row {
   std::map<std::string, double> pct;
 };
 
-std::unique_ptr<mcache::Policy> MakeStaticTinyLfu(size_t cache) {
-  mcache::TinyLfuOptions options;
+std::unique_ptr<mcache_internal::Policy> MakeStaticTinyLfu(size_t cache) {
+  mcache_internal::TinyLfuOptions options;
   options.capacity = cache;
   options.adaptive = false;
   options.initial_window = 0.01;
-  return std::make_unique<mcache::TinyLfuPolicy>(options);
+  return std::make_unique<mcache_internal::TinyLfuPolicy>(options);
 }
 
 int Main(int argc, char** argv) {
@@ -334,7 +335,7 @@ int Main(int argc, char** argv) {
   const std::string kDefault = "tinylfu";
   auto policy_column = [](EvictionPolicy kind) {
     return [kind](const Trace& t, size_t cache) {
-      auto p = mcache::NewPolicy(kind, cache);
+      auto p = mcache_internal::NewPolicy(kind, cache);
       return RunPolicy(*p, t, cache);
     };
   };
