@@ -24,16 +24,16 @@ class Status {
   // Persisted nowhere; the numbering may change between releases.
   enum class Code {
     kOk = 0,
-    kNotFound,         // a miss: absent, expired, or unreadable record
-    kInvalidArgument,  // the caller's input is out of bounds
-    kIOError,          // the operating system refused an operation
-    kNoSpace,          // the disk (or max_bytes) has no room for the write
-    kCorruption,       // stored bytes failed verification
-    kNotAStore,        // the directory exists but is not a ucache store
-    kVersionTooNew,    // written by a newer ucache; refused, never misread
-    kPermissionDenied, // ownership or mode checks failed
-    kUnsupported,      // the platform cannot do what was asked (e.g. locks)
-    kBusy,             // a lock is held elsewhere and waiting was not asked
+    kNotFound,          // a miss: absent, expired, or unreadable record
+    kInvalidArgument,   // the caller's input is out of bounds
+    kIOError,           // the operating system refused an operation
+    kNoSpace,           // the disk (or max_bytes) has no room for the write
+    kCorruption,        // stored bytes failed verification
+    kNotAStore,         // the directory exists but is not a ucache store
+    kVersionTooNew,     // written by a newer ucache; refused, never misread
+    kPermissionDenied,  // ownership or mode checks failed
+    kUnsupported,       // the platform cannot do what was asked (e.g. locks)
+    kBusy,              // a lock is held elsewhere and waiting was not asked
   };
 
   Status() = default;  // OK

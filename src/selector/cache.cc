@@ -1,0 +1,360 @@
+// The selector: opens the tiers Options ask for, routes each call through
+// the ones that serve it, and keeps the story of what serves and why.
+
+#include "ucache/cache.h"
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <utility>
+
+#include "src/selector/resolve.h"
+#include "ucache/scoped_override.h"
+
+namespace ucache {
+namespace {
+
+int64_t SteadyMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+void LogToStderr(LogLevel level, std::string_view message) {
+  std::fprintf(stderr, "ucache: %s: %.*s\n",
+               level == LogLevel::kWarning ? "warning" : "info",
+               static_cast<int>(message.size()), message.data());
+}
+
+bool UsesMemory(Backend b) {
+  return b == Backend::kMemoryAndFile || b == Backend::kMemory;
+}
+bool UsesFile(Backend b) {
+  return b == Backend::kMemoryAndFile || b == Backend::kFile;
+}
+
+}  // namespace
+
+class Cache::Impl {
+ public:
+  explicit Impl(selector_internal::Resolved resolved)
+      : options_(std::move(resolved.options)),
+        dir_status_(std::move(resolved.dir_status)),
+        log_(options_.log ? options_.log : LogSink(LogToStderr)) {
+    for (const std::string& w : resolved.warnings) {
+      log_(LogLevel::kWarning, w);
+    }
+    configured_ = Choose();
+  }
+
+  std::optional<Hit> Get(std::string_view key) {
+    const Backend route = Route();
+    if (route == Backend::kDisabled) return std::nullopt;
+    MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
+    if (memory != nullptr) {
+      if (std::shared_ptr<const std::string> v = memory->GetShared(key)) {
+        ++memory_hits_;
+        return Hit{*v, v, Tier::kMemory};
+      }
+    }
+    if (FileCache* file = UsesFile(route) ? File() : nullptr) {
+      auto view = std::make_shared<ValueView>();
+      if (file->GetView(key, view.get()).ok()) {
+        ++file_hits_;
+        // A cache may forget: an oversize value is simply not kept.
+        if (memory != nullptr) memory->Put(key, view->data(), options_.ttl);
+        const std::string_view data = view->data();
+        return Hit{data, std::move(view), Tier::kFile};
+      }
+    }
+    if (FallbackCache* fallback = FallbackIfOpen(route)) {
+      if (std::shared_ptr<const std::string> v = fallback->Get(key)) {
+        ++fallback_hits_;
+        return Hit{*v, v, Tier::kFallback};
+      }
+    }
+    ++misses_;
+    return std::nullopt;
+  }
+
+  void Put(std::string_view key, std::string_view value) {
+    const Backend route = Route();
+    if (route == Backend::kDisabled) return;
+    bool kept = false;
+    if (FileCache* file = UsesFile(route) ? File() : nullptr) {
+      if (!FileBlocked()) {
+        const Status s = file->Put(key, value, options_.ttl);
+        kept = s.ok();
+        NoteFileWrite(s);
+      }
+    }
+    if (MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr) {
+      kept = memory->Put(key, value, options_.ttl).ok() || kept;
+    }
+    if (!kept) {
+      // Nothing preferred kept it (file tier failing or alone and blocked,
+      // or no tier open): the tier that always works does.
+      Fallback()->Put(key, value, options_.ttl);
+    }
+    ++puts_;
+  }
+
+  void Erase(std::string_view key) {
+    if (MemoryCache* m = memory_.load()) m->Erase(key);
+    if (FileCache* f = file_.load()) f->Erase(key);
+    if (FallbackCache* b = fallback_.load()) b->Erase(key);
+  }
+
+  KeyLock LockKey(std::string_view key) {
+    const Backend route = Route();
+    FileCache* file = UsesFile(route) ? File() : nullptr;
+    if (file == nullptr) return KeyLock();
+    Result<KeyLock> lock = file->LockKey(key);
+    if (lock.ok()) return std::move(*lock);
+    WarnOnce(lock_warned_,
+             "per-key locks unavailable (" + lock.status().ToString() +
+                 "); processes missing one key may each compute it");
+    return KeyLock();
+  }
+
+  bool disabled() const { return Route() == Backend::kDisabled; }
+
+  Backend active_backend() const {
+    if (FileBlocked()) {
+      if (configured_ == Backend::kMemoryAndFile) return Backend::kMemory;
+      if (configured_ == Backend::kFile) return Backend::kFallback;
+    }
+    return configured_;
+  }
+
+  std::string active_reason() const {
+    std::lock_guard<std::mutex> lock(reason_mu_);
+    return FileBlocked() ? blocked_reason_ : open_reason_;
+  }
+
+  CacheStats GetStats() const {
+    CacheStats s;
+    s.backend = active_backend();
+    s.reason = active_reason();
+    s.memory_hits = memory_hits_.load();
+    s.file_hits = file_hits_.load();
+    s.fallback_hits = fallback_hits_.load();
+    s.misses = misses_.load();
+    s.puts = puts_.load();
+    s.file_failures = file_failures_.load();
+    if (MemoryCache* m = memory_.load()) s.memory = m->GetStats();
+    if (FileCache* f = file_.load()) {
+      if (Result<FileCacheStats> fs = f->GetStats(); fs.ok()) s.file = *fs;
+    }
+    if (FallbackCache* b = fallback_.load()) s.fallback = b->GetStats();
+    return s;
+  }
+
+  const Options& options() const { return options_; }
+
+ private:
+  // What serves this call: disabled wins over everything (so UCACHE_DISABLE
+  // cannot be undone by code), then this thread's override, then the
+  // configured backend.
+  Backend Route() const {
+    if (options_.disable) return Backend::kDisabled;
+    if (std::optional<Backend> o = ScopedOverride::Current()) return *o;
+    return configured_;
+  }
+
+  // The backend the options ask for, degraded to what opens; opens it.
+  Backend Choose() {
+    std::string why = "as configured";
+    Backend chosen = Backend::kFallback;
+    switch (options_.disable ? Backend::kDisabled : options_.backend) {
+      case Backend::kDisabled:
+        chosen = Backend::kDisabled;
+        why = "disabled by options or UCACHE_DISABLE";
+        break;
+      case Backend::kAuto:
+      case Backend::kMemoryAndFile: {
+        const bool memory = Memory() != nullptr;
+        const bool file = File() != nullptr;
+        chosen = memory && file ? Backend::kMemoryAndFile
+                 : memory       ? Backend::kMemory
+                 : file         ? Backend::kFile
+                                : Backend::kFallback;
+        if (!file) why = file_reason_;
+        if (!memory) why = memory_reason_ + (file ? "" : "; " + file_reason_);
+        break;
+      }
+      case Backend::kMemory:
+        chosen = Memory() != nullptr ? Backend::kMemory : Backend::kFallback;
+        if (chosen != Backend::kMemory) why = memory_reason_;
+        break;
+      case Backend::kFile:
+        chosen = File() != nullptr ? Backend::kFile : Backend::kFallback;
+        if (chosen != Backend::kFile) why = file_reason_;
+        break;
+      case Backend::kFallback:
+        break;
+    }
+    if (chosen == Backend::kFallback) Fallback();
+    std::lock_guard<std::mutex> lock(reason_mu_);
+    open_reason_ = why;
+    return chosen;
+  }
+
+  // Each tier opens once, on first use (from Choose or an override); a
+  // failure is reported once and leaves it null for good.
+  MemoryCache* Memory() {
+    if (MemoryCache* m = memory_.load(std::memory_order_acquire)) return m;
+    std::lock_guard<std::mutex> lock(open_mu_);
+    if (!memory_tried_) {
+      memory_tried_ = true;
+      Result<std::unique_ptr<MemoryCache>> m =
+          MemoryCache::Open(options_.memory);
+      if (m.ok()) {
+        memory_owner_ = std::move(*m);
+        memory_.store(memory_owner_.get(), std::memory_order_release);
+      } else {
+        memory_reason_ = "memory tier unavailable: " + m.status().ToString();
+        log_(LogLevel::kWarning, memory_reason_);
+      }
+    }
+    return memory_.load(std::memory_order_acquire);
+  }
+
+  FileCache* File() {
+    if (FileCache* f = file_.load(std::memory_order_acquire)) return f;
+    std::lock_guard<std::mutex> lock(open_mu_);
+    if (!file_tried_) {
+      file_tried_ = true;
+      Result<std::unique_ptr<FileCache>> f =
+          dir_status_.ok() ? FileCache::Open(options_.dir, options_.file)
+                           : Result<std::unique_ptr<FileCache>>(dir_status_);
+      if (f.ok()) {
+        file_owner_ = std::move(*f);
+        file_.store(file_owner_.get(), std::memory_order_release);
+      } else {
+        file_reason_ = "file tier unavailable at " +
+                       (options_.dir.empty() ? "(no path)" : options_.dir) +
+                       ": " + f.status().ToString();
+        log_(LogLevel::kWarning, file_reason_);
+      }
+    }
+    return file_.load(std::memory_order_acquire);
+  }
+
+  FallbackCache* Fallback() {
+    if (FallbackCache* b = fallback_.load(std::memory_order_acquire)) return b;
+    std::lock_guard<std::mutex> lock(open_mu_);
+    if (fallback_owner_ == nullptr) {
+      fallback_owner_ = std::make_unique<FallbackCache>(options_.fallback);
+      fallback_.store(fallback_owner_.get(), std::memory_order_release);
+    }
+    return fallback_owner_.get();
+  }
+
+  // The fallback tier when it is open and may hold values for `route`.
+  FallbackCache* FallbackIfOpen(Backend route) {
+    if (route == Backend::kFallback) return Fallback();
+    return fallback_.load(std::memory_order_acquire);
+  }
+
+  bool FileBlocked() const {
+    const int64_t until = file_blocked_until_.load(std::memory_order_relaxed);
+    return until != 0 && SteadyMillis() < until;
+  }
+
+  // Keeps the file tier's health after a write: a failure blocks writes for
+  // file_retry_interval with one warning per episode; a success after a
+  // failure ends the episode with one info line.
+  void NoteFileWrite(const Status& s) {
+    if (s.ok()) {
+      if (file_failing_.exchange(false)) {
+        file_blocked_until_.store(0);
+        log_(LogLevel::kInfo,
+             "file tier at " + options_.dir + " accepts writes again");
+      }
+      return;
+    }
+    ++file_failures_;
+    file_blocked_until_.store(std::max<int64_t>(
+        1, SteadyMillis() + options_.file_retry_interval.count()));
+    if (!file_failing_.exchange(true)) {
+      std::string why =
+          "file tier write failed at " + options_.dir + " (" + s.ToString() +
+          "); writes go to the " +
+          (configured_ == Backend::kMemoryAndFile ? "memory" : "fallback") +
+          " tier, reads still use the file tier, retrying "
+          "every " +
+          std::to_string(options_.file_retry_interval.count()) + " ms";
+      {
+        std::lock_guard<std::mutex> lock(reason_mu_);
+        blocked_reason_ = why;
+      }
+      log_(LogLevel::kWarning, why);
+    }
+  }
+
+  void WarnOnce(std::atomic<bool>& flag, const std::string& message) {
+    if (!flag.exchange(true)) log_(LogLevel::kWarning, message);
+  }
+
+  // Constant after construction.
+  const Options options_;
+  const Status dir_status_;
+  const LogSink log_;
+  Backend configured_ = Backend::kFallback;  // set once, in the constructor
+
+  // Tiers: published through the atomics once open; guarded by open_mu_.
+  std::mutex open_mu_;
+  bool memory_tried_ = false;
+  bool file_tried_ = false;
+  std::unique_ptr<MemoryCache> memory_owner_;
+  std::unique_ptr<FileCache> file_owner_;
+  std::unique_ptr<FallbackCache> fallback_owner_;
+  std::string memory_reason_;  // why the memory tier is not open
+  std::string file_reason_;    // why the file tier is not open
+  std::atomic<MemoryCache*> memory_{nullptr};
+  std::atomic<FileCache*> file_{nullptr};
+  std::atomic<FallbackCache*> fallback_{nullptr};
+
+  // The file tier's health: steady-clock millis until which writes skip it
+  // (0: healthy), and whether an episode of failures is under way.
+  std::atomic<int64_t> file_blocked_until_{0};
+  std::atomic<bool> file_failing_{false};
+  std::atomic<bool> lock_warned_{false};
+
+  mutable std::mutex reason_mu_;
+  std::string open_reason_;     // guarded by reason_mu_
+  std::string blocked_reason_;  // guarded by reason_mu_
+
+  std::atomic<uint64_t> memory_hits_{0};
+  std::atomic<uint64_t> file_hits_{0};
+  std::atomic<uint64_t> fallback_hits_{0};
+  std::atomic<uint64_t> misses_{0};
+  std::atomic<uint64_t> puts_{0};
+  std::atomic<uint64_t> file_failures_{0};
+};
+
+std::shared_ptr<Cache> Cache::Open(const Options& options) {
+  return std::shared_ptr<Cache>(new Cache(
+      std::make_unique<Impl>(selector_internal::ResolveOptions(options))));
+}
+
+Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Cache::~Cache() = default;
+
+std::optional<Cache::Hit> Cache::Get(std::string_view key) {
+  return impl_->Get(key);
+}
+void Cache::Put(std::string_view key, std::string_view value) {
+  impl_->Put(key, value);
+}
+void Cache::Erase(std::string_view key) { impl_->Erase(key); }
+KeyLock Cache::LockKey(std::string_view key) { return impl_->LockKey(key); }
+bool Cache::disabled() const { return impl_->disabled(); }
+Backend Cache::active_backend() const { return impl_->active_backend(); }
+std::string Cache::active_reason() const { return impl_->active_reason(); }
+CacheStats Cache::GetStats() const { return impl_->GetStats(); }
+const Options& Cache::options() const { return impl_->options(); }
+
+}  // namespace ucache

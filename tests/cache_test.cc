@@ -1,0 +1,338 @@
+// Tests of the selector (Cache): layering, backends, graceful fallback when
+// the file tier cannot open or fails at run time, the log sink, per-key
+// locks, and stats that say which backend serves and why.
+
+#include "ucache/cache.h"
+
+#include <errno.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/testutil.h"
+#include "ucache/scoped_override.h"
+
+namespace ucache {
+namespace {
+
+// Collects what a cache logs.
+class Log {
+ public:
+  LogSink Sink() {
+    return [this](LogLevel level, std::string_view message) {
+      std::lock_guard<std::mutex> lock(mu_);
+      (level == LogLevel::kWarning ? warnings_ : infos_).emplace_back(message);
+    };
+  }
+  std::vector<std::string> warnings() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return warnings_;
+  }
+  std::vector<std::string> infos() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return infos_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<std::string> warnings_;
+  std::vector<std::string> infos_;
+};
+
+Options StoreOptions(const std::string& dir, Log* log) {
+  Options o;
+  o.dir = dir;
+  o.read_environment = false;
+  o.log = log->Sink();
+  return o;
+}
+
+std::string ValueOf(const std::optional<Cache::Hit>& hit) {
+  return hit ? std::string(hit->data) : "<miss>";
+}
+
+TEST(CacheTest, AutoLayersMemoryOverFile) {
+  TempDir tmp;
+  Log log;
+  const Options options = StoreOptions(tmp.Sub("store"), &log);
+  {
+    std::shared_ptr<Cache> cache = Cache::Open(options);
+    EXPECT_EQ(cache->active_backend(), Backend::kMemoryAndFile);
+    EXPECT_EQ(cache->active_reason(), "as configured");
+    cache->Put("k", "v");
+    std::optional<Cache::Hit> hit = cache->Get("k");
+    ASSERT_TRUE(hit);
+    EXPECT_EQ(hit->tier, Tier::kMemory);
+    EXPECT_EQ(hit->data, "v");
+  }
+  // A new cache (as in the next run) reads the file tier, then memory.
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  std::optional<Cache::Hit> first = cache->Get("k");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->tier, Tier::kFile);
+  EXPECT_EQ(first->data, "v");
+  std::optional<Cache::Hit> second = cache->Get("k");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->tier, Tier::kMemory);
+  EXPECT_EQ(ValueOf(cache->Get("absent")), "<miss>");
+  const CacheStats s = cache->GetStats();
+  EXPECT_EQ(s.file_hits, 1u);
+  EXPECT_EQ(s.memory_hits, 1u);
+  EXPECT_EQ(s.misses, 1u);
+  ASSERT_TRUE(s.memory && s.file);
+  EXPECT_EQ(s.file->entries, 1u);
+  EXPECT_FALSE(s.fallback);
+  EXPECT_TRUE(log.warnings().empty());
+}
+
+TEST(CacheTest, EachBackendServesFromItsTiersOnly) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.backend = Backend::kMemory;
+  Cache::Open(options)->Put("m", "1");
+  options.backend = Backend::kFile;
+  std::shared_ptr<Cache> file = Cache::Open(options);
+  EXPECT_EQ(file->active_backend(), Backend::kFile);
+  EXPECT_EQ(ValueOf(file->Get("m")), "<miss>")
+      << "memory-only put reached disk";
+  file->Put("f", "2");
+  EXPECT_EQ(file->Get("f")->tier, Tier::kFile);
+  EXPECT_FALSE(file->GetStats().memory);
+  options.backend = Backend::kFallback;
+  std::shared_ptr<Cache> fallback = Cache::Open(options);
+  EXPECT_EQ(fallback->active_backend(), Backend::kFallback);
+  EXPECT_EQ(ValueOf(fallback->Get("f")), "<miss>");
+  fallback->Put("b", "3");
+  EXPECT_EQ(fallback->Get("b")->tier, Tier::kFallback);
+  EXPECT_FALSE(fallback->GetStats().file);
+  EXPECT_TRUE(log.warnings().empty());
+}
+
+TEST(CacheTest, DisabledStoresNothing) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.disable = true;
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  EXPECT_TRUE(cache->disabled());
+  EXPECT_EQ(cache->active_backend(), Backend::kDisabled);
+  cache->Put("k", "v");
+  EXPECT_EQ(ValueOf(cache->Get("k")), "<miss>");
+  EXPECT_FALSE(IsStore(tmp.Sub("store")));
+}
+
+// Where the file tier cannot open, the cache serves from memory, warns once
+// and says why.
+void ExpectServesFromMemory(const std::string& dir, Log* log,
+                            std::shared_ptr<Env> env = nullptr) {
+  Options options = StoreOptions(dir, log);
+  options.file.env = std::move(env);
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  EXPECT_EQ(cache->active_backend(), Backend::kMemory);
+  EXPECT_NE(cache->active_reason().find("file tier unavailable"),
+            std::string::npos)
+      << cache->active_reason();
+  cache->Put("k", "v");
+  EXPECT_EQ(ValueOf(cache->Get("k")), "v");
+  cache->Put("k2", "v2");
+  EXPECT_FALSE(cache->LockKey("k").held());
+  ASSERT_EQ(log->warnings().size(), 1u);
+  EXPECT_NE(log->warnings()[0].find(dir), std::string::npos)
+      << log->warnings()[0];
+  // The file-only backend falls back to the fallback tier.
+  options.backend = Backend::kFile;
+  std::shared_ptr<Cache> file = Cache::Open(options);
+  EXPECT_EQ(file->active_backend(), Backend::kFallback);
+  file->Put("k", "v");
+  EXPECT_EQ(file->Get("k")->tier, Tier::kFallback);
+}
+
+TEST(CacheTest, DirectoryThatIsNotAStoreFallsBackToMemory) {
+  TempDir tmp;
+  ASSERT_EQ(mkdir(tmp.Sub("notes").c_str(), 0700), 0);
+  ASSERT_TRUE(WriteWholeFile(tmp.Sub("notes/todo.txt"), "mine", 0600));
+  Log log;
+  ExpectServesFromMemory(tmp.Sub("notes"), &log);
+  EXPECT_EQ(ReadWholeFile(tmp.Sub("notes/todo.txt")), "mine");
+  EXPECT_EQ(ListDirNames(tmp.Sub("notes")).size(), 1u);
+}
+
+TEST(CacheTest, PermissionDeniedFallsBackToMemory) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  env->FailNext(FaultEnv::Op::kCreateDir,
+                Status::PermissionDenied("mkdir: injected EACCES"), 1000);
+  Log log;
+  ExpectServesFromMemory(tmp.Sub("store"), &log, env);
+}
+
+// A directory this process cannot write: by permissions when not root, as
+// a read-only mount when root (root ignores permission bits).
+TEST(CacheTest, ReadOnlyDirectoryFallsBackToMemory) {
+  TempDir tmp;
+  const std::string ro = tmp.Sub("ro");
+  ASSERT_EQ(mkdir(ro.c_str(), 0700), 0);
+  bool mounted = false;
+  if (geteuid() == 0) {
+    if (mount("tmpfs", ro.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV,
+              "size=64k") != 0) {
+      GTEST_SKIP() << "root, and cannot mount a read-only tmpfs: "
+                   << strerror(errno);
+    }
+    mounted = true;
+  } else {
+    ASSERT_EQ(chmod(ro.c_str(), 0500), 0);
+  }
+  Log log;
+  ExpectServesFromMemory(ro + "/store", &log);
+  if (mounted) umount2(ro.c_str(), MNT_DETACH);
+}
+
+TEST(CacheTest, FullDiskAtRunTimeKeepsServingAndRecovers) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.file.env = env;
+  options.file.compression = Compression::kNone;
+  options.file_retry_interval = std::chrono::milliseconds(0);
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  cache->Put("before", "on disk");
+  env->SetSpaceLimit(0);
+  const std::string big(100000, 'x');
+  for (int i = 0; i < 5; ++i) cache->Put("full" + std::to_string(i), big);
+  // Writes failed, one warning says so, the values are served from memory
+  // and what was on disk still reads.
+  ASSERT_EQ(log.warnings().size(), 1u);
+  EXPECT_NE(log.warnings()[0].find("NoSpace"), std::string::npos)
+      << log.warnings()[0];
+  EXPECT_EQ(cache->GetStats().file_failures, 5u);
+  EXPECT_EQ(ValueOf(cache->Get("full3")), big);
+  {
+    std::shared_ptr<Cache> other = Cache::Open(options);
+    EXPECT_EQ(ValueOf(other->Get("before")), "on disk");
+    EXPECT_EQ(ValueOf(other->Get("full3")), "<miss>");
+  }
+  env->ClearSpaceLimit();
+  cache->Put("after", "space again");
+  ASSERT_EQ(log.infos().size(), 1u);
+  EXPECT_EQ(cache->active_backend(), Backend::kMemoryAndFile);
+  std::shared_ptr<Cache> other = Cache::Open(options);
+  EXPECT_EQ(ValueOf(other->Get("after")), "space again");
+  EXPECT_EQ(log.warnings().size(), 1u);
+}
+
+TEST(CacheTest, FailingFileTierIsRetriedOnlyAfterTheInterval) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.file.env = env;
+  options.file_retry_interval = std::chrono::hours(1);
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  env->SetSpaceLimit(0);
+  cache->Put("a", std::string(10000, 'a'));
+  EXPECT_EQ(cache->active_backend(), Backend::kMemory);
+  EXPECT_NE(cache->active_reason().find("retrying every 3600000 ms"),
+            std::string::npos)
+      << cache->active_reason();
+  env->ClearSpaceLimit();
+  cache->Put("b", "b");  // still within the interval: memory only
+  EXPECT_EQ(cache->GetStats().file_failures, 1u);
+  EXPECT_EQ(ValueOf(cache->Get("b")), "b");
+  EXPECT_EQ(Cache::Open(options)->Get("b"), std::nullopt);
+}
+
+TEST(CacheTest, FileOnlyBackendPutsIntoFallbackWhenDiskIsFull) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.backend = Backend::kFile;
+  options.file.env = env;
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  env->SetSpaceLimit(0);
+  cache->Put("k", std::string(10000, 'k'));
+  EXPECT_EQ(cache->active_backend(), Backend::kFallback);
+  std::optional<Cache::Hit> hit = cache->Get("k");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->tier, Tier::kFallback);
+}
+
+TEST(CacheTest, OversizeValueForMemoryStillServedFromFile) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.memory.max_bytes = 1 << 20;
+  options.memory.shards = 1;
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  const std::string big(2 << 20, 'b');
+  cache->Put("big", big);
+  std::optional<Cache::Hit> hit = cache->Get("big");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->tier, Tier::kFile);
+  EXPECT_EQ(hit->data, big);
+}
+
+TEST(CacheTest, OverrideSwitchesTiersForThisThreadOnly) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.backend = Backend::kMemory;
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  {
+    ScopedOverride to_file(Backend::kFile);  // opens the file tier lazily
+    cache->Put("k", "v");
+    EXPECT_EQ(cache->Get("k")->tier, Tier::kFile);
+    std::thread other([&] { EXPECT_EQ(ValueOf(cache->Get("k")), "<miss>"); });
+    other.join();
+    {
+      ScopedOverride off(Backend::kDisabled);
+      EXPECT_TRUE(cache->disabled());
+      EXPECT_EQ(ValueOf(cache->Get("k")), "<miss>");
+    }
+    EXPECT_FALSE(cache->disabled());
+  }
+  EXPECT_EQ(ValueOf(cache->Get("k")), "<miss>");  // memory tier: never put
+  EXPECT_EQ(cache->active_backend(), Backend::kMemory);
+}
+
+TEST(CacheTest, EraseRemovesFromEveryTier) {
+  TempDir tmp;
+  Log log;
+  std::shared_ptr<Cache> cache =
+      Cache::Open(StoreOptions(tmp.Sub("store"), &log));
+  cache->Put("k", "v");
+  cache->Erase("k");
+  EXPECT_EQ(ValueOf(cache->Get("k")), "<miss>");
+  EXPECT_EQ(
+      ValueOf(Cache::Open(StoreOptions(tmp.Sub("store"), &log))->Get("k")),
+      "<miss>");
+}
+
+TEST(CacheTest, DefaultLogSinkWritesOneLineToStderr) {
+  TempDir tmp;
+  ASSERT_TRUE(WriteWholeFile(tmp.Sub("file"), "x", 0600));
+  Options options;
+  options.dir = tmp.Sub("file") + "/store";  // below a regular file
+  options.read_environment = false;
+  testing::internal::CaptureStderr();
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  const std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(cache->active_backend(), Backend::kMemory);
+  EXPECT_EQ(err.rfind("ucache: warning: file tier unavailable at ", 0), 0u)
+      << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+}  // namespace
+}  // namespace ucache
