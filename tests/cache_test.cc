@@ -268,12 +268,32 @@ TEST(CacheTest, FileOnlyBackendPutsIntoFallbackWhenDiskIsFull) {
   EXPECT_EQ(hit->tier, Tier::kFallback);
 }
 
+TEST(CacheTest, LargeValuesLiveInTheFileTierAlone) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.large_value_bytes = 1000;
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  cache->Put("small", std::string(1000, 's'));
+  cache->Put("large", std::string(1001, 'l'));
+  EXPECT_EQ(cache->Get("small")->tier, Tier::kMemory);
+  EXPECT_EQ(cache->Get("large")->tier, Tier::kFile);
+  EXPECT_EQ(cache->Get("large")->tier, Tier::kFile) << "promoted on a hit";
+  EXPECT_EQ(cache->GetStats().memory->entries, 1u);
+  // Without a file tier, the memory tier keeps everything.
+  options.backend = Backend::kMemory;
+  std::shared_ptr<Cache> memory = Cache::Open(options);
+  memory->Put("large", std::string(1001, 'l'));
+  EXPECT_EQ(memory->Get("large")->tier, Tier::kMemory);
+}
+
 TEST(CacheTest, OversizeValueForMemoryStillServedFromFile) {
   TempDir tmp;
   Log log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.memory.max_bytes = 1 << 20;
   options.memory.shards = 1;
+  options.large_value_bytes = size_t{8} << 20;
   std::shared_ptr<Cache> cache = Cache::Open(options);
   const std::string big(2 << 20, 'b');
   cache->Put("big", big);

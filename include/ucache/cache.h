@@ -5,6 +5,9 @@
 //          a file hit is copied into the memory tier
 //   write: every serving tier
 //
+// Values larger than Options::large_value_bytes live in the file tier alone
+// while it serves (it maps them; a memory copy would only add a copy).
+//
 // Opening never fails: when the file tier cannot open (directory not
 // writable, not a store, locks unsupported) the cache serves from memory, and
 // when nothing else can serve, from the fallback tier; each such event is one

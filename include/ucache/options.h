@@ -82,6 +82,13 @@ struct Options {
   // The fallback tier (FallbackCacheOptions' defaults).
   FallbackCacheOptions fallback;
 
+  // With the file tier serving, values larger than this live in it alone:
+  // it serves them from its mapping, where a second copy in the memory tier
+  // would cost a copy (and its page faults) on every fill and save nothing
+  // on a hit. Smaller values are copied into the memory tier on a file hit.
+  // Default 1 MiB.
+  size_t large_value_bytes = size_t{1} << 20;
+
   // After a write to the file tier fails (a full disk), writes go to the
   // other tiers and the file tier is tried again after this long; reads keep
   // using it throughout. Default 10 s.

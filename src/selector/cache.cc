@@ -63,7 +63,9 @@ class Cache::Impl {
       if (file->GetView(key, view.get()).ok()) {
         ++file_hits_;
         // A cache may forget: an oversize value is simply not kept.
-        if (memory != nullptr) memory->Put(key, view->data(), options_.ttl);
+        if (memory != nullptr && view->size() <= options_.large_value_bytes) {
+          memory->Put(key, view->data(), options_.ttl);
+        }
         const std::string_view data = view->data();
         return Hit{data, std::move(view), Tier::kFile};
       }
@@ -89,8 +91,9 @@ class Cache::Impl {
         NoteFileWrite(s);
       }
     }
+    const bool file_only = kept && value.size() > options_.large_value_bytes;
     if (MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr) {
-      kept = memory->Put(key, value, options_.ttl).ok() || kept;
+      if (!file_only) kept = memory->Put(key, value, options_.ttl).ok() || kept;
     }
     if (!kept) {
       // Nothing preferred kept it (file tier failing or alone and blocked,

@@ -1,0 +1,122 @@
+// Tests of the codec: KeyEncoder writes exactly cereal's binary encoding;
+// raw shapes are their elements' bytes; decoding refuses bytes of the wrong
+// size or shape instead of misreading them.
+
+#include "ucache/codec.h"
+
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace ucache {
+namespace {
+
+struct Custom {
+  int a = 0;
+  std::vector<std::string> b;
+  bool operator==(const Custom&) const = default;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(a, b);
+  }
+};
+
+template <class... T>
+std::string WithCereal(const T&... values) {
+  std::ostringstream out;
+  {
+    cereal::BinaryOutputArchive archive(out);
+    archive(values...);
+  }
+  return out.str();
+}
+
+template <class... T>
+std::string WithKeyEncoder(const T&... values) {
+  std::string out;
+  KeyEncoder encoder(&out);
+  encoder(values...);
+  return out;
+}
+
+TEST(CodecTest, KeyEncoderMatchesCerealBinaryArchive) {
+  const std::map<std::string, double> m{{"a", 1.0}, {"b", -2.5}};
+  const Custom c{7, {"x", "yz"}};
+  const std::optional<int> none;
+  EXPECT_EQ(WithKeyEncoder(1000, 0.5), WithCereal(1000, 0.5));
+  EXPECT_EQ(WithKeyEncoder(std::string("s\0t", 3)),
+            WithCereal(std::string("s\0t", 3)));
+  EXPECT_EQ(WithKeyEncoder(std::vector<float>{1, 2, 3}),
+            WithCereal(std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(WithKeyEncoder(m, c, none), WithCereal(m, c, none));
+  EXPECT_EQ(WithKeyEncoder(std::make_tuple(1, 'c', true)),
+            WithCereal(std::make_tuple(1, 'c', true)));
+  // Different arguments, different bytes (the order is part of it).
+  EXPECT_NE(WithKeyEncoder(1, 2), WithKeyEncoder(2, 1));
+}
+
+template <class T>
+T RoundTrip(const T& value, std::string* bytes = nullptr) {
+  std::string encoded;
+  Codec<T>::Encode(value, &encoded);
+  if (bytes != nullptr) *bytes = encoded;
+  T out{};
+  EXPECT_TRUE(Codec<T>::Decode(encoded, &out));
+  return out;
+}
+
+TEST(CodecTest, RawShapesAreTheirElementsBytes) {
+  std::string bytes;
+  const std::vector<double> v{1.5, -2.0, 3.25};
+  EXPECT_EQ(RoundTrip(v, &bytes), v);
+  EXPECT_EQ(bytes, std::string(reinterpret_cast<const char*>(v.data()), 24));
+  const std::array<int16_t, 4> a{1, -2, 3, -4};
+  EXPECT_EQ(RoundTrip(a, &bytes), a);
+  EXPECT_EQ(bytes.size(), 8u);
+  EXPECT_EQ(RoundTrip(std::string("raw\0", 4), &bytes),
+            std::string("raw\0", 4));
+  EXPECT_EQ(bytes, std::string("raw\0", 4));
+  EXPECT_EQ(RoundTrip(uint64_t{42}, &bytes), 42u);
+  EXPECT_EQ(bytes.size(), 8u);
+  EXPECT_EQ(RoundTrip(std::vector<int>()), std::vector<int>());
+  static_assert(Codec<std::vector<double>>::kRaw);
+  static_assert(!Codec<std::vector<bool>>::kRaw);
+  static_assert(!Codec<Custom>::kRaw);
+}
+
+TEST(CodecTest, CerealShapesRoundTrip) {
+  const Custom c{3, {"a", "", "ccc"}};
+  EXPECT_EQ(RoundTrip(c), c);
+  const std::vector<bool> bits{true, false, true};
+  EXPECT_EQ(RoundTrip(bits), bits);
+  const std::map<std::string, std::vector<int>> m{{"k", {1, 2}}};
+  EXPECT_EQ(RoundTrip(m), m);
+}
+
+TEST(CodecTest, DecodeRefusesBytesOfTheWrongShape) {
+  std::vector<double> v;
+  EXPECT_FALSE(Codec<std::vector<double>>::Decode(std::string(12, 'x'), &v));
+  using Int3 = std::array<int, 3>;
+  Int3 a{};
+  EXPECT_FALSE(Codec<Int3>::Decode(std::string(8, 'x'), &a));
+  double d = 0;
+  EXPECT_FALSE(Codec<double>::Decode("abc", &d));
+  Custom c;
+  std::string encoded;
+  Codec<Custom>::Encode(Custom{1, {"abc"}}, &encoded);
+  EXPECT_FALSE(
+      Codec<Custom>::Decode(encoded.substr(0, encoded.size() - 1), &c));
+  EXPECT_FALSE(Codec<Custom>::Decode(encoded + "trailing", &c));
+  // A length field claiming far more than the bytes hold.
+  using Strings = std::vector<std::string>;
+  Strings strings;
+  EXPECT_FALSE(Codec<Strings>::Decode(std::string(8, '\x7f'), &strings));
+}
+
+}  // namespace
+}  // namespace ucache

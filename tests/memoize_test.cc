@@ -1,0 +1,551 @@
+// Tests of memoization: once per key, across processes without computing
+// again, single-flight for threads (64 on one cold key) and for processes,
+// recursion, exceptions, key selection, value shapes, TTL with a fake
+// clock, scoped overrides, environment variables, acache, and stats.
+
+#include "ucache/memoize.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/stress_util.h"
+#include "tests/testutil.h"
+#include "ucache/ucache.h"
+
+namespace ucache {
+namespace {
+
+using std::chrono::milliseconds;
+
+Options StoreOptions(const std::string& dir) {
+  Options o;
+  o.dir = dir;
+  o.read_environment = false;
+  return o;
+}
+
+std::vector<double> Simulate(int n, double p) {
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) v[static_cast<size_t>(i)] = i * p;
+  return v;
+}
+
+TEST(MemoizeTest, ComputesOncePerKeyThenServesFromMemory) {
+  TempDir tmp;
+  int runs = 0;
+  auto cached = memoize(
+      "simulate/v1",
+      [&](int n, double p) {
+        ++runs;
+        return Simulate(n, p);
+      },
+      StoreOptions(tmp.Sub("store")));
+  EXPECT_EQ(cached(1000, 0.5), Simulate(1000, 0.5));
+  EXPECT_EQ(cached(1000, 0.5), Simulate(1000, 0.5));
+  EXPECT_EQ(cached(1000, 0.25), Simulate(1000, 0.25));
+  EXPECT_EQ(runs, 2);
+  const MemoizeStats s = cached.stats();
+  EXPECT_EQ(s.calls, 3u);
+  EXPECT_EQ(s.misses, 2u);
+  EXPECT_EQ(s.hits, 1u);
+  EXPECT_EQ(s.memory_hits, 1u);
+  EXPECT_EQ(s.backend, Backend::kMemoryAndFile);
+  EXPECT_GE(s.compute_seconds, 0.0);
+}
+
+// The README's numeric example, in a second process: served from disk
+// without running the function.
+TEST(MemoizeTest, SecondProcessHitsDiskWithoutComputing) {
+  TempDir tmp;
+  Shared<std::atomic<int>> runs;
+  const std::string dir = tmp.Sub("store");
+  auto run = [&] {
+    auto cached = memoize(
+        "simulate/v1",
+        [&](int n, double p) {
+          ++*runs;
+          return Simulate(n, p);
+        },
+        StoreOptions(dir));
+    if (cached(100000, 0.5) != Simulate(100000, 0.5)) return 1;
+    return cached.stats().file_hits == 1 ? 0 : 2;
+  };
+  {
+    const pid_t first = Spawn(run);
+    EXPECT_EQ(WaitChild(first, milliseconds(30000)).code(), 2)
+        << "the first process must compute (no file hit)";
+  }
+  EXPECT_EQ(runs->load(), 1);
+  const pid_t second = Spawn(run);
+  EXPECT_EQ(WaitChild(second, milliseconds(30000)).code(), 0);
+  EXPECT_EQ(runs->load(), 1) << "the second process computed again";
+}
+
+TEST(MemoizeTest, SixtyFourThreadsOnOneColdKeyComputeOnce) {
+  TempDir tmp;
+  std::atomic<int> runs{0};
+  auto cached = memoize(
+      "slow/v1",
+      [&](int x) {
+        ++runs;
+        std::this_thread::sleep_for(milliseconds(200));
+        return std::vector<int>(1000, x);
+      },
+      StoreOptions(tmp.Sub("store")));
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 64; ++t) {
+    threads.emplace_back([&] {
+      if (cached(7) != std::vector<int>(1000, 7)) ++wrong;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(wrong.load(), 0);
+  const MemoizeStats s = cached.stats();
+  EXPECT_EQ(s.misses, 1u);
+  EXPECT_EQ(s.misses + s.waits + s.hits, 64u);
+}
+
+// Two processes missing one key at once: the key's lock in the store makes
+// one compute while the other waits and reads its result.
+TEST(MemoizeTest, TwoProcessesMissingTogetherComputeOnce) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  memoize(
+      "warm/v1", [](int x) { return x; }, StoreOptions(dir))(0);
+  Shared<std::atomic<int>> runs;
+  Shared<std::atomic<int>> ready;
+  auto child = [&] {
+    auto cached = memoize(
+        "expensive/v1",
+        [&](int x) {
+          ++*runs;
+          std::this_thread::sleep_for(milliseconds(500));
+          return std::string(100, static_cast<char>('a' + x));
+        },
+        StoreOptions(dir));
+    ++*ready;
+    while (ready->load() < 2) {
+    }
+    return cached(3) == std::string(100, 'd') ? 0 : 1;
+  };
+  const pid_t a = Spawn(child);
+  const pid_t b = Spawn(child);
+  EXPECT_TRUE(WaitChild(a, milliseconds(30000)).clean());
+  EXPECT_TRUE(WaitChild(b, milliseconds(30000)).clean());
+  EXPECT_EQ(runs->load(), 1);
+}
+
+// A process SIGKILLed while computing (holding the key's lock) does not
+// block the next one: the kernel releases the lock.
+TEST(MemoizeTest, KilledComputingProcessDoesNotBlockOthers) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  Shared<std::atomic<int>> started;
+  const pid_t victim = Spawn([&] {
+    auto cached = memoize(
+        "hang/v1",
+        [&](int) {
+          ++*started;
+          pause();
+          return 0;
+        },
+        StoreOptions(dir));
+    return cached(1);
+  });
+  while (started->load() == 0) std::this_thread::sleep_for(milliseconds(5));
+  kill(victim, SIGKILL);
+  EXPECT_TRUE(WaitChild(victim, milliseconds(30000)).signaled());
+  auto cached = memoize(
+      "hang/v1", [](int x) { return x + 41; }, StoreOptions(dir));
+  EXPECT_EQ(cached(1), 42);  // hangs (test timeout) if the lock outlived it
+}
+
+TEST(MemoizeTest, RecursiveCallOnTheSameKeyDoesNotDeadlock) {
+  TempDir tmp;
+  Memoized<int(int)> self;
+  int depth = 0;
+  self = memoize(
+      "recursive/v1",
+      [&](int x) {
+        // The same key again from inside its own computation.
+        if (++depth == 1) return self(x) + 1;
+        return x;
+      },
+      StoreOptions(tmp.Sub("store")));
+  EXPECT_EQ(self(5), 6);
+  EXPECT_EQ(self.stats().recursions, 1u);
+  EXPECT_EQ(self(5), 6);  // the outer result was cached
+}
+
+TEST(MemoizeTest, RecursiveFunctionOverDistinctKeys) {
+  TempDir tmp;
+  Memoized<uint64_t(int)> fib;
+  std::atomic<int> runs{0};
+  fib = memoize(
+      "fib/v1",
+      [&](int n) -> uint64_t {
+        ++runs;
+        return n < 2 ? uint64_t(n) : fib(n - 1) + fib(n - 2);
+      },
+      StoreOptions(tmp.Sub("store")));
+  EXPECT_EQ(fib(80), 23416728348467685u);
+  EXPECT_EQ(runs.load(), 81);
+}
+
+TEST(MemoizeTest, ExceptionsPropagateToEveryWaiterAndAreNotCached) {
+  TempDir tmp;
+  std::atomic<int> runs{0};
+  std::atomic<bool> fail{true};
+  auto cached = memoize(
+      "flaky/v1",
+      [&](int x) {
+        ++runs;
+        std::this_thread::sleep_for(milliseconds(100));
+        if (fail) throw std::runtime_error("boom");
+        return x;
+      },
+      StoreOptions(tmp.Sub("store")));
+  std::atomic<int> threw{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      try {
+        cached(1);
+      } catch (const std::runtime_error& e) {
+        if (std::string(e.what()) == "boom") ++threw;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(threw.load(), 8);
+  EXPECT_EQ(runs.load(), 1);
+  EXPECT_EQ(cached.stats().exceptions, 1u);
+  fail = false;
+  EXPECT_EQ(cached(1), 1);
+  EXPECT_EQ(runs.load(), 2);
+}
+
+struct Logger {
+  int lines = 0;
+};
+
+TEST(MemoizeTest, IgnoredArgumentsDoNotChangeTheKey) {
+  TempDir tmp;
+  int runs = 0;
+  Logger logger;
+  // Argument 1 (verbosity) and 2 (a logger, not serializable) are left out.
+  auto cached = memoize(
+      "ignore/v1",
+      [&](int x, bool verbose, Logger& log) {
+        ++runs;
+        if (verbose) ++log.lines;
+        return x * 2;
+      },
+      StoreOptions(tmp.Sub("store")), Ignore<1, 2>{});
+  EXPECT_EQ(cached(21, true, logger), 42);
+  EXPECT_EQ(cached(21, false, logger), 42);
+  EXPECT_EQ(cached(22, false, logger), 44);
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(logger.lines, 1);  // passed by reference, really used
+}
+
+TEST(MemoizeTest, KeyByUsesTheUsersKey) {
+  TempDir tmp;
+  int runs = 0;
+  auto cached = memoize(
+      "keyby/v1",
+      [&](const std::string& path, int) {
+        ++runs;
+        return path.size();
+      },
+      StoreOptions(tmp.Sub("store")),
+      KeyBy{[](const std::string& path, int) { return path; }});
+  EXPECT_EQ(cached("/a/b", 1), 4u);
+  EXPECT_EQ(cached("/a/b", 2), 4u);
+  EXPECT_EQ(runs, 1);
+}
+
+TEST(MemoizeTest, NameAndSignatureSeparateCaches) {
+  TempDir tmp;
+  const Options options = StoreOptions(tmp.Sub("store"));
+  auto v1 = memoize(
+      "f/v1", [](int x) { return x + 1; }, options);
+  auto v2 = memoize(
+      "f/v2", [](int x) { return x + 2; }, options);
+  EXPECT_EQ(v1(1), 2);
+  EXPECT_EQ(v2(1), 3);
+  // Same name, different result type: never reads the other's bytes.
+  auto as_double = memoize(
+      "f/v1", [](int x) { return x + 0.5; }, options);
+  EXPECT_EQ(as_double(1), 1.5);
+  EXPECT_EQ(as_double.stats().misses, 1u);
+}
+
+struct Point {
+  int x = 0;
+  std::string label;
+  std::map<std::string, double> weights;
+  bool operator==(const Point&) const = default;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(x, label, weights);
+  }
+};
+
+TEST(MemoizeTest, ValueShapesRoundTripThroughDisk) {
+  TempDir tmp;
+  const Options options = StoreOptions(tmp.Sub("store"));
+  auto run = [&](bool expect_file) {
+    auto floats = memoize(
+        "floats/v1",
+        [](int n) { return std::vector<float>(static_cast<size_t>(n), 1.5f); },
+        options);
+    auto array = memoize(
+        "array/v1",
+        [](int x) {
+          return std::array<int64_t, 3>{x, -x, x * x};
+        },
+        options);
+    auto text = memoize(
+        "text/v1", [](std::string s) { return s + s; }, options);
+    auto point = memoize(
+        "point/v1",
+        [](const Point& p) {
+          Point q = p;
+          q.weights["x"] = p.x;
+          return q;
+        },
+        options);
+    auto scalar = memoize(
+        "scalar/v1", [](double d) { return d * 2; }, options);
+    EXPECT_EQ(floats(5), std::vector<float>(5, 1.5f));
+    EXPECT_EQ(floats(0), std::vector<float>());
+    EXPECT_EQ(array(3), (std::array<int64_t, 3>{3, -3, 9}));
+    EXPECT_EQ(text(std::string("a\0b", 3)), std::string("a\0ba\0b", 6));
+    const Point p{4, "p", {{"w", 0.5}}};
+    EXPECT_EQ(point(p), (Point{4, "p", {{"w", 0.5}, {"x", 4.0}}}));
+    EXPECT_EQ(scalar(1.25), 2.5);
+    if (expect_file) {
+      EXPECT_EQ(floats.stats().file_hits, 2u);
+      EXPECT_EQ(point.stats().file_hits, 1u);
+      EXPECT_EQ(scalar.stats().file_hits, 1u);
+    }
+  };
+  run(false);
+  run(true);
+}
+
+TEST(MemoizeTest, ViewReadsDiskWithoutCopying) {
+  TempDir tmp;
+  Options options = StoreOptions(tmp.Sub("store"));
+  options.backend = Backend::kFile;
+  options.file.compression = Compression::kNone;
+  auto make = [&] { return memoize("view/v1", Simulate, options); };
+  EXPECT_EQ(make()(4096, 0.5)[4095], 4095 * 0.5);
+  auto cached = make();
+  ArrayView<double> v = cached.view(4096, 0.5);
+  ASSERT_EQ(v.size(), 4096u);
+  EXPECT_EQ(std::vector<double>(v.begin(), v.end()), Simulate(4096, 0.5));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(v.data()) % 16, 0u);
+  EXPECT_EQ(cached.stats().file_hits, 1u);
+  // Still valid after the cache and every handle are gone.
+  cached = Memoized<std::vector<double>(int, double)>();
+  EXPECT_EQ(v[4095], 4095 * 0.5);
+  // A miss through view computes and stores.
+  auto fresh = make();
+  ArrayView<double> w = fresh.view(10, 1.0);
+  EXPECT_EQ(w.size(), 10u);
+  EXPECT_EQ(fresh.stats().misses, 1u);
+}
+
+TEST(MemoizeTest, TtlExpiresInEveryTier) {
+  TempDir tmp;
+  std::atomic<int64_t> now{1'000'000};
+  auto env = std::make_shared<FaultEnv>();
+  env->SetNowMillis(now);
+  Options options = StoreOptions(tmp.Sub("store"));
+  options.ttl = milliseconds(1000);
+  options.memory.clock = [&] { return now.load(); };
+  options.file.env = env;
+  int runs = 0;
+  auto cached = memoize(
+      "ttl/v1", [&](int x) { return x + ++runs * 0; }, options);
+  cached(1);
+  now += 999;
+  env->AdvanceMillis(999);
+  cached(1);
+  EXPECT_EQ(runs, 1);
+  now += 1;
+  env->AdvanceMillis(1);
+  cached(1);
+  EXPECT_EQ(runs, 2) << "expired value served";
+}
+
+TEST(MemoizeTest, ScopedOverrideDisablesOrSwitchesBackend) {
+  TempDir tmp;
+  const Options options = StoreOptions(tmp.Sub("store"));
+  int runs = 0;
+  auto cached = memoize(
+      "scoped/v1", [&](int x) { return x + 0 * ++runs; }, options);
+  {
+    ScopedOverride off(Backend::kDisabled);
+    cached(1);
+    cached(1);
+    EXPECT_EQ(runs, 2);
+    EXPECT_EQ(cached.stats().bypassed, 2u);
+  }
+  cached(1);
+  cached(1);
+  EXPECT_EQ(runs, 3);
+  {
+    ScopedOverride memory_only(Backend::kMemory);
+    cached(2);
+  }
+  // Computed inside the block into memory only: a new cache misses.
+  int other_runs = 0;
+  auto other = memoize(
+      "scoped/v1", [&](int x) { return x + 0 * ++other_runs; }, options);
+  other(1);
+  other(2);
+  EXPECT_EQ(other_runs, 1) << "key 1 is on disk, key 2 must not be";
+}
+
+// Each case sets an environment variable for one Cache::Open and restores
+// it.
+class EnvVarTest : public testing::Test {
+ protected:
+  void Set(const char* name, const char* value) {
+    const char* old = getenv(name);
+    saved_.emplace_back(name,
+                        old ? std::optional<std::string>(old) : std::nullopt);
+    setenv(name, value, 1);
+  }
+  ~EnvVarTest() override {
+    for (auto& [name, value] : saved_) {
+      if (value) {
+        setenv(name.c_str(), value->c_str(), 1);
+      } else {
+        unsetenv(name.c_str());
+      }
+    }
+  }
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST_F(EnvVarTest, DisableCallsStraightThrough) {
+  TempDir tmp;
+  Set("UCACHE_DISABLE", "1");
+  Options options;
+  options.dir = tmp.Sub("store");
+  int runs = 0;
+  auto cached = memoize(
+      "env/v1", [&](int x) { return x + 0 * ++runs; }, options);
+  cached(1);
+  cached(1);
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(cached.active_backend(), Backend::kDisabled);
+  EXPECT_FALSE(IsStore(tmp.Sub("store")));
+  ScopedOverride file(Backend::kFile);  // code cannot undo the operator
+  cached(1);
+  EXPECT_EQ(runs, 3);
+}
+
+TEST_F(EnvVarTest, BackendAndDirOverrideTheCode) {
+  TempDir tmp;
+  Set("UCACHE_BACKEND", "file");
+  Set("UCACHE_DIR", tmp.Sub("root").c_str());
+  Options options;
+  options.dir = tmp.Sub("ignored");
+  options.store = "mine";
+  auto cached = memoize(
+      "env/v1", [](int x) { return x; }, options);
+  cached(1);
+  EXPECT_EQ(cached.active_backend(), Backend::kFile);
+  EXPECT_EQ(cached.cache().options().dir, tmp.Sub("root") + "/mine");
+  EXPECT_TRUE(IsStore(tmp.Sub("root") + "/mine"));
+  EXPECT_FALSE(IsStore(tmp.Sub("ignored")));
+}
+
+TEST(MemoizeTest, McacheAndFcacheChooseTheirTier) {
+  TempDir tmp;
+  const Options options = StoreOptions(tmp.Sub("store"));
+  auto m = mcache(
+      "m/v1", [](int x) { return x; }, options);
+  auto f = fcache(
+      "f/v1", [](int x) { return x; }, options);
+  m(1);
+  f(1);
+  EXPECT_EQ(m.active_backend(), Backend::kMemory);
+  EXPECT_EQ(f.active_backend(), Backend::kFile);
+  EXPECT_EQ(m(1), 1);
+  EXPECT_EQ(f(1), 1);
+  EXPECT_EQ(m.stats().memory_hits, 1u);
+  EXPECT_EQ(f.stats().file_hits, 1u);
+}
+
+TEST(MemoizeTest, AcacheSharesOneComputationAndReturnsReadyHits) {
+  TempDir tmp;
+  std::atomic<int> runs{0};
+  auto cached = acache(
+      "async/v1",
+      [&](int x) {
+        ++runs;
+        std::this_thread::sleep_for(milliseconds(100));
+        if (x < 0) throw std::invalid_argument("negative");
+        return x * 3;
+      },
+      StoreOptions(tmp.Sub("store")));
+  std::shared_future<int> a = cached(5);
+  std::shared_future<int> b = cached(5);
+  EXPECT_EQ(a.get(), 15);
+  EXPECT_EQ(b.get(), 15);
+  EXPECT_EQ(runs.load(), 1);
+  std::shared_future<int> hit = cached(5);
+  EXPECT_EQ(hit.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(hit.get(), 15);
+  EXPECT_THROW(cached(-1).get(), std::invalid_argument);
+  EXPECT_THROW(cached(-1).get(), std::invalid_argument);
+  EXPECT_EQ(runs.load(), 3) << "an exception must not be cached";
+}
+
+TEST(MemoizeTest, RejectsBadNames) {
+  auto fn = [](int x) { return x; };
+  EXPECT_THROW(memoize("", fn), std::invalid_argument);
+  EXPECT_THROW(memoize("tab\there", fn), std::invalid_argument);
+  EXPECT_THROW(memoize(std::string(1025, 'n'), fn), std::invalid_argument);
+}
+
+TEST(MemoizeTest, NamesAreNeverPaths) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto cached = memoize(
+      "../../escape/v1", [](int x) { return x; }, StoreOptions(dir));
+  cached(1);
+  EXPECT_EQ(ListDirNames(tmp.path()), std::vector<std::string>{"store"});
+  std::shared_ptr<Cache> cache = Cache::Open(StoreOptions(dir));
+  auto file = FileCache::Open(dir);
+  ASSERT_OK(file);
+  std::vector<std::string> keys;
+  ASSERT_OK(
+      (*file)->ForEachKey([&](std::string_view k) { keys.emplace_back(k); }));
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].rfind("../../escape/v1#", 0), 0u) << keys[0];
+  EXPECT_EQ(keys[0].size(), std::string("../../escape/v1#").size() + 32);
+}
+
+}  // namespace
+}  // namespace ucache

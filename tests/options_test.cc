@@ -1,0 +1,111 @@
+// Tests of the options helpers: backend names, the default root (XDG, then
+// HOME), store paths by name (no escaping the root), and ScopedOverride's
+// nesting.
+
+#include "ucache/options.h"
+
+#include <stdlib.h>
+
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "ucache/scoped_override.h"
+
+namespace ucache {
+namespace {
+
+// Sets environment variables for one test and restores them after it.
+class OptionsTest : public testing::Test {
+ protected:
+  void Set(const char* name, const char* value) {
+    const char* old = getenv(name);
+    saved_.emplace_back(name,
+                        old ? std::optional<std::string>(old) : std::nullopt);
+    if (value == nullptr) {
+      unsetenv(name);
+    } else {
+      setenv(name, value, 1);
+    }
+  }
+  ~OptionsTest() override {
+    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
+      if (it->second) {
+        setenv(it->first.c_str(), it->second->c_str(), 1);
+      } else {
+        unsetenv(it->first.c_str());
+      }
+    }
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+};
+
+TEST_F(OptionsTest, BackendNamesRoundTrip) {
+  for (Backend b : {Backend::kAuto, Backend::kMemoryAndFile, Backend::kMemory,
+                    Backend::kFile, Backend::kFallback, Backend::kDisabled}) {
+    EXPECT_EQ(ParseBackend(BackendName(b)), b) << BackendName(b);
+  }
+  EXPECT_EQ(ParseBackend("Memory"), std::nullopt);
+  EXPECT_EQ(ParseBackend(""), std::nullopt);
+}
+
+TEST_F(OptionsTest, DefaultRootFollowsXdgThenHome) {
+  Set("XDG_CACHE_HOME", "/xdg");
+  Set("HOME", "/home/u");
+  EXPECT_EQ(*DefaultRoot(), "/xdg/ucache");
+  Set("XDG_CACHE_HOME", "relative/is/ignored");
+  EXPECT_EQ(*DefaultRoot(), "/home/u/.cache/ucache");
+  Set("XDG_CACHE_HOME", nullptr);
+  EXPECT_EQ(*DefaultRoot(), "/home/u/.cache/ucache");
+  Set("HOME", nullptr);
+  EXPECT_TRUE(DefaultRoot().status().IsNotFound());
+}
+
+TEST_F(OptionsTest, StorePathUsesUcacheDirThenTheDefaultRoot) {
+  Set("XDG_CACHE_HOME", "/xdg");
+  Set("UCACHE_DIR", nullptr);
+  EXPECT_EQ(*StorePath("sim"), "/xdg/ucache/sim");
+  Set("UCACHE_DIR", "/scratch/caches");
+  EXPECT_EQ(*StorePath("sim.v2_x-y"), "/scratch/caches/sim.v2_x-y");
+}
+
+TEST_F(OptionsTest, StoreNamesCannotLeaveTheRoot) {
+  Set("UCACHE_DIR", "/root-of-stores");
+  for (const char* bad :
+       {"", ".", "..", "../x", "a/b", "/abs", ".hidden", "sp ace", "nul\x01"}) {
+    Result<std::string> p = StorePath(bad);
+    EXPECT_EQ(p.status().code(), Status::Code::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(StorePath(std::string(256, 'a')).status().code(),
+            Status::Code::kInvalidArgument);
+  EXPECT_TRUE(StorePath(std::string(255, 'a')).ok());
+}
+
+TEST_F(OptionsTest, ScopedOverridesNestPerThread) {
+  EXPECT_EQ(ScopedOverride::Current(), std::nullopt);
+  {
+    ScopedOverride outer(Backend::kMemory);
+    EXPECT_EQ(ScopedOverride::Current(), Backend::kMemory);
+    {
+      ScopedOverride inner(Backend::kDisabled);
+      EXPECT_EQ(ScopedOverride::Current(), Backend::kDisabled);
+      {
+        ScopedOverride back(Backend::kAuto);
+        EXPECT_EQ(ScopedOverride::Current(), std::nullopt);
+      }
+      std::thread([] {
+        EXPECT_EQ(ScopedOverride::Current(), std::nullopt);
+      }).join();
+    }
+    EXPECT_EQ(ScopedOverride::Current(), Backend::kMemory);
+  }
+  EXPECT_EQ(ScopedOverride::Current(), std::nullopt);
+}
+
+}  // namespace
+}  // namespace ucache
