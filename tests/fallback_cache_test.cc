@@ -18,6 +18,13 @@ namespace {
 
 using std::chrono::milliseconds;
 
+FallbackCacheOptions Bounds(size_t max_entries, size_t max_bytes) {
+  FallbackCacheOptions options;
+  options.max_entries = max_entries;
+  options.max_bytes = max_bytes;
+  return options;
+}
+
 std::string GetOrMiss(FallbackCache& cache, std::string_view key) {
   std::shared_ptr<const std::string> v = cache.Get(key);
   return v ? *v : "<miss>";
@@ -41,7 +48,7 @@ TEST(FallbackCacheTest, PutGetOverwriteErase) {
 // Random operations against a list kept in least-recently-used order.
 TEST(FallbackCacheTest, MatchesReferenceLru) {
   constexpr size_t kCapacity = 16;
-  FallbackCache cache({.max_entries = kCapacity, .max_bytes = 0});
+  FallbackCache cache(Bounds(kCapacity, 0));
   std::list<std::pair<std::string, std::string>> model;  // most recent first
   auto find = [&](const std::string& k) {
     for (auto it = model.begin(); it != model.end(); ++it) {
@@ -74,7 +81,7 @@ TEST(FallbackCacheTest, MatchesReferenceLru) {
 }
 
 TEST(FallbackCacheTest, ByteBoundEvictsLeastRecentlyUsedAndDropsOversized) {
-  FallbackCache cache({.max_entries = 100, .max_bytes = 30});
+  FallbackCache cache(Bounds(100, 30));
   cache.Put("a", std::string(9, 'a'));  // 10 bytes
   cache.Put("b", std::string(9, 'b'));
   cache.Put("c", std::string(9, 'c'));
@@ -92,7 +99,9 @@ TEST(FallbackCacheTest, ByteBoundEvictsLeastRecentlyUsedAndDropsOversized) {
 
 TEST(FallbackCacheTest, TtlWithFakeClock) {
   std::atomic<int64_t> now{1000};
-  FallbackCache cache({.clock = [&] { return now.load(); }});
+  FallbackCacheOptions options;
+  options.clock = [&] { return now.load(); };
+  FallbackCache cache(options);
   cache.Put("short", "s", milliseconds(10));
   cache.Put("forever", "f");
   now += 9;
@@ -105,7 +114,7 @@ TEST(FallbackCacheTest, TtlWithFakeClock) {
 }
 
 TEST(FallbackCacheTest, ExactStats) {
-  FallbackCache cache({.max_entries = 2});
+  FallbackCache cache(Bounds(2, size_t{64} << 20));
   cache.Put("a", "1");
   cache.Put("b", "22");
   EXPECT_NE(cache.Get("a"), nullptr);
@@ -120,7 +129,7 @@ TEST(FallbackCacheTest, ExactStats) {
 }
 
 TEST(FallbackCacheTest, ValueOutlivesEviction) {
-  FallbackCache cache({.max_entries = 1});
+  FallbackCache cache(Bounds(1, size_t{64} << 20));
   cache.Put("a", "alpha");
   std::shared_ptr<const std::string> held = cache.Get("a");
   cache.Put("b", "beta");
@@ -129,7 +138,7 @@ TEST(FallbackCacheTest, ValueOutlivesEviction) {
 }
 
 TEST(FallbackCacheTest, ThreadHammerKeepsBounds) {
-  FallbackCache cache({.max_entries = 64, .max_bytes = 4096});
+  FallbackCache cache(Bounds(64, 4096));
   std::vector<std::thread> threads;
   std::atomic<int> wrong{0};
   for (int t = 0; t < 4; ++t) {

@@ -373,13 +373,16 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   R Lead(const std::string& key, Flight& flight, Compute&& compute) {
     try {
       R value = LeadUnguarded(key, compute);
-      flight.promise.set_value(value);
+      // Landed before the followers wake, so a call that starts after the
+      // result is known never joins this flight: after an exception, it
+      // computes again.
       Land(key);
+      flight.promise.set_value(value);
       return value;
     } catch (...) {
       ++stats_.exceptions;
-      flight.promise.set_exception(std::current_exception());
       Land(key);
+      flight.promise.set_exception(std::current_exception());
       throw;
     }
   }
@@ -604,6 +607,14 @@ auto Make(std::string name, F fn, std::shared_ptr<Cache> cache, KeySpec key) {
       std::move(cache)));
 }
 
+// The cache of a function named `name`, checked first so that a bad name
+// opens nothing.
+inline std::shared_ptr<Cache> OpenFor(const std::string& name,
+                                      const Options& options) {
+  CheckName(name);
+  return Cache::Open(options);
+}
+
 inline Options WithBackend(Options options, Backend backend) {
   options.backend = backend;
   return options;
@@ -615,8 +626,9 @@ inline Options WithBackend(Options options, Backend backend) {
 template <class F, class KeySpec = AllArgs>
 auto memoize(std::string name, F fn, const Options& options = {},
              KeySpec key = {}) {
+  std::shared_ptr<Cache> cache = memoize_internal::OpenFor(name, options);
   return memoize_internal::Make<Memoized>(std::move(name), std::move(fn),
-                                          Cache::Open(options), std::move(key));
+                                          std::move(cache), std::move(key));
 }
 
 // `fn` memoized under `name` in a cache shared with other functions.
@@ -649,8 +661,9 @@ auto fcache(std::string name, F fn, const Options& options = {},
 template <class F, class KeySpec = AllArgs>
 auto acache(std::string name, F fn, const Options& options = {},
             KeySpec key = {}) {
+  std::shared_ptr<Cache> cache = memoize_internal::OpenFor(name, options);
   return memoize_internal::Make<AsyncMemoized>(
-      std::move(name), std::move(fn), Cache::Open(options), std::move(key));
+      std::move(name), std::move(fn), std::move(cache), std::move(key));
 }
 
 template <class F, class KeySpec = AllArgs>
