@@ -1,0 +1,241 @@
+// Memoization of a numeric kernel, ucache against the Python tools people use
+// for the job (joblib.Memory and diskcache, through bench/memoize_compare.py),
+// in the same run on the same machine:
+//
+//   bazel run -c opt //bench:memoize_compare [-- --n=1000000 --reps=5]
+//
+// The kernel returns n float64 values (8 MB at the default n). For each tool:
+// a miss (compute + store), a hit in the same process, a hit in a fresh
+// process (timed inside the new process: opening the cache plus one call;
+// process and interpreter start-up are not counted on either side), the
+// zero-copy forms (ucache's view(), joblib's mmap_mode='r'), and a hit of a
+// function of one small integer. Medians of --reps runs; small hits are a
+// mean over many calls. The last table is the ratio peer time / ucache time.
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "ucache/ucache.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The same function memoize_compare.py memoizes.
+std::vector<double> Kernel(int n, int rep) {
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    v[static_cast<size_t>(i)] = std::sin(i * 0.001 + rep) * std::exp(-i * 1e-7);
+  }
+  return v;
+}
+
+int Small(int x) { return x * x; }
+
+double Micros(Clock::duration d) {
+  return std::chrono::duration<double, std::micro>(d).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+ucache::Options StoreOptions(const std::string& dir) {
+  ucache::Options options;
+  options.dir = dir;
+  options.read_environment = false;
+  options.file.compression = ucache::Compression::kNone;
+  return options;
+}
+
+template <class F>
+double Time(F&& f) {
+  const Clock::time_point start = Clock::now();
+  f();
+  return Micros(Clock::now() - start);
+}
+
+// Runs in a fresh process: open, one call (a copy, or a view), print µs.
+int Child(const std::string& dir, int n, bool view) {
+  double sum = 0;
+  const double us = Time([&] {
+    auto cached = ucache::memoize("kernel/v1", Kernel, StoreOptions(dir));
+    if (view) {
+      sum = cached.view(n, 0)[static_cast<size_t>(n) / 2];
+    } else {
+      sum = cached(n, 0)[static_cast<size_t>(n) / 2];
+    }
+  });
+  std::printf("%.3f %g\n", us, sum);
+  return 0;
+}
+
+// Runs `argv` and returns its standard output; exits on failure.
+std::string Capture(const std::vector<std::string>& argv) {
+  int fds[2];
+  if (pipe(fds) != 0) std::exit(2);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(fds[1], 1);
+    close(fds[0]);
+    std::vector<char*> args;
+    for (const std::string& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    std::perror(args[0]);
+    _exit(127);
+  }
+  close(fds[1]);
+  std::string out;
+  char buf[4096];
+  ssize_t got;
+  while ((got = read(fds[0], buf, sizeof(buf))) > 0)
+    out.append(buf, static_cast<size_t>(got));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "memoize_compare: %s failed\n", argv[0].c_str());
+    std::exit(2);
+  }
+  return out;
+}
+
+using Results = std::map<std::string, std::map<std::string, double>>;
+
+void MeasureUcache(const std::string& dir, int n, int reps, int small_calls,
+                   Results* results) {
+  std::map<std::string, double>& r = (*results)["ucache"];
+  auto cached = ucache::memoize("kernel/v1", Kernel, StoreOptions(dir));
+  std::vector<double> misses, same, views, fresh, fresh_views;
+  for (int rep = 0; rep < reps; ++rep) {
+    misses.push_back(Time([&] { cached(n, rep); }));
+  }
+  for (int rep = 0; rep < reps; ++rep) {
+    same.push_back(Time([&] { cached(n, 0); }));
+    views.push_back(Time([&] { cached.view(n, 0); }));
+  }
+  const std::string self = "/proc/self/exe";
+  char exe[4096];
+  const ssize_t len = readlink(self.c_str(), exe, sizeof(exe) - 1);
+  if (len <= 0) std::exit(2);
+  exe[len] = '\0';
+  for (int rep = 0; rep < reps; ++rep) {
+    for (bool view : {false, true}) {
+      const std::string out = Capture({exe, "--child", view ? "view" : "copy",
+                                       "--dir", dir, "--n", std::to_string(n)});
+      (view ? fresh_views : fresh).push_back(std::stod(out));
+    }
+  }
+  r["miss_us"] = Median(misses);
+  r["hit_same_us"] = Median(same);
+  r["hit_zero_copy_same_us"] = Median(views);
+  r["hit_fresh_us"] = Median(fresh);
+  r["hit_zero_copy_fresh_us"] = Median(fresh_views);
+
+  auto small = ucache::memoize("small/v1", Small, StoreOptions(dir));
+  int sink = small(3);
+  const double total = Time([&] {
+    for (int i = 0; i < small_calls; ++i) sink += small(3);
+  });
+  r["small_hit_us"] = total / small_calls;
+  if (sink == 42) std::printf(" ");  // keeps the loop
+}
+
+void MeasurePython(const std::string& python, const std::string& script,
+                   const std::string& dir, int n, int reps, Results* results) {
+  std::istringstream lines(
+      Capture({python, script, "--dir", dir, "--n", std::to_string(n), "--reps",
+               std::to_string(reps)}));
+  std::string tool, name;
+  double value;
+  while (lines >> tool >> name >> value) (*results)[tool][name] = value;
+}
+
+void Print(const Results& results) {
+  const char* kRows[][2] = {
+      {"miss_us", "miss: compute + store"},
+      {"hit_same_us", "hit, same process (a copy)"},
+      {"hit_fresh_us", "hit, fresh process (open + one call, a copy)"},
+      {"hit_zero_copy_same_us", "zero-copy hit, same process"},
+      {"hit_zero_copy_fresh_us", "zero-copy hit, fresh process"},
+      {"small_hit_us", "hit of f(int) -> int"},
+  };
+  const char* kTools[] = {"ucache", "joblib", "diskcache"};
+  auto value = [&](const char* tool, const char* row) -> double {
+    auto t = results.find(tool);
+    if (t == results.end()) return -1;
+    auto v = t->second.find(row);
+    return v == t->second.end() ? -1 : v->second;
+  };
+  std::printf(
+      "\n| measurement (µs, median) | ucache | joblib | diskcache | joblib / "
+      "ucache | diskcache / ucache |\n");
+  std::printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+  for (const auto& row : kRows) {
+    std::printf("| %s |", row[1]);
+    for (const char* tool : kTools) {
+      const double v = value(tool, row[0]);
+      if (v < 0) {
+        std::printf(" - |");
+      } else {
+        std::printf(" %.3f |", v);
+      }
+    }
+    const double u = value("ucache", row[0]);
+    for (const char* peer : {"joblib", "diskcache"}) {
+      const double p = value(peer, row[0]);
+      if (u > 0 && p > 0) {
+        std::printf(" %.1fx |", p / u);
+      } else {
+        std::printf(" - |");
+      }
+    }
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("memoization: ucache vs joblib and diskcache");
+  int n = 1000000, reps = 5, small_calls = 1000000;
+  std::string child, dir, python = "/usr/bin/python3",
+                          script = "bench/memoize_compare.py";
+  app.add_option("--n", n, "float64 values per result");
+  app.add_option("--reps", reps, "runs per measurement (median)");
+  app.add_option("--small-calls", small_calls, "calls of the small function");
+  app.add_option("--python", python, "a python3 with joblib, diskcache, numpy");
+  app.add_option("--script", script, "memoize_compare.py");
+  app.add_option("--dir", dir, "where the stores go (default: a new temp dir)");
+  app.add_option("--child", child,
+                 "internal: copy|view, one fresh-process hit");
+  CLI11_PARSE(app, argc, argv);
+  if (!child.empty()) return Child(dir, n, child == "view");
+
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/memoize_compare.XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 2;
+    dir = tmpl;
+  }
+  std::printf("memoize_compare: n=%d (%.1f MB), reps=%d, stores under %s\n", n,
+              n * 8 / 1e6, reps, dir.c_str());
+  Results results;
+  MeasureUcache(dir + "/ucache", n, reps, small_calls, &results);
+  MeasurePython(python, script, dir + "/python", n, reps, &results);
+  Print(results);
+  return 0;
+}
