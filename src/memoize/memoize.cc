@@ -2,6 +2,9 @@
 
 #include "ucache/memoize.h"
 
+#include <array>
+#include <cstring>
+
 namespace ucache::memoize_internal {
 
 void CheckName(const std::string& name) {
@@ -24,14 +27,33 @@ uint64_t KeySeed(const std::string& name, const char* signature) {
   return XXH3_64bits(both.data(), both.size());
 }
 
+namespace {
+
+// "000102...ff": two hex digits per byte value, so the key's digits are 16
+// two-byte copies instead of 32 shifts and masks (this runs on every call).
+constexpr std::array<char, 512> kHexPairs = [] {
+  std::array<char, 512> t{};
+  constexpr char kHex[] = "0123456789abcdef";
+  for (int b = 0; b < 256; ++b) {
+    t[2 * b] = kHex[b >> 4];
+    t[2 * b + 1] = kHex[b & 0xf];
+  }
+  return t;
+}();
+
+void AppendHex64(uint64_t v, char* out) {
+  for (int i = 0; i < 8; ++i) {
+    std::memcpy(out + 2 * i, &kHexPairs[2 * ((v >> (56 - 8 * i)) & 0xff)], 2);
+  }
+}
+
+}  // namespace
+
 void AppendKeyHash(XXH128_hash_t hash, std::string* key) {
-  static constexpr char kHex[] = "0123456789abcdef";
   char out[33];
   out[0] = '#';
-  for (int i = 0; i < 16; ++i) {
-    out[1 + i] = kHex[(hash.high64 >> (60 - 4 * i)) & 0xf];
-    out[17 + i] = kHex[(hash.low64 >> (60 - 4 * i)) & 0xf];
-  }
+  AppendHex64(hash.high64, out + 1);
+  AppendHex64(hash.low64, out + 17);
   key->append(out, sizeof(out));
 }
 
