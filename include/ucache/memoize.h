@@ -513,6 +513,30 @@ struct Types<R(Args...)> {
   }
 };
 
+// What Memoized and AsyncMemoized share: the state handle and the
+// accessors.
+template <class StateType>
+class Handle {
+ public:
+  MemoizeStats stats() const { return Get().Stats(); }
+  const std::string& name() const { return Get().name(); }
+  Cache& cache() const { return Get().cache(); }
+  Backend active_backend() const { return Get().cache().active_backend(); }
+
+ protected:
+  Handle() = default;
+  explicit Handle(std::shared_ptr<StateType> state)
+      : state_(std::move(state)) {}
+  StateType& Get() const {
+    if (state_ == nullptr)
+      throw std::logic_error("empty ucache memoized handle");
+    return *state_;
+  }
+
+ private:
+  std::shared_ptr<StateType> state_;
+};
+
 }  // namespace memoize_internal
 
 // A memoized function R(Args...): call it like the original.
@@ -520,19 +544,22 @@ template <class Sig>
 class Memoized;
 
 template <class R, class... Args>
-class Memoized<R(Args...)> {
+class Memoized<R(Args...)>
+    : public memoize_internal::Handle<memoize_internal::State<R, Args...>> {
  public:
   using State = memoize_internal::State<R, Args...>;
 
   // An empty handle, to be assigned (e.g. before a recursive function that
   // calls it is built). Calling it throws std::logic_error.
   Memoized() = default;
-  explicit Memoized(std::shared_ptr<State> state) : state_(std::move(state)) {}
+  explicit Memoized(std::shared_ptr<State> state)
+      : memoize_internal::Handle<State>(std::move(state)) {}
 
   // The function's result for these arguments: from the cache, or computed
   // (and stored) on a miss. Exceptions of the function propagate.
   R operator()(memoize_internal::Param<Args>... args) const {
-    return Get().Call(std::forward<memoize_internal::Param<Args>>(args)...);
+    return this->Get().Call(
+        std::forward<memoize_internal::Param<Args>>(args)...);
   }
 
   // Like operator(), for a result stored raw (a vector or array of numbers,
@@ -540,21 +567,9 @@ class Memoized<R(Args...)> {
   // value is in the memory tier or stored uncompressed in the file tier.
   template <class Q = R, class E = typename Codec<Q>::Element>
   ArrayView<E> view(memoize_internal::Param<Args>... args) const {
-    return Get().template View<E>(
+    return this->Get().template View<E>(
         std::forward<memoize_internal::Param<Args>>(args)...);
   }
-
-  MemoizeStats stats() const { return Get().Stats(); }
-  const std::string& name() const { return Get().name(); }
-  Cache& cache() const { return Get().cache(); }
-  Backend active_backend() const { return Get().cache().active_backend(); }
-
- private:
-  State& Get() const {
-    if (state_ == nullptr) throw std::logic_error("empty ucache::Memoized");
-    return *state_;
-  }
-  std::shared_ptr<State> state_;
 };
 
 // A memoized function whose calls return std::shared_future<R> (acache).
@@ -562,13 +577,14 @@ template <class Sig>
 class AsyncMemoized;
 
 template <class R, class... Args>
-class AsyncMemoized<R(Args...)> {
+class AsyncMemoized<R(Args...)>
+    : public memoize_internal::Handle<memoize_internal::State<R, Args...>> {
  public:
   using State = memoize_internal::State<R, Args...>;
 
   AsyncMemoized() = default;
   explicit AsyncMemoized(std::shared_ptr<State> state)
-      : state_(std::move(state)) {}
+      : memoize_internal::Handle<State>(std::move(state)) {}
 
   // A hit returns a ready future. A miss starts the computation on a new
   // thread (or joins the one in flight) and returns its future, which holds
@@ -577,32 +593,19 @@ class AsyncMemoized<R(Args...)> {
   // ready.
   std::shared_future<R> operator()(
       memoize_internal::Param<Args>... args) const {
-    return Get().CallAsync(
+    return this->Get().CallAsync(
         std::forward<memoize_internal::Param<Args>>(args)...);
   }
-
-  MemoizeStats stats() const { return Get().Stats(); }
-  const std::string& name() const { return Get().name(); }
-  Cache& cache() const { return Get().cache(); }
-  Backend active_backend() const { return Get().cache().active_backend(); }
-
- private:
-  State& Get() const {
-    if (state_ == nullptr)
-      throw std::logic_error("empty ucache::AsyncMemoized");
-    return *state_;
-  }
-  std::shared_ptr<State> state_;
 };
 
 namespace memoize_internal {
 
-template <template <class> class Handle, class F, class KeySpec>
+template <template <class> class HandleType, class F, class KeySpec>
 auto Make(std::string name, F fn, std::shared_ptr<Cache> cache, KeySpec key) {
   using Sig = typename Signature<std::decay_t<F>>::type;
   using T = Types<Sig>;
   CheckName(name);
-  return Handle<Sig>(std::make_shared<typename T::StateType>(
+  return HandleType<Sig>(std::make_shared<typename T::StateType>(
       std::move(name), std::move(fn), T::KeyFn(std::move(key)),
       std::move(cache)));
 }
