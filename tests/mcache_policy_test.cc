@@ -319,6 +319,30 @@ TEST(TinyLfuPolicyTest, SegmentsAlwaysAccountForEveryEntry) {
   }
 }
 
+TEST(TinyLfuPolicyTest, ProtectedHoldsUpToNinetyFivePercentOfMain) {
+  // A one-entry window leaves 99 entries to main, of which floor(0.95 * 99)
+  // = 94 may be protected; the rest of main stays in probation.
+  auto owned = MakeTinyLfu(100, /*adaptive=*/false, /*initial_window=*/0.01);
+  TinyLfuPolicy* p = owned.get();
+  Harness h(std::move(owned), 100);
+  ASSERT_EQ(p->window_max(), 1u);
+  EXPECT_EQ(p->protected_max(), 94u);
+  for (int k = 0; k < 100; ++k) h.Touch(k);
+  // A use in main promotes to protected; protected's overflow goes back to
+  // probation, oldest first.
+  for (int k = 0; k < 99; ++k) h.Touch(k);
+  EXPECT_EQ(p->window_size(), 1u);
+  EXPECT_EQ(p->protected_size(), 94u);
+  EXPECT_EQ(p->probation_size(), 5u);
+  // The five demoted are the least recently used: keys 0..4, so the next
+  // newcomer that wins admission displaces key 0 first, not a protected key.
+  for (int i = 0; i < 3; ++i) h.Touch(5000);
+  h.Touch(5001);  // pushes 5000 out of the window into the contest
+  EXPECT_TRUE(h.Contains(5000));
+  EXPECT_FALSE(h.Contains(0));
+  for (int k = 5; k < 99; ++k) EXPECT_TRUE(h.Contains(k)) << k;
+}
+
 TEST(TinyLfuPolicyTest, FrequentCandidateDisplacesRareVictim) {
   // Fill with keys used once, then use a new key often before inserting it:
   // its sketch count beats main's victim, so it is admitted and stays.

@@ -49,7 +49,8 @@ enum class EvictionPolicy {
   kFifo,
   // W-TinyLFU with an adaptive window (after Caffeine): new entries enter an
   // LRU window; an entry leaving the window enters the main area (a
-  // segmented LRU) only if a count-min sketch of recent access frequencies
+  // segmented LRU, up to 95% of it protected from eviction contests by a use
+  // while in main) only if a count-min sketch of recent access frequencies
   // says it is used more often than the entry it would displace. The
   // window's size is tuned per shard by hill climbing on the hit ratio: a
   // new cache starts as an LRU (the window is the whole cache), and on
