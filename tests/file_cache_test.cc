@@ -3,6 +3,7 @@
 
 #include "ucache/file_cache.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -278,6 +279,76 @@ TEST(FileCacheTest, ViewSurvivesOverwriteCompactionAndClose) {
   ASSERT_OK(cache->Clear());
   cache.reset();
   EXPECT_EQ(view.data(), bytes);
+}
+
+// Flips one byte of the first copy of `needle` found in the store's newest
+// log, through the file (so every mapping of it sees the change at once).
+void FlipByteOf(const std::string& dir, std::string_view needle) {
+  std::string newest;
+  for (const std::string& name : ListDirNames(dir)) {
+    if (name.rfind("log.", 0) == 0) newest = name;  // sorted: last is newest
+  }
+  ASSERT_FALSE(newest.empty());
+  const std::string path = dir + "/" + newest;
+  const size_t at = ReadFile(path).find(needle);
+  ASSERT_NE(at, std::string::npos);
+  const int fd = open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const char flipped = static_cast<char>(needle[needle.size() / 2] ^ 0x10);
+  ASSERT_EQ(pwrite(fd, &flipped, 1, at + needle.size() / 2), 1);
+  close(fd);
+}
+
+TEST(FileCacheTest, SmallViewsRecheckEveryTimeAndGetAlwaysRechecks) {
+  TempDir tmp;
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  auto cache = OpenOrDie(tmp.path(), options);
+  std::mt19937_64 rng(11);
+  const std::string small = RandomBytes(rng, 100);
+  const std::string large = RandomBytes(rng, 64 << 10);
+  ASSERT_OK(cache->Put("small", small));
+  ASSERT_OK(cache->Put("large", large));
+  ValueView view;
+  ASSERT_OK(cache->GetView("small", &view));
+  ASSERT_OK(cache->GetView("large", &view));
+  EXPECT_EQ(view.data(), large);
+  view = ValueView();
+  FlipByteOf(tmp.path(), small);
+  FlipByteOf(tmp.path(), large);
+  // Small records are not remembered as verified.
+  EXPECT_TRUE(cache->GetView("small", &view).IsNotFound());
+  // Get re-hashes even what GetView trusts.
+  std::string got;
+  EXPECT_TRUE(cache->Get("large", &got).IsNotFound());
+  EXPECT_GE(cache->GetStats()->corrupt_records, 2u);
+}
+
+// A handle trusts the large records it verified only within the generation
+// that holds them: after another handle clears the store and writes the key
+// again at the same log offset, a damaged new value must read as a miss.
+TEST(FileCacheTest, VerifiedViewsDoNotCarryAcrossGenerations) {
+  TempDir tmp;
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  auto reader = OpenOrDie(tmp.path(), options);
+  auto writer = OpenOrDie(tmp.path(), options);
+  std::mt19937_64 rng(12);
+  const std::string v1 = RandomBytes(rng, 256 << 10);
+  const std::string v2 = RandomBytes(rng, 256 << 10);
+  ASSERT_OK(writer->Put("k", v1));
+  ValueView view;
+  ASSERT_OK(reader->GetView("k", &view));
+  ASSERT_EQ(view.data(), v1);
+  ASSERT_OK(reader->GetView("k", &view));  // served from the verified set
+  ASSERT_EQ(view.data(), v1);
+  view = ValueView();
+  ASSERT_OK(writer->Clear());
+  ASSERT_OK(
+      writer->Put("k", v2));  // the first record of a new log: same offset
+  FlipByteOf(tmp.path(), v2);
+  Status s = reader->GetView("k", &view);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
 }
 
 TEST(FileCacheTest, MaxBytesEvictsOldestFirst) {

@@ -156,9 +156,18 @@ class FileCache {
   Status Get(std::string_view key, std::string* value);
 
   // Reads the value of `key` without copying when it was stored raw; see
-  // ValueView for how long the bytes stay valid.
+  // ValueView for how long the bytes stay valid. The checksum of a raw value
+  // of 4 KiB or more is verified the first time this handle reads it in the
+  // current generation; later views of that record trust the first check
+  // (committed records are never rewritten), so they cost O(1) whatever the
+  // size. Damage that reaches those bytes after the first check (a bit flip
+  // in memory or on disk) is therefore not noticed by this handle's later
+  // views until the store changes generation, just as it would not be
+  // noticed by a view already handed out. Get() always re-checks.
   Status GetView(std::string_view key, ValueView* view);
 
+  // True when `key` has a value that reads back verified; a value already
+  // verified by GetView counts as such (see there).
   bool Contains(std::string_view key);
 
   // Removes `key`. OK whether or not it was present.

@@ -265,9 +265,9 @@ Status FileCache::Impl::Get(std::string_view key, std::string* value) {
 }
 
 Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
-  return WithRecord(key, [&](const Generation& gen, const RecordView& record) {
+  return WithRecord(key, [&](Generation& gen, const RecordView& record) {
     if (record.header->codec == fcache::kCodecRaw) {
-      if (!fcache::ChecksumMatches(record)) return false;
+      if (!gen.ChecksumMatchesOnce(record)) return false;
       view->keep_alive_ = gen.log->mapping();
       view->data_ = record.stored;
       view->zero_copy_ = true;
@@ -284,8 +284,8 @@ Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
 
 bool FileCache::Impl::Contains(std::string_view key) {
   return WithRecord(key,
-                    [](const Generation&, const RecordView& record) {
-                      return fcache::ChecksumMatches(record);
+                    [](Generation& gen, const RecordView& record) {
+                      return gen.ChecksumMatchesOnce(record);
                     })
       .ok();
 }
