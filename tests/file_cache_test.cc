@@ -16,12 +16,16 @@
 #include <set>
 #include <thread>
 
+#include "src/fcache/format.h"
 #include "tests/testutil.h"
 
 namespace ucache {
 namespace {
 
 using std::chrono::milliseconds;
+
+// A format version this ucache does not know yet.
+constexpr uint32_t kNewerVersion = fcache::kFormatVersion + 1;
 
 std::unique_ptr<FileCache> OpenOrDie(const std::string& dir,
                                      const FileCacheOptions& options = {}) {
@@ -522,10 +526,12 @@ TEST(FileCacheTest, ReadOnlyDoesNotCreateOrWrite) {
 TEST(FileCacheTest, RefusesNewerFormatWithClearMessage) {
   TempDir tmp;
   { OpenOrDie(tmp.path())->Put("k", "v"); }
-  const std::string index = SetPreludeVersion(tmp.Sub("index"), 2);
+  const std::string index = SetPreludeVersion(tmp.Sub("index"), kNewerVersion);
   auto cache = FileCache::Open(tmp.path());
   EXPECT_EQ(cache.status().code(), Status::Code::kVersionTooNew);
-  EXPECT_NE(cache.status().message().find("version 2"), std::string::npos)
+  EXPECT_NE(
+      cache.status().message().find("version " + std::to_string(kNewerVersion)),
+      std::string::npos)
       << cache.status().ToString();
   // And nothing was rewritten.
   EXPECT_EQ(ReadFile(tmp.Sub("index")), index);
@@ -537,7 +543,7 @@ TEST(FileCacheTest, RefusesNewerFormatEvenWithAShortIndex) {
   // A newer version may lay out its index differently: only the prelude is
   // promised, so a short index must still be refused as newer, not rebuilt.
   const std::string index =
-      SetPreludeVersion(tmp.Sub("index"), 2).substr(0, 64);
+      SetPreludeVersion(tmp.Sub("index"), kNewerVersion).substr(0, 64);
   WriteFile(tmp.Sub("index"), index);
   EXPECT_EQ(FileCache::Open(tmp.path()).status().code(),
             Status::Code::kVersionTooNew);
@@ -548,10 +554,51 @@ TEST(FileCacheTest, RecoveryNeverDiscardsALogOfANewerFormat) {
   TempDir tmp;
   { OpenOrDie(tmp.path())->Put("k", "v"); }
   ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
-  const std::string log = SetPreludeVersion(LogPath(tmp.path()), 2);
+  const std::string log = SetPreludeVersion(LogPath(tmp.path()), kNewerVersion);
   EXPECT_EQ(FileCache::Open(tmp.path()).status().code(),
             Status::Code::kVersionTooNew);
   EXPECT_EQ(ReadFile(LogPath(tmp.path())), log);
+}
+
+uint32_t PreludeVersion(const std::string& path) {
+  const std::string bytes = ReadFile(path);
+  uint32_t version = 0;
+  if (bytes.size() >= 12) std::memcpy(&version, bytes.data() + 8, 4);
+  return version;
+}
+
+// A store as format version 1 left it (an empty lock file, preludes of
+// version 1) is read as it is, and rewritten as the current version by the
+// first writable open, which version-1 writers then refuse.
+TEST(FileCacheTest, RewritesAFormat1StoreAsTheCurrentFormat) {
+  TempDir tmp;
+  {
+    auto cache = OpenOrDie(tmp.path());
+    ASSERT_OK(cache->Put("a", "1"));
+    ASSERT_OK(cache->Put("c", std::string(5000, 'c')));
+  }
+  SetPreludeVersion(tmp.Sub("index"), 1);
+  SetPreludeVersion(LogPath(tmp.path()), 1);
+  WriteFile(tmp.Sub("lock"), "");
+  FileCacheOptions ro;
+  ro.read_only = true;
+  {
+    auto reader = OpenOrDie(tmp.path(), ro);
+    EXPECT_EQ(GetOrMiss(*reader, "a"), "1");
+    EXPECT_EQ(PreludeVersion(tmp.Sub("index")), 1u);
+  }
+  auto cache = OpenOrDie(tmp.path());
+  EXPECT_EQ(GetOrMiss(*cache, "a"), "1");
+  EXPECT_EQ(GetOrMiss(*cache, "c"), std::string(5000, 'c'));
+  EXPECT_EQ(PreludeVersion(tmp.Sub("index")), fcache::kFormatVersion);
+  std::string log;
+  for (const std::string& name : ListDirNames(tmp.path())) {
+    if (name.rfind("log.", 0) == 0) log = name;
+  }
+  EXPECT_NE(tmp.Sub(log), LogPath(tmp.path())) << "the log was not rewritten";
+  EXPECT_EQ(PreludeVersion(tmp.Sub(log)), fcache::kFormatVersion);
+  EXPECT_EQ(ReadFile(tmp.Sub("lock")).size(), fcache::kLockFileSize);
+  EXPECT_TRUE(cache->Verify()->clean());
 }
 
 TEST(FileCacheTest, RecoveryMovesHandlesOffTheDamagedIndex) {

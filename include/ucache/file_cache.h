@@ -6,10 +6,11 @@
 //    verified before its bytes are handed out; torn, truncated or corrupt
 //    data reads as a miss and is counted in Stats::corrupt_records.
 //  * Many processes. Any number of processes (and any number of handles in
-//    one process) may open one store at once. Writers take a kernel lock on
-//    the store's lock file, so a writer that dies never blocks anyone;
-//    readers take no lock and never wait for writers. A committed write of
-//    any handle is seen by every other handle on its next call.
+//    one process) may open one store at once. Writers take a robust,
+//    process-shared mutex kept in the store's lock file, so a writer that
+//    dies, even by kill -9, never blocks anyone; readers take no lock and
+//    never wait for writers. A committed write of any handle is seen by
+//    every other handle on its next call.
 //  * Durability is a knob: a Put is not fsynced unless Options::sync_writes
 //    is set or Sync() is called. After a crash (kill -9) at any instant the
 //    store opens and serves only verified records.

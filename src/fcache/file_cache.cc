@@ -3,26 +3,26 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstring>
 #include <mutex>
 #include <shared_mutex>
 #include <vector>
 
 #include "src/fcache/compactor.h"
-#include "src/fcache/file_handle.h"
-#include "src/fcache/file_lock.h"
 #include "src/fcache/format.h"
 #include "src/fcache/generation.h"
+#include "src/fcache/lock_file.h"
 #include "src/fcache/record.h"
 
 namespace ucache {
 
 using fcache::CompactionPlan;
-using fcache::FileHandle;
-using fcache::FileLock;
 using fcache::Generation;
 using fcache::IndexHeader;
 using fcache::LoadShared;
+using fcache::LockFile;
 using fcache::RecordView;
+using fcache::WriterLock;
 
 namespace {
 
@@ -94,7 +94,7 @@ Status CheckStoreDir(Env& env, const std::string& dir,
 class FileCache::Impl {
  public:
   Impl(std::string dir, const FileCacheOptions& options,
-       std::shared_ptr<Env> env, FileHandle lock_file,
+       std::shared_ptr<Env> env, std::unique_ptr<LockFile> lock_file,
        std::unique_ptr<Generation> gen)
       : dir_(std::move(dir)),
         options_(options),
@@ -117,10 +117,11 @@ class FileCache::Impl {
   Result<FileCacheStats> GetStats();
   Result<VerifyReport> Verify();
 
-  // Opening: finds or builds the current generation.
+  // Opening: finds or builds the current generation, rewriting one of an
+  // older format. `lock_file` is null for read-only handles.
   static Result<std::unique_ptr<Generation>> OpenGeneration(
       const std::shared_ptr<Env>& env, const std::string& dir,
-      const FileCacheOptions& options, const FileHandle& lock_file);
+      const FileCacheOptions& options, LockFile* lock_file);
 
  private:
   // The outcome of looking a key up under the shared lock.
@@ -138,10 +139,13 @@ class FileCache::Impl {
   Status Refresh();
   void CountCorrupt();
 
-  // Runs fn with this handle's writer mutex and the store's file lock held
-  // and the generation current.
+  // Runs fn with the store's writers' mutex held and the generation current.
   template <typename Fn>
   Status Locked(Fn&& fn);
+  // After a writer died holding the mutex: if it died publishing a
+  // generation, between renaming the new index into place and marking the
+  // old one superseded, marks ours superseded for it. Writer lock held.
+  void FinishDeadWritersPublication();
   Status CheckWritable() const;
   // Appends an encoded record for `key` and points the index at it (or, for
   // an erase, tombstones the key's slot). Writer lock held.
@@ -158,11 +162,7 @@ class FileCache::Impl {
   const std::string dir_;
   const FileCacheOptions options_;
   const std::shared_ptr<Env> env_;
-  const FileHandle lock_file_;  // invalid for read-only handles
-
-  // Serializes this handle's writers ahead of the file lock, because flock
-  // excludes descriptors, not threads.
-  std::mutex write_mu_;
+  const std::unique_ptr<LockFile> lock_file_;  // null for read-only handles
 
   // Held shared by every operation that touches gen_'s mappings; exclusive
   // to replace gen_ or remap its log.
@@ -303,10 +303,9 @@ template <typename Fn>
 Status FileCache::Impl::Locked(Fn&& fn) {
   Status s = CheckWritable();
   if (!s.ok()) return s;
-  std::lock_guard guard(write_mu_);
-  FileLock lock(env_.get(), lock_file_.fd());
-  s = lock.Lock(LockMode::kExclusiveWait);
-  if (!s.ok()) return s.WithContext("locking " + dir_);
+  WriterLock lock(lock_file_.get());
+  if (!lock.status().ok()) return lock.status().WithContext("locking " + dir_);
+  if (lock.owner_died()) FinishDeadWritersPublication();
   bool stale;
   {
     std::shared_lock shared(mu_);
@@ -319,6 +318,21 @@ Status FileCache::Impl::Locked(Fn&& fn) {
     if (!s.ok()) return s;
   }
   return fn();
+}
+
+void FileCache::Impl::FinishDeadWritersPublication() {
+  std::shared_lock lock(mu_);
+  const fcache::IndexFile& ours = *gen_->index;
+  if (ours.superseded()) return;
+  Result<std::unique_ptr<fcache::IndexFile>> current = fcache::IndexFile::Open(
+      env_, dir_ + "/" + fcache::kIndexFileName, /*writable=*/false);
+  // Preludes name a generation, its log and its creation time: equal ones
+  // are the same file.
+  if (current.ok() &&
+      std::memcmp(&(*current)->header().prelude, &ours.header().prelude,
+                  sizeof(fcache::FilePrelude)) != 0) {
+    fcache::StoreShared(ours.header().superseded, 1);
+  }
 }
 
 void FileCache::Impl::Install(std::unique_ptr<Generation> gen) {
@@ -603,7 +617,7 @@ Result<VerifyReport> FileCache::Impl::Verify() {
 
 Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     const std::shared_ptr<Env>& env, const std::string& dir,
-    const FileCacheOptions& options, const FileHandle& lock_file) {
+    const FileCacheOptions& options, LockFile* lock_file) {
   Result<std::unique_ptr<Generation>> gen =
       fcache::OpenCurrentGeneration(env, dir, !options.read_only);
   if (options.read_only) {
@@ -613,12 +627,18 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     return gen;
   }
   const Status::Code code = gen.status().code();
-  if (gen.ok() ||
-      (code != Status::Code::kNotFound && code != Status::Code::kCorruption)) {
-    if (!gen.ok()) return gen;
-    // Tidy leftovers of crashed compactions, unless a writer is busy.
-    FileLock lock(env.get(), lock_file.fd());
-    if (lock.Lock(LockMode::kExclusiveTry).ok()) {
+  if (!gen.ok() && code != Status::Code::kNotFound &&
+      code != Status::Code::kCorruption) {
+    return gen;
+  }
+  auto current_format = [](const Generation& g) {
+    return g.index->format_version() == fcache::kFormatVersion &&
+           g.log->format_version() == fcache::kFormatVersion;
+  };
+  if (gen.ok() && current_format(**gen)) {
+    // Tidy leftovers of crashed publications, unless a writer is busy.
+    WriterLock lock(lock_file, LockMode::kExclusiveTry);
+    if (lock.status().ok()) {
       env->Remove(dir + "/" + fcache::kIndexTempName);
       Result<std::vector<std::string>> names = env->ListDir(dir);
       if (names.ok() && !(*gen)->index->superseded()) {
@@ -632,17 +652,24 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     }
     return gen;
   }
-  // No index, or a damaged one: build one under the writer lock, unless
-  // another process did so while we waited for it.
-  FileLock lock(env.get(), lock_file.fd());
-  Status s = lock.Lock(LockMode::kExclusiveWait);
-  if (!s.ok()) return s.WithContext("locking " + dir);
+  WriterLock lock(lock_file);
+  if (!lock.status().ok()) return lock.status().WithContext("locking " + dir);
+  // Another process may have recovered or rewritten the store while we
+  // waited for the lock.
   gen = fcache::OpenCurrentGeneration(env, dir, true);
   const Status::Code again = gen.status().code();
-  if (again != Status::Code::kNotFound && again != Status::Code::kCorruption) {
-    return gen;
+  if (again == Status::Code::kNotFound || again == Status::Code::kCorruption) {
+    // No index, or a damaged one: build one.
+    return fcache::Recover(env, dir, env->NowMillis());
   }
-  return fcache::Recover(env, dir, env->NowMillis());
+  if (!gen.ok() || current_format(**gen)) return gen;
+  // Written by an older ucache, whose writers the lock file's shared flock
+  // now keeps out: copy it into files of this version, which those writers
+  // refuse to open.
+  CompactionPlan plan;
+  plan.now_ms = env->NowMillis();
+  plan.sync = options.sync_writes;
+  return fcache::Compact(env, dir, **gen, plan);
 }
 
 Result<std::unique_ptr<FileCache>> FileCache::Open(
@@ -651,15 +678,14 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
   std::shared_ptr<Env> env = options.env ? options.env : NewPosixEnv();
   Status s = CheckStoreDir(*env, dir, options);
   if (!s.ok()) return s;
-  FileHandle lock_file;
+  std::unique_ptr<LockFile> lock_file;
   if (!options.read_only) {
-    Result<FileHandle> f = FileHandle::Open(
-        env.get(), dir + "/" + fcache::kLockFileName, OpenMode::kCreate);
+    Result<std::unique_ptr<LockFile>> f = LockFile::Open(env, dir);
     if (!f.ok()) return f.status();
     lock_file = std::move(*f);
   }
   Result<std::unique_ptr<Generation>> gen =
-      Impl::OpenGeneration(env, dir, options, lock_file);
+      Impl::OpenGeneration(env, dir, options, lock_file.get());
   if (!gen.ok()) return gen.status();
   return std::unique_ptr<FileCache>(new FileCache(std::make_unique<Impl>(
       dir, options, std::move(env), std::move(lock_file), std::move(*gen))));

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "src/fcache/file_handle.h"
+#include "src/fcache/format.h"
 #include "src/fcache/mapping.h"
 #include "ucache/env.h"
 
@@ -34,6 +35,10 @@ class LogFile {
   uint64_t id() const { return id_; }
   const std::string& path() const { return path_; }
   int fd() const { return file_.fd(); }
+  // The version in the log's prelude (checked when it was opened).
+  uint32_t format_version() const {
+    return reinterpret_cast<const FilePrelude*>(data())->version;
+  }
 
   // Bytes [0, readable()) of data() may be read. data() and mapping() change
   // only in Remap(); readable() only grows.
