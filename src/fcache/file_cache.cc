@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <vector>
@@ -366,7 +367,7 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
   bool evicted = false, compaction_due = false;
   for (;;) {
     CompactionPlan plan;
-    bool rewrite = false;
+    bool rewrite = false, remap = false;
     {
       std::shared_lock lock(mu_);
       Generation& gen = *gen_;
@@ -424,10 +425,27 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         }
       }
       if (!rewrite) {
-        Status s = gen.log->Write(log_end, record);
-        if (s.ok() && options_.sync_writes) s = gen.log->Sync();
-        if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
-        gen.log->ExtendReadable(log_end + size);  // else readers remap later
+        uint64_t max_size = std::numeric_limits<uint64_t>::max();
+        if (options_.max_bytes != 0) {
+          // Leave room for an index rebuild, which may double the index
+          // beside this log.
+          const uint64_t index_room = 2 * gen.index->file_bytes();
+          max_size = options_.max_bytes > index_room
+                         ? options_.max_bytes - index_room
+                         : 0;
+        }
+        Result<bool> reserved = gen.log->Reserve(log_end, size, max_size);
+        if (!reserved.ok()) {
+          return reserved.status().WithContext("appending to " + dir_);
+        }
+        remap = !*reserved;
+      }
+      if (!rewrite && !remap) {
+        gen.log->Store(log_end, record);
+        if (options_.sync_writes) {
+          Status s = gen.log->Sync();
+          if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
+        }
         fcache::StoreShared(h.log_end, log_end + size);
 
         auto add = [](uint64_t& word, int64_t delta) {
@@ -463,12 +481,19 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
           add(h.stored_value_bytes, rh->stored_len);
         }
         if (options_.sync_writes) {
-          s = gen.index->Sync();
+          Status s = gen.index->Sync();
           if (!s.ok()) return s;
         }
         compaction_due = CompactionDue(h);
         break;
       }
+    }
+    if (remap) {
+      // The log outgrew this handle's mappings.
+      std::unique_lock lock(mu_);
+      Status s = gen_->log->Remap();
+      if (!s.ok()) return s;
+      continue;
     }
     Status s = CompactLocked(std::move(plan));
     if (!s.ok()) return s;

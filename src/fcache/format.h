@@ -29,8 +29,9 @@ std::string LogFileName(uint64_t log_id);
 bool ParseLogFileName(const std::string& name, uint64_t* log_id);
 
 // Version 2 added the lock file's mutex (writers of version 1 serialized on
-// a flock of an empty lock file). Version 1 stores are read as they are and
-// rewritten as version 2 by the first writable open.
+// a flock of an empty lock file) and logs that end in space reserved for
+// appends. Version 1 stores are read as they are and rewritten as version 2
+// by the first writable open.
 inline constexpr uint32_t kFormatVersion = 2;
 
 // Every file opens with a 64-byte prelude whose layout no future version may

@@ -18,6 +18,13 @@ uint64_t MapLengthFor(uint64_t file_size) {
   return len;
 }
 
+// Appends reserve file space an eighth of the log ahead (at most
+// kMaxReserveBytes), rounded up to whole pages: a growing log calls
+// Allocate about a hundred times on its way to gigabytes, and the unused
+// tail stays under an eighth of the log plus a page.
+constexpr uint64_t kPageBytes = 4096;
+constexpr uint64_t kMaxReserveBytes = 64 << 20;
+
 }  // namespace
 
 Result<std::unique_ptr<LogFile>> LogFile::Create(std::shared_ptr<Env> env,
@@ -90,9 +97,18 @@ Result<bool> LogFile::CatchUp() {
 Status LogFile::Remap() {
   Result<FileInfo> info = env_->Stat(file_.fd());
   if (!info.ok()) return info.status();
+  const uint64_t length = MapLengthFor(info->size);
   Result<std::shared_ptr<Mapping>> map =
-      Mapping::Create(env_, file_.fd(), MapLengthFor(info->size), false);
+      Mapping::Create(env_, file_.fd(), length, false);
   if (!map.ok()) return map.status().WithContext("mapping " + path_);
+  if (write_map_ != nullptr) {
+    Result<std::shared_ptr<Mapping>> write_map =
+        Mapping::Create(env_, file_.fd(), length, true);
+    if (!write_map.ok()) {
+      return write_map.status().WithContext("mapping " + path_);
+    }
+    write_map_ = std::move(*write_map);
+  }
   map_ = std::move(*map);
   // A fresh mapping may start below what was readable before only if the
   // file shrank, which ucache never does; trust the size we just saw.
@@ -103,6 +119,50 @@ Status LogFile::Remap() {
 Status LogFile::Write(uint64_t offset, std::string_view bytes) {
   if (!writable_) return Status::InvalidArgument(path_ + ": opened read-only");
   return env_->Write(file_.fd(), bytes.data(), bytes.size(), offset);
+}
+
+Result<bool> LogFile::Reserve(uint64_t offset, uint64_t n, uint64_t max_size) {
+  if (!writable_) return Status::InvalidArgument(path_ + ": opened read-only");
+  const uint64_t end = offset + n;
+  if (end > map_->length()) return false;
+  if (end > readable()) {
+    // Another process may have reserved the space already, perhaps beyond
+    // our mapping.
+    Result<bool> fits = CatchUp();
+    if (!fits.ok()) return fits.status();
+    if (!*fits) return false;
+  }
+  const uint64_t have = readable();
+  if (end > have) {
+    const uint64_t ahead = std::min(end / 8, kMaxReserveBytes);
+    const uint64_t want = std::max(
+        end,
+        std::min({AlignUp(end + ahead, kPageBytes), max_size, map_->length()}));
+    Status s = env_->Allocate(file_.fd(), have, want - have);
+    if (s.IsNoSpace() && want > end) {
+      // Too little room for a chunk; perhaps enough for this record.
+      s = env_->Allocate(file_.fd(), have, end - have);
+    }
+    if (!s.ok()) return s.WithContext("reserving space in " + path_);
+    Result<bool> fits = CatchUp();
+    if (!fits.ok()) return fits.status();
+    if (readable() < end) {
+      return Status::IOError(path_ + ": shorter than just allocated");
+    }
+  }
+  if (write_map_ == nullptr) {
+    Result<std::shared_ptr<Mapping>> write_map =
+        Mapping::Create(env_, file_.fd(), map_->length(), true);
+    if (!write_map.ok()) {
+      return write_map.status().WithContext("mapping " + path_);
+    }
+    write_map_ = std::move(*write_map);
+  }
+  return true;
+}
+
+void LogFile::Store(uint64_t offset, std::string_view bytes) {
+  std::memcpy(write_map_->data() + offset, bytes.data(), bytes.size());
 }
 
 Status LogFile::Sync() { return env_->Sync(file_.fd()); }

@@ -1,8 +1,11 @@
-// LogFile: one generation's append-only log of records, written with
-// Env::Write (so a full disk is an error, never a SIGBUS) and read through a
-// shared mapping. Committed bytes are never rewritten; compaction writes a
-// new log and the old one is unlinked, never truncated, so mappings held by
-// other processes stay valid.
+// LogFile: one generation's append-only log of records, read through a
+// shared read-only mapping. Appends are copied through a second, writable
+// mapping into file space reserved beforehand with Env::Allocate, in chunks,
+// so that an append costs no system call and a full disk is an error from
+// Allocate, never a SIGBUS from a store into the mapping. Compaction writes
+// its new log with Env::Write. Committed bytes are never rewritten;
+// compaction writes a new log and the old one is unlinked, never truncated,
+// so mappings held by other processes stay valid.
 
 #ifndef UCACHE_SRC_FCACHE_LOG_FILE_H_
 #define UCACHE_SRC_FCACHE_LOG_FILE_H_
@@ -60,8 +63,19 @@ class LogFile {
   // mapping lives on while views hold it.
   Status Remap();
 
-  // Writes `bytes` at `offset`.
+  // Writes `bytes` at `offset` with Env::Write.
   Status Write(uint64_t offset, std::string_view bytes);
+
+  // Makes [offset, offset + n) ready for Store(): allocates file blocks for
+  // it unless the file holds them already, in chunks that grow with the log
+  // but never take the file past `max_size` (nor less than offset + n).
+  // False when the mapping must grow first: Remap(), then try again. Only
+  // the holder of the store's writers' mutex calls it; readers may run.
+  Result<bool> Reserve(uint64_t offset, uint64_t n, uint64_t max_size);
+  // Copies `bytes` to `offset` through the writable mapping. The range must
+  // have been reserved; stores there cannot fault.
+  void Store(uint64_t offset, std::string_view bytes);
+
   Status Sync();
 
  private:
@@ -83,6 +97,9 @@ class LogFile {
   // Replaced only by Remap(), under the caller's exclusion.
   std::shared_ptr<Mapping> map_;
   std::atomic<uint64_t> readable_{0};
+  // The writers' mapping, as long as map_; null until the first Reserve(),
+  // which creates it under the writers' mutex. Readers never touch it.
+  std::shared_ptr<Mapping> write_map_;
 };
 
 }  // namespace ucache::fcache
