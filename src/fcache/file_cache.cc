@@ -367,7 +367,8 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
   bool evicted = false, compaction_due = false;
   for (;;) {
     CompactionPlan plan;
-    bool rewrite = false, remap = false;
+    bool rewrite = false;
+    uint64_t remap_to = 0;  // nonzero: the mappings must cover this first
     {
       std::shared_lock lock(mu_);
       Generation& gen = *gen_;
@@ -438,9 +439,9 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         if (!reserved.ok()) {
           return reserved.status().WithContext("appending to " + dir_);
         }
-        remap = !*reserved;
+        if (!*reserved) remap_to = log_end + size;
       }
-      if (!rewrite && !remap) {
+      if (!rewrite && remap_to == 0) {
         gen.log->Store(log_end, record);
         if (options_.sync_writes) {
           Status s = gen.log->Sync();
@@ -488,10 +489,10 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         break;
       }
     }
-    if (remap) {
-      // The log outgrew this handle's mappings.
+    if (remap_to != 0) {
+      // The log, or this record, outgrew this handle's mappings.
       std::unique_lock lock(mu_);
-      Status s = gen_->log->Remap();
+      Status s = gen_->log->Remap(remap_to);
       if (!s.ok()) return s;
       continue;
     }

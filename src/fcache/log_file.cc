@@ -94,10 +94,10 @@ Result<bool> LogFile::CatchUp() {
   return ExtendReadable(info->size);
 }
 
-Status LogFile::Remap() {
+Status LogFile::Remap(uint64_t min_length) {
   Result<FileInfo> info = env_->Stat(file_.fd());
   if (!info.ok()) return info.status();
-  const uint64_t length = MapLengthFor(info->size);
+  const uint64_t length = MapLengthFor(std::max(info->size, min_length));
   Result<std::shared_ptr<Mapping>> map =
       Mapping::Create(env_, file_.fd(), length, false);
   if (!map.ok()) return map.status().WithContext("mapping " + path_);

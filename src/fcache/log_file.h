@@ -58,10 +58,11 @@ class LogFile {
   // Re-reads the file's size and extends readable() to it. Returns false
   // when the file outgrew the mapping and a Remap() is needed.
   Result<bool> CatchUp();
-  // Maps the file afresh, large enough for its current size with room to
-  // grow. Callers must exclude every reader of data() while it runs; the old
-  // mapping lives on while views hold it.
-  Status Remap();
+  // Maps the file afresh, large enough for its current size, or for
+  // `min_length` bytes if more, with room to grow. Callers must exclude
+  // every reader of data() while it runs; the old mapping lives on while
+  // views hold it.
+  Status Remap(uint64_t min_length = 0);
 
   // Writes `bytes` at `offset` with Env::Write.
   Status Write(uint64_t offset, std::string_view bytes);
@@ -69,7 +70,8 @@ class LogFile {
   // Makes [offset, offset + n) ready for Store(): allocates file blocks for
   // it unless the file holds them already, in chunks that grow with the log
   // but never take the file past `max_size` (nor less than offset + n).
-  // False when the mapping must grow first: Remap(), then try again. Only
+  // False when the mapping must grow first: Remap(offset + n), then try
+  // again. Only
   // the holder of the store's writers' mutex calls it; readers may run.
   Result<bool> Reserve(uint64_t offset, uint64_t n, uint64_t max_size);
   // Copies `bytes` to `offset` through the writable mapping. The range must
