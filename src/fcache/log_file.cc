@@ -19,11 +19,31 @@ uint64_t MapLengthFor(uint64_t file_size) {
 }
 
 // Appends reserve file space an eighth of the log ahead (at most
-// kMaxReserveBytes), rounded up to whole pages: a growing log calls
-// Allocate about a hundred times on its way to gigabytes, and the unused
-// tail stays under an eighth of the log plus a page.
+// kMaxReserveBytes), rounded up to whole pages: a growing log reserves about
+// a hundred times on its way to gigabytes, and the unused tail stays under
+// an eighth of the log plus a page.
 constexpr uint64_t kPageBytes = 4096;
 constexpr uint64_t kMaxReserveBytes = 64 << 20;
+
+// Reserves [from, to), which lies at or past the end of the file, by writing
+// zeros there. Like posix_fallocate this makes the filesystem account for
+// the blocks (allocated, or counted by delayed allocation), so a full disk
+// is an error here and never a fault on a later store through the mapping.
+// Unlike fallocate's unwritten extents it also leaves the pages in the page
+// cache, dirty, so that the first store to each page is a cheap fault rather
+// than a read of the extent plus a block conversion: puts run about 1.5
+// times faster. The price: zeros that reach the disk before records fill
+// them are written twice.
+Status WriteZeros(Env& env, int fd, uint64_t from, uint64_t to) {
+  static constexpr size_t kZeroBytes = 256 << 10;
+  static const char kZeros[kZeroBytes] = {};
+  for (uint64_t pos = from; pos < to; pos += kZeroBytes) {
+    Status s =
+        env.Write(fd, kZeros, std::min<uint64_t>(kZeroBytes, to - pos), pos);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
 
 }  // namespace
 
@@ -138,16 +158,15 @@ Result<bool> LogFile::Reserve(uint64_t offset, uint64_t n, uint64_t max_size) {
     const uint64_t want = std::max(
         end,
         std::min({AlignUp(end + ahead, kPageBytes), max_size, map_->length()}));
-    Status s = env_->Allocate(file_.fd(), have, want - have);
-    if (s.IsNoSpace() && want > end) {
-      // Too little room for a chunk; perhaps enough for this record.
-      s = env_->Allocate(file_.fd(), have, end - have);
-    }
+    // This record's space first; the rest is for later appends, which will
+    // try again should the disk be too full for it now.
+    Status s = WriteZeros(*env_, file_.fd(), have, end);
     if (!s.ok()) return s.WithContext("reserving space in " + path_);
+    WriteZeros(*env_, file_.fd(), end, want);
     Result<bool> fits = CatchUp();
     if (!fits.ok()) return fits.status();
     if (readable() < end) {
-      return Status::IOError(path_ + ": shorter than just allocated");
+      return Status::IOError(path_ + ": shorter than just reserved");
     }
   }
   if (write_map_ == nullptr) {

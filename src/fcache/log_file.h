@@ -1,11 +1,11 @@
 // LogFile: one generation's append-only log of records, read through a
 // shared read-only mapping. Appends are copied through a second, writable
-// mapping into file space reserved beforehand with Env::Allocate, in chunks,
-// so that an append costs no system call and a full disk is an error from
-// Allocate, never a SIGBUS from a store into the mapping. Compaction writes
-// its new log with Env::Write. Committed bytes are never rewritten;
-// compaction writes a new log and the old one is unlinked, never truncated,
-// so mappings held by other processes stay valid.
+// mapping into file space reserved beforehand, in chunks, by writing zeros
+// with Env::Write, so that an append costs no system call and a full disk
+// is an error from that write, never a SIGBUS from a store into the mapping.
+// Compaction writes its new log with Env::Write. Committed bytes are never
+// rewritten; compaction writes a new log and the old one is unlinked, never
+// truncated, so mappings held by other processes stay valid.
 
 #ifndef UCACHE_SRC_FCACHE_LOG_FILE_H_
 #define UCACHE_SRC_FCACHE_LOG_FILE_H_
@@ -67,8 +67,8 @@ class LogFile {
   // Writes `bytes` at `offset` with Env::Write.
   Status Write(uint64_t offset, std::string_view bytes);
 
-  // Makes [offset, offset + n) ready for Store(): allocates file blocks for
-  // it unless the file holds them already, in chunks that grow with the log
+  // Makes [offset, offset + n) ready for Store(): reserves file space for
+  // it unless the file holds it already, in chunks that grow with the log
   // but never take the file past `max_size` (nor less than offset + n).
   // False when the mapping must grow first: Remap(offset + n), then try
   // again. Only
