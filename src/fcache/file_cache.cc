@@ -140,10 +140,6 @@ class FileCache::Impl {
   Status Refresh();
   void CountCorrupt();
 
-  // Starts loading the index slot where the probe for `tag` begins, so that
-  // the cache miss overlaps encoding the record instead of lengthening the
-  // writers' critical section. A hint only.
-  void PrefetchSlot(uint64_t tag);
   // Runs fn with the store's writers' mutex held and the generation current.
   template <typename Fn>
   Status Locked(Fn&& fn);
@@ -154,8 +150,8 @@ class FileCache::Impl {
   Status CheckWritable() const;
   // Appends an encoded record for `key` and points the index at it (or, for
   // an erase, tombstones the key's slot). Writer lock held.
-  Status AppendLocked(std::string_view key, uint64_t tag,
-                      const std::string& record, bool erase);
+  Status AppendLocked(std::string_view key, const std::string& record,
+                      bool erase);
   // Replaces the current generation by the outcome of `plan`. Writer lock
   // held, mu_ not held.
   Status CompactLocked(CompactionPlan plan);
@@ -325,11 +321,6 @@ Status FileCache::Impl::Locked(Fn&& fn) {
   return fn();
 }
 
-void FileCache::Impl::PrefetchSlot(uint64_t tag) {
-  std::shared_lock lock(mu_);
-  gen_->index->Prefetch(tag);
-}
-
 void FileCache::Impl::FinishDeadWritersPublication() {
   std::shared_lock lock(mu_);
   const fcache::IndexFile& ours = *gen_->index;
@@ -369,8 +360,9 @@ bool FileCache::Impl::CompactionDue(const IndexHeader& h) const {
              options_.compaction_dead_ratio * static_cast<double>(end);
 }
 
-Status FileCache::Impl::AppendLocked(std::string_view key, uint64_t tag,
+Status FileCache::Impl::AppendLocked(std::string_view key,
                                      const std::string& record, bool erase) {
+  const uint64_t tag = KeyTag(key);
   const uint64_t size = record.size();
   bool evicted = false, compaction_due = false;
   for (;;) {
@@ -525,24 +517,19 @@ Status FileCache::Impl::Put(std::string_view key, std::string_view value,
   if (ttl.count() < 0) return Status::InvalidArgument("negative ttl");
   if (ttl.count() == 0) ttl = options_.default_ttl;
   const int64_t expires = ttl.count() > 0 ? env_->NowMillis() + ttl.count() : 0;
-  const uint64_t tag = KeyTag(key);
-  PrefetchSlot(tag);
   std::string record;
   fcache::EncodeRecord(fcache::kRecordPut, key, value, expires, options_,
                        &record);
-  return Locked(
-      [&] { return AppendLocked(key, tag, record, /*erase=*/false); });
+  return Locked([&] { return AppendLocked(key, record, /*erase=*/false); });
 }
 
 Status FileCache::Impl::Erase(std::string_view key) {
   if (key.empty() || key.size() > kMaxKeyBytes) {
     return Status::InvalidArgument("bad key length");
   }
-  const uint64_t tag = KeyTag(key);
-  PrefetchSlot(tag);
   std::string record;
   fcache::EncodeRecord(fcache::kRecordErase, key, {}, 0, options_, &record);
-  return Locked([&] { return AppendLocked(key, tag, record, /*erase=*/true); });
+  return Locked([&] { return AppendLocked(key, record, /*erase=*/true); });
 }
 
 Status FileCache::Impl::Clear() {

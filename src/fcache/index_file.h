@@ -68,11 +68,6 @@ class IndexFile {
   template <typename Match>
   int64_t Find(uint64_t tag, Match&& match, int64_t* free_slot = nullptr) const;
 
-  // Asks the CPU to load the slot where the probe for `tag` starts.
-  void Prefetch(uint64_t tag) const {
-    __builtin_prefetch(&slot(tag & (capacity_ - 1)), /*rw=*/1);
-  }
-
   // Calls fn(tag, loc) for every slot that names a record, in slot order.
   template <typename Fn>
   void ForEachLiveSlot(Fn&& fn) const {
