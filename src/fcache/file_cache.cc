@@ -238,14 +238,27 @@ Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
 }
 
 Status FileCache::Impl::Refresh() {
-  std::unique_lock lock(mu_);
-  if (gen_->index->superseded()) {
+  bool superseded;
+  {
+    std::shared_lock lock(mu_);
+    superseded = gen_->index->superseded();
+  }
+  if (superseded) {
+    // Opened without mu_ held, so that readers of this handle go on with
+    // the old generation meanwhile instead of waiting for the system calls.
     Result<std::unique_ptr<Generation>> gen =
         fcache::OpenCurrentGeneration(env_, dir_, !options_.read_only);
     if (!gen.ok()) return gen.status().WithContext("reopening " + dir_);
-    gen_ = std::move(*gen);
+    // Another thread may have moved on already; the one not superseded is
+    // current.
+    std::unique_ptr<Generation> fresh = std::move(*gen);
+    std::unique_lock lock(mu_);
+    if (gen_->index->superseded()) gen_.swap(fresh);
+    lock.unlock();
+    fresh.reset();  // unmapping takes a while: not under mu_
     return Status::OK();
   }
+  std::unique_lock lock(mu_);
   Result<bool> fits = gen_->log->CatchUp();
   if (!fits.ok()) return fits.status();
   return *fits ? Status::OK() : gen_->log->Remap();
@@ -337,8 +350,12 @@ void FileCache::Impl::FinishDeadWritersPublication() {
 }
 
 void FileCache::Impl::Install(std::unique_ptr<Generation> gen) {
-  std::unique_lock lock(mu_);
-  gen_ = std::move(gen);
+  {
+    std::unique_lock lock(mu_);
+    gen_.swap(gen);
+  }
+  // `gen` now holds the old generation. Unmapping it can take milliseconds;
+  // readers need not wait for that.
 }
 
 Status FileCache::Impl::CompactLocked(CompactionPlan plan) {
