@@ -699,9 +699,9 @@ TEST(FileCacheTest, PutsReserveSpaceInChunks) {
   // 5000 records of 128 bytes (640 KB), each reservation writing zeros an
   // eighth of the log ahead, plus the index rebuilds the growing table
   // needs.
-  EXPECT_LT(env->Calls(FaultEnv::Op::kWrite) +
-                env->Calls(FaultEnv::Op::kAllocate),
-            80);
+  EXPECT_LT(
+      env->Calls(FaultEnv::Op::kWrite) + env->Calls(FaultEnv::Op::kAllocate),
+      80);
   EXPECT_EQ(GetOrMiss(*cache, "k4999"), value);
 }
 
