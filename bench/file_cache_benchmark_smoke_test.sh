@@ -6,6 +6,6 @@ UCACHE_BENCH_SCALE=tiny "$1" --benchmark_min_time=0.01 >"$TEST_TMPDIR/out.txt" 2
   exit 1
 }
 cat "$TEST_TMPDIR/out.txt"
-for name in BM_Put BM_Get BM_GetView BM_Open; do
+for name in BM_Put BM_Get BM_GetView BM_Open BM_Mixed BM_Compact; do
   grep -q "^$name" "$TEST_TMPDIR/out.txt" || { echo "missing $name"; exit 1; }
 done

@@ -3,6 +3,7 @@
 
 #include "ucache/file_cache.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,16 +12,21 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "src/fcache/format.h"
 #include "tests/testutil.h"
 
 namespace ucache {
 namespace {
 
 using std::chrono::milliseconds;
+
+// A format version this ucache does not know yet.
+constexpr uint32_t kNewerVersion = fcache_internal::kFormatVersion + 1;
 
 std::unique_ptr<FileCache> OpenOrDie(const std::string& dir,
                                      const FileCacheOptions& options = {}) {
@@ -280,6 +286,76 @@ TEST(FileCacheTest, ViewSurvivesOverwriteCompactionAndClose) {
   EXPECT_EQ(view.data(), bytes);
 }
 
+// Flips one byte of the first copy of `needle` found in the store's newest
+// log, through the file (so every mapping of it sees the change at once).
+void FlipByteOf(const std::string& dir, std::string_view needle) {
+  std::string newest;
+  for (const std::string& name : ListDirNames(dir)) {
+    if (name.rfind("log.", 0) == 0) newest = name;  // sorted: last is newest
+  }
+  ASSERT_FALSE(newest.empty());
+  const std::string path = dir + "/" + newest;
+  const size_t at = ReadFile(path).find(needle);
+  ASSERT_NE(at, std::string::npos);
+  const int fd = open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  const char flipped = static_cast<char>(needle[needle.size() / 2] ^ 0x10);
+  ASSERT_EQ(pwrite(fd, &flipped, 1, at + needle.size() / 2), 1);
+  close(fd);
+}
+
+TEST(FileCacheTest, SmallViewsRecheckEveryTimeAndGetAlwaysRechecks) {
+  TempDir tmp;
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  auto cache = OpenOrDie(tmp.path(), options);
+  std::mt19937_64 rng(11);
+  const std::string small = RandomBytes(rng, 100);
+  const std::string large = RandomBytes(rng, 64 << 10);
+  ASSERT_OK(cache->Put("small", small));
+  ASSERT_OK(cache->Put("large", large));
+  ValueView view;
+  ASSERT_OK(cache->GetView("small", &view));
+  ASSERT_OK(cache->GetView("large", &view));
+  EXPECT_EQ(view.data(), large);
+  view = ValueView();
+  FlipByteOf(tmp.path(), small);
+  FlipByteOf(tmp.path(), large);
+  // Small records are not remembered as verified.
+  EXPECT_TRUE(cache->GetView("small", &view).IsNotFound());
+  // Get re-hashes even what GetView trusts.
+  std::string got;
+  EXPECT_TRUE(cache->Get("large", &got).IsNotFound());
+  EXPECT_GE(cache->GetStats()->corrupt_records, 2u);
+}
+
+// A handle trusts the large records it verified only within the generation
+// that holds them: after another handle clears the store and writes the key
+// again at the same log offset, a damaged new value must read as a miss.
+TEST(FileCacheTest, VerifiedViewsDoNotCarryAcrossGenerations) {
+  TempDir tmp;
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  auto reader = OpenOrDie(tmp.path(), options);
+  auto writer = OpenOrDie(tmp.path(), options);
+  std::mt19937_64 rng(12);
+  const std::string v1 = RandomBytes(rng, 256 << 10);
+  const std::string v2 = RandomBytes(rng, 256 << 10);
+  ASSERT_OK(writer->Put("k", v1));
+  ValueView view;
+  ASSERT_OK(reader->GetView("k", &view));
+  ASSERT_EQ(view.data(), v1);
+  ASSERT_OK(reader->GetView("k", &view));  // served from the verified set
+  ASSERT_EQ(view.data(), v1);
+  view = ValueView();
+  ASSERT_OK(writer->Clear());
+  ASSERT_OK(
+      writer->Put("k", v2));  // the first record of a new log: same offset
+  FlipByteOf(tmp.path(), v2);
+  Status s = reader->GetView("k", &view);
+  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
+}
+
 TEST(FileCacheTest, MaxBytesEvictsOldestFirst) {
   TempDir tmp;
   FileCacheOptions options;
@@ -451,10 +527,12 @@ TEST(FileCacheTest, ReadOnlyDoesNotCreateOrWrite) {
 TEST(FileCacheTest, RefusesNewerFormatWithClearMessage) {
   TempDir tmp;
   { OpenOrDie(tmp.path())->Put("k", "v"); }
-  const std::string index = SetPreludeVersion(tmp.Sub("index"), 2);
+  const std::string index = SetPreludeVersion(tmp.Sub("index"), kNewerVersion);
   auto cache = FileCache::Open(tmp.path());
   EXPECT_EQ(cache.status().code(), Status::Code::kVersionTooNew);
-  EXPECT_NE(cache.status().message().find("version 2"), std::string::npos)
+  EXPECT_NE(
+      cache.status().message().find("version " + std::to_string(kNewerVersion)),
+      std::string::npos)
       << cache.status().ToString();
   // And nothing was rewritten.
   EXPECT_EQ(ReadFile(tmp.Sub("index")), index);
@@ -466,7 +544,7 @@ TEST(FileCacheTest, RefusesNewerFormatEvenWithAShortIndex) {
   // A newer version may lay out its index differently: only the prelude is
   // promised, so a short index must still be refused as newer, not rebuilt.
   const std::string index =
-      SetPreludeVersion(tmp.Sub("index"), 2).substr(0, 64);
+      SetPreludeVersion(tmp.Sub("index"), kNewerVersion).substr(0, 64);
   WriteFile(tmp.Sub("index"), index);
   EXPECT_EQ(FileCache::Open(tmp.path()).status().code(),
             Status::Code::kVersionTooNew);
@@ -477,10 +555,51 @@ TEST(FileCacheTest, RecoveryNeverDiscardsALogOfANewerFormat) {
   TempDir tmp;
   { OpenOrDie(tmp.path())->Put("k", "v"); }
   ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
-  const std::string log = SetPreludeVersion(LogPath(tmp.path()), 2);
+  const std::string log = SetPreludeVersion(LogPath(tmp.path()), kNewerVersion);
   EXPECT_EQ(FileCache::Open(tmp.path()).status().code(),
             Status::Code::kVersionTooNew);
   EXPECT_EQ(ReadFile(LogPath(tmp.path())), log);
+}
+
+uint32_t PreludeVersion(const std::string& path) {
+  const std::string bytes = ReadFile(path);
+  uint32_t version = 0;
+  if (bytes.size() >= 12) std::memcpy(&version, bytes.data() + 8, 4);
+  return version;
+}
+
+// A store as format version 1 left it (an empty lock file, preludes of
+// version 1) is read as it is, and rewritten as the current version by the
+// first writable open, which version-1 writers then refuse.
+TEST(FileCacheTest, RewritesAFormat1StoreAsTheCurrentFormat) {
+  TempDir tmp;
+  {
+    auto cache = OpenOrDie(tmp.path());
+    ASSERT_OK(cache->Put("a", "1"));
+    ASSERT_OK(cache->Put("c", std::string(5000, 'c')));
+  }
+  SetPreludeVersion(tmp.Sub("index"), 1);
+  SetPreludeVersion(LogPath(tmp.path()), 1);
+  WriteFile(tmp.Sub("lock"), "");
+  FileCacheOptions ro;
+  ro.read_only = true;
+  {
+    auto reader = OpenOrDie(tmp.path(), ro);
+    EXPECT_EQ(GetOrMiss(*reader, "a"), "1");
+    EXPECT_EQ(PreludeVersion(tmp.Sub("index")), 1u);
+  }
+  auto cache = OpenOrDie(tmp.path());
+  EXPECT_EQ(GetOrMiss(*cache, "a"), "1");
+  EXPECT_EQ(GetOrMiss(*cache, "c"), std::string(5000, 'c'));
+  EXPECT_EQ(PreludeVersion(tmp.Sub("index")), fcache_internal::kFormatVersion);
+  std::string log;
+  for (const std::string& name : ListDirNames(tmp.path())) {
+    if (name.rfind("log.", 0) == 0) log = name;
+  }
+  EXPECT_NE(tmp.Sub(log), LogPath(tmp.path())) << "the log was not rewritten";
+  EXPECT_EQ(PreludeVersion(tmp.Sub(log)), fcache_internal::kFormatVersion);
+  EXPECT_EQ(ReadFile(tmp.Sub("lock")).size(), fcache_internal::kLockFileSize);
+  EXPECT_TRUE(cache->Verify()->clean());
 }
 
 TEST(FileCacheTest, RecoveryMovesHandlesOffTheDamagedIndex) {
@@ -560,6 +679,75 @@ TEST(FileCacheTest, FullDiskIsAnErrorAndLosesNothing) {
   env->ClearSpaceLimit();
   ASSERT_OK(cache->Put("big", big));
   EXPECT_TRUE(GetOrMiss(*cache, "big") == big);
+  EXPECT_TRUE(cache->Verify()->clean());
+}
+
+// Appends are copied through the mapping into space reserved ahead in
+// chunks: most puts make no system call at all.
+TEST(FileCacheTest, PutsReserveSpaceInChunks) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  FileCacheOptions options;
+  options.env = env;
+  auto cache = OpenOrDie(tmp.path(), options);
+  env->ResetCalls();
+  const std::string value(100, 'v');
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_OK(cache->Put("k" + std::to_string(i), value));
+  }
+  EXPECT_EQ(env->Calls(FaultEnv::Op::kLock), 0);
+  // 5000 records of 128 bytes (640 KB), each reservation writing zeros an
+  // eighth of the log ahead, plus the index rebuilds the growing table
+  // needs.
+  EXPECT_LT(
+      env->Calls(FaultEnv::Op::kWrite) + env->Calls(FaultEnv::Op::kAllocate),
+      80);
+  EXPECT_EQ(GetOrMiss(*cache, "k4999"), value);
+}
+
+// A reservation the disk cannot grant is a NoSpace status, never a SIGBUS:
+// the put changes nothing, reads go on, and a record that fits where a
+// whole chunk does not is still stored.
+TEST(FileCacheTest, FailedReservationIsNoSpaceAndReadsKeepWorking) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  FileCacheOptions options;
+  options.env = env;
+  options.compression = Compression::kNone;
+  auto cache = OpenOrDie(tmp.path(), options);
+  std::mt19937_64 rng(13);
+  std::map<std::string, std::string> model;
+  for (int i = 0; i < 50; ++i) {
+    const std::string key = "before" + std::to_string(i);
+    model[key] = RandomBytes(rng, 1000);
+    ASSERT_OK(cache->Put(key, model[key]));
+  }
+  env->SetSpaceLimit(0);
+  int no_space = 0;
+  for (int i = 0; i < 200 && no_space == 0; ++i) {
+    const std::string key = "during" + std::to_string(i);
+    const std::string value = RandomBytes(rng, 1000);
+    Status s = cache->Put(key, value);
+    if (s.ok()) {
+      model[key] = value;  // it fitted in space reserved before
+    } else {
+      ASSERT_TRUE(s.IsNoSpace()) << s.ToString();
+      ++no_space;
+      EXPECT_EQ(GetOrMiss(*cache, key), "<miss>");
+    }
+  }
+  ASSERT_EQ(no_space, 1) << "the reserved space never ran out";
+  for (const auto& [key, value] : model) {
+    ASSERT_EQ(GetOrMiss(*cache, key), value) << key;
+  }
+  // Room for this record, not for a chunk an eighth of the log ahead.
+  env->SetSpaceLimit(2000);
+  const std::string last = RandomBytes(rng, 1000);
+  ASSERT_OK(cache->Put("last", last));
+  EXPECT_EQ(GetOrMiss(*cache, "last"), last);
+  env->ClearSpaceLimit();
+  ASSERT_OK(cache->Put("after", "space came back"));
+  EXPECT_EQ(GetOrMiss(*cache, "after"), "space came back");
   EXPECT_TRUE(cache->Verify()->clean());
 }
 

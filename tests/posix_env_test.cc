@@ -280,6 +280,29 @@ TEST_F(PosixEnvTest, TwoDescriptorsInOneProcessExcludeEachOther) {
   ASSERT_OK(env_->Close(fd1));
 }
 
+TEST_F(PosixEnvTest, SharedLocksExcludeOnlyExclusiveOnes) {
+  const std::string path = dir_.Sub("lock");
+  int fd1 = OpenOrDie(path, OpenMode::kCreate);
+  int fd2 = OpenOrDie(path, OpenMode::kReadWrite);
+  int fd3 = OpenOrDie(path, OpenMode::kReadWrite);
+  ASSERT_GE(fd1, 0);
+  ASSERT_GE(fd2, 0);
+  ASSERT_GE(fd3, 0);
+  ASSERT_OK(env_->Lock(fd1, LockMode::kSharedWait));
+  ASSERT_OK(env_->Lock(fd2, LockMode::kSharedWait));
+  EXPECT_EQ(env_->Lock(fd3, LockMode::kExclusiveTry).code(),
+            Status::Code::kBusy);
+  ASSERT_OK(env_->Unlock(fd1));
+  ASSERT_OK(env_->Unlock(fd2));
+  ASSERT_OK(env_->Lock(fd3, LockMode::kExclusiveTry));
+  // Converting the exclusive lock to a shared one lets other sharers in.
+  ASSERT_OK(env_->Lock(fd3, LockMode::kSharedWait));
+  ASSERT_OK(env_->Lock(fd1, LockMode::kSharedWait));
+  EXPECT_EQ(env_->Lock(fd2, LockMode::kExclusiveTry).code(),
+            Status::Code::kBusy);
+  for (int fd : {fd1, fd2, fd3}) ASSERT_OK(env_->Close(fd));
+}
+
 TEST_F(PosixEnvTest, WaitingLockIsGrantedWhenTheHolderUnlocks) {
   const std::string path = dir_.Sub("lock");
   int fd1 = OpenOrDie(path, OpenMode::kCreate);

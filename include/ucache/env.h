@@ -44,6 +44,7 @@ struct FileInfo {
 enum class LockMode {
   kExclusiveWait,  // block until the exclusive lock is ours
   kExclusiveTry,   // take it now or return Status::Busy
+  kSharedWait,     // block until a shared lock is ours; many may hold one
 };
 
 class Env {
@@ -77,7 +78,9 @@ class Env {
 
   // Locks are tied to the open file description (flock semantics): two
   // descriptors in one process exclude each other, and the kernel releases
-  // the lock when its holder dies.
+  // the lock when its holder dies. Locking a descriptor that holds a lock
+  // already converts it (shared to exclusive or back); the conversion is
+  // not atomic, as with flock.
   virtual Status Lock(int fd, LockMode mode) = 0;
   virtual Status Unlock(int fd) = 0;
 

@@ -6,10 +6,11 @@
 //    verified before its bytes are handed out; torn, truncated or corrupt
 //    data reads as a miss and is counted in Stats::corrupt_records.
 //  * Many processes. Any number of processes (and any number of handles in
-//    one process) may open one store at once. Writers take a kernel lock on
-//    the store's lock file, so a writer that dies never blocks anyone;
-//    readers take no lock and never wait for writers. A committed write of
-//    any handle is seen by every other handle on its next call.
+//    one process) may open one store at once. Writers take a robust,
+//    process-shared mutex kept in the store's lock file, so a writer that
+//    dies, even by kill -9, never blocks anyone; readers take no lock and
+//    never wait for writers. A committed write of any handle is seen by
+//    every other handle on its next call.
 //  * Durability is a knob: a Put is not fsynced unless Options::sync_writes
 //    is set or Sync() is called. After a crash (kill -9) at any instant the
 //    store opens and serves only verified records.
@@ -182,9 +183,18 @@ class FileCache {
   Status Get(std::string_view key, std::string* value);
 
   // Reads the value of `key` without copying when it was stored raw; see
-  // ValueView for how long the bytes stay valid.
+  // ValueView for how long the bytes stay valid. The checksum of a raw value
+  // of 4 KiB or more is verified the first time this handle reads it in the
+  // current generation; later views of that record trust the first check
+  // (committed records are never rewritten), so they cost O(1) whatever the
+  // size. Damage that reaches those bytes after the first check (a bit flip
+  // in memory or on disk) is therefore not noticed by this handle's later
+  // views until the store changes generation, just as it would not be
+  // noticed by a view already handed out. Get() always re-checks.
   Status GetView(std::string_view key, ValueView* view);
 
+  // True when `key` has a value that reads back verified; a value already
+  // verified by GetView counts as such (see there).
   bool Contains(std::string_view key);
 
   // Removes `key`. OK whether or not it was present.

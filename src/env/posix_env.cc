@@ -245,8 +245,9 @@ class PosixEnv final : public Env {
   }
 
   Status Lock(int fd, LockMode mode) override {
-    const int op =
-        mode == LockMode::kExclusiveTry ? (LOCK_EX | LOCK_NB) : LOCK_EX;
+    int op = LOCK_EX;
+    if (mode == LockMode::kExclusiveTry) op = LOCK_EX | LOCK_NB;
+    if (mode == LockMode::kSharedWait) op = LOCK_SH;
     int rc;
     do {
       rc = ::flock(fd, op);

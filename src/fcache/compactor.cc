@@ -3,14 +3,21 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstring>
 #include <string_view>
 #include <unordered_map>
 
 namespace ucache::fcache_internal {
 namespace {
 
-// Copied records are gathered into writes of about this size.
-constexpr size_t kCopyChunkBytes = 4 << 20;
+// Copied records are gathered into writes of about this size: small
+// enough that the kernel copies them out of the CPU's L2 cache, large
+// enough that the system calls cost nothing next to the copying.
+constexpr size_t kCopyChunkBytes = 256 << 10;
+
+bool AllZero(const uint8_t* p, uint64_t n) {
+  return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
+}
 
 bool Expired(const RecordHeader& h, int64_t now_ms) {
   return h.expires_ms != 0 && h.expires_ms <= now_ms;
@@ -85,22 +92,39 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
   CarriedCounters counters = CountersOf(index.header());
   ++counters.compactions;
 
-  std::vector<LiveRecord> records;
-  records.reserve(LoadShared(index.header().live_slots));
+  std::vector<Slot> slots;
+  slots.reserve(LoadShared(index.header().live_slots));
   index.ForEachLiveSlot([&](uint64_t tag, uint64_t loc) {
+    slots.push_back(Slot{tag, loc});
+  });
+  std::vector<LiveRecord> records;
+  records.reserve(slots.size());
+  const uint64_t limit = old.ReadLimit();
+  constexpr size_t kPrefetchAhead = 16;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    // Slots name records all over the log: ask for the header of a record a
+    // few slots ahead, so that the cache misses overlap.
+    if (i + kPrefetchAhead < slots.size() &&
+        slots[i + kPrefetchAhead].loc < limit) {
+      __builtin_prefetch(old.log->data() + slots[i + kPrefetchAhead].loc);
+    }
+    const Slot& slot = slots[i];
     RecordView view;
-    if (!old.Parse(loc, &view) || view.header->kind != kRecordPut ||
-        TagOf(XXH3_64bits(view.key.data(), view.key.size())) != tag) {
+    if (!old.Parse(slot.loc, &view) || view.header->kind != kRecordPut ||
+        TagOf(XXH3_64bits(view.key.data(), view.key.size())) != slot.tag) {
       ++counters.corrupt_records;
     } else if (Expired(*view.header, plan.now_ms)) {
       ++counters.expired_dropped;
     } else {
-      records.push_back(LiveRecordOf(tag, view));
+      records.push_back(LiveRecordOf(slot.tag, view));
     }
-  });
-  std::sort(
-      records.begin(), records.end(),
-      [](const LiveRecord& a, const LiveRecord& b) { return a.loc < b.loc; });
+  }
+  if (plan.copy_log) {
+    // Copied in log order, which keeps write order for eviction.
+    std::sort(
+        records.begin(), records.end(),
+        [](const LiveRecord& a, const LiveRecord& b) { return a.loc < b.loc; });
+  }
 
   if (plan.live_byte_budget != 0) {
     // Keep the newest records that fit: eviction is oldest-written first.
@@ -192,7 +216,10 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
     RecordView view;
     while (pos < l.readable()) {
       if (!ParseRecord(l.data(), l.readable(), pos, &view)) {
-        horizon = pos;  // unparseable: nothing after it can be stepped to
+        // Space reserved for appends and never written holds zeros up to
+        // the end of the file: the log ends there. Anything else is damage,
+        // and nothing after it can be stepped to.
+        if (!AllZero(l.data() + pos, l.readable() - pos)) horizon = pos;
         break;
       }
       pos += view.size;

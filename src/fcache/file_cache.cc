@@ -3,26 +3,29 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstring>
+#include <limits>
 #include <mutex>
 #include <shared_mutex>
 #include <vector>
 
 #include "src/fcache/compactor.h"
 #include "src/fcache/file_handle.h"
-#include "src/fcache/file_lock.h"
 #include "src/fcache/format.h"
 #include "src/fcache/generation.h"
+#include "src/fcache/lock_file.h"
 #include "src/fcache/record.h"
 
 namespace ucache {
 
 using fcache_internal::CompactionPlan;
 using fcache_internal::FileHandle;
-using fcache_internal::FileLock;
 using fcache_internal::Generation;
 using fcache_internal::IndexHeader;
 using fcache_internal::LoadShared;
+using fcache_internal::LockFile;
 using fcache_internal::RecordView;
+using fcache_internal::WriterLock;
 
 namespace {
 
@@ -96,7 +99,7 @@ Status CheckStoreDir(Env& env, const std::string& dir,
 class FileCache::Impl {
  public:
   Impl(std::string dir, const FileCacheOptions& options,
-       std::shared_ptr<Env> env, FileHandle lock_file,
+       std::shared_ptr<Env> env, std::unique_ptr<LockFile> lock_file,
        std::unique_ptr<Generation> gen)
       : dir_(std::move(dir)),
         options_(options),
@@ -120,10 +123,11 @@ class FileCache::Impl {
   Result<FileCacheStats> GetStats();
   Result<VerifyReport> Verify();
 
-  // Opening: finds or builds the current generation.
+  // Opening: finds or builds the current generation, rewriting one of an
+  // older format. `lock_file` is null for read-only handles.
   static Result<std::unique_ptr<Generation>> OpenGeneration(
       const std::shared_ptr<Env>& env, const std::string& dir,
-      const FileCacheOptions& options, const FileHandle& lock_file);
+      const FileCacheOptions& options, LockFile* lock_file);
 
  private:
   // The outcome of looking a key up under the shared lock.
@@ -141,10 +145,13 @@ class FileCache::Impl {
   Status Refresh();
   void CountCorrupt();
 
-  // Runs fn with this handle's writer mutex and the store's file lock held
-  // and the generation current.
+  // Runs fn with the store's writers' mutex held and the generation current.
   template <typename Fn>
   Status Locked(Fn&& fn);
+  // After a writer died holding the mutex: if it died publishing a
+  // generation, between renaming the new index into place and marking the
+  // old one superseded, marks ours superseded for it. Writer lock held.
+  void FinishDeadWritersPublication();
   Status CheckWritable() const;
   // Appends an encoded record for `key` and points the index at it (or, for
   // an erase, tombstones the key's slot). Writer lock held.
@@ -161,11 +168,7 @@ class FileCache::Impl {
   const std::string dir_;
   const FileCacheOptions options_;
   const std::shared_ptr<Env> env_;
-  const FileHandle lock_file_;  // invalid for read-only handles
-
-  // Serializes this handle's writers ahead of the file lock, because flock
-  // excludes descriptors, not threads.
-  std::mutex write_mu_;
+  const std::unique_ptr<LockFile> lock_file_;  // null for read-only handles
 
   // Held shared by every operation that touches gen_'s mappings; exclusive
   // to replace gen_ or remap its log.
@@ -240,14 +243,27 @@ Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
 }
 
 Status FileCache::Impl::Refresh() {
-  std::unique_lock lock(mu_);
-  if (gen_->index->superseded()) {
+  bool superseded;
+  {
+    std::shared_lock lock(mu_);
+    superseded = gen_->index->superseded();
+  }
+  if (superseded) {
+    // Opened without mu_ held, so that readers of this handle go on with
+    // the old generation meanwhile instead of waiting for the system calls.
     Result<std::unique_ptr<Generation>> gen =
         fcache_internal::OpenCurrentGeneration(env_, dir_, !options_.read_only);
     if (!gen.ok()) return gen.status().WithContext("reopening " + dir_);
-    gen_ = std::move(*gen);
+    // Another thread may have moved on already; the one not superseded is
+    // current.
+    std::unique_ptr<Generation> fresh = std::move(*gen);
+    std::unique_lock lock(mu_);
+    if (gen_->index->superseded()) gen_.swap(fresh);
+    lock.unlock();
+    fresh.reset();  // unmapping takes a while: not under mu_
     return Status::OK();
   }
+  std::unique_lock lock(mu_);
   Result<bool> fits = gen_->log->CatchUp();
   if (!fits.ok()) return fits.status();
   return *fits ? Status::OK() : gen_->log->Remap();
@@ -268,9 +284,9 @@ Status FileCache::Impl::Get(std::string_view key, std::string* value) {
 }
 
 Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
-  return WithRecord(key, [&](const Generation& gen, const RecordView& record) {
+  return WithRecord(key, [&](Generation& gen, const RecordView& record) {
     if (record.header->codec == fcache_internal::kCodecRaw) {
-      if (!fcache_internal::ChecksumMatches(record)) return false;
+      if (!gen.ChecksumMatchesOnce(record)) return false;
       view->keep_alive_ = gen.log->mapping();
       view->data_ = record.stored;
       view->zero_copy_ = true;
@@ -287,8 +303,8 @@ Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
 
 bool FileCache::Impl::Contains(std::string_view key) {
   return WithRecord(key,
-                    [](const Generation&, const RecordView& record) {
-                      return fcache_internal::ChecksumMatches(record);
+                    [](Generation& gen, const RecordView& record) {
+                      return gen.ChecksumMatchesOnce(record);
                     })
       .ok();
 }
@@ -306,10 +322,9 @@ template <typename Fn>
 Status FileCache::Impl::Locked(Fn&& fn) {
   Status s = CheckWritable();
   if (!s.ok()) return s;
-  std::lock_guard guard(write_mu_);
-  FileLock lock(env_.get(), lock_file_.fd());
-  s = lock.Lock(LockMode::kExclusiveWait);
-  if (!s.ok()) return s.WithContext("locking " + dir_);
+  WriterLock lock(lock_file_.get());
+  if (!lock.status().ok()) return lock.status().WithContext("locking " + dir_);
+  if (lock.owner_died()) FinishDeadWritersPublication();
   bool stale;
   {
     std::shared_lock shared(mu_);
@@ -324,9 +339,30 @@ Status FileCache::Impl::Locked(Fn&& fn) {
   return fn();
 }
 
+void FileCache::Impl::FinishDeadWritersPublication() {
+  std::shared_lock lock(mu_);
+  const fcache_internal::IndexFile& ours = *gen_->index;
+  if (ours.superseded()) return;
+  Result<std::unique_ptr<fcache_internal::IndexFile>> current =
+      fcache_internal::IndexFile::Open(
+          env_, dir_ + "/" + fcache_internal::kIndexFileName,
+          /*writable=*/false);
+  // Preludes name a generation, its log and its creation time: equal ones
+  // are the same file.
+  if (current.ok() &&
+      std::memcmp(&(*current)->header().prelude, &ours.header().prelude,
+                  sizeof(fcache_internal::FilePrelude)) != 0) {
+    fcache_internal::StoreShared(ours.header().superseded, 1);
+  }
+}
+
 void FileCache::Impl::Install(std::unique_ptr<Generation> gen) {
-  std::unique_lock lock(mu_);
-  gen_ = std::move(gen);
+  {
+    std::unique_lock lock(mu_);
+    gen_.swap(gen);
+  }
+  // `gen` now holds the old generation. Unmapping it can take milliseconds;
+  // readers need not wait for that.
 }
 
 Status FileCache::Impl::CompactLocked(CompactionPlan plan) {
@@ -356,6 +392,7 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
   for (;;) {
     CompactionPlan plan;
     bool rewrite = false;
+    uint64_t remap_to = 0;  // nonzero: the mappings must cover this first
     {
       std::shared_lock lock(mu_);
       Generation& gen = *gen_;
@@ -415,10 +452,27 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         }
       }
       if (!rewrite) {
-        Status s = gen.log->Write(log_end, record);
-        if (s.ok() && options_.sync_writes) s = gen.log->Sync();
-        if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
-        gen.log->ExtendReadable(log_end + size);  // else readers remap later
+        uint64_t max_size = std::numeric_limits<uint64_t>::max();
+        if (options_.max_bytes != 0) {
+          // Leave room for an index rebuild, which may double the index
+          // beside this log.
+          const uint64_t index_room = 2 * gen.index->file_bytes();
+          max_size = options_.max_bytes > index_room
+                         ? options_.max_bytes - index_room
+                         : 0;
+        }
+        Result<bool> reserved = gen.log->Reserve(log_end, size, max_size);
+        if (!reserved.ok()) {
+          return reserved.status().WithContext("appending to " + dir_);
+        }
+        if (!*reserved) remap_to = log_end + size;
+      }
+      if (!rewrite && remap_to == 0) {
+        gen.log->Store(log_end, record);
+        if (options_.sync_writes) {
+          Status s = gen.log->Sync();
+          if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
+        }
         fcache_internal::StoreShared(h.log_end, log_end + size);
 
         auto add = [](uint64_t& word, int64_t delta) {
@@ -456,12 +510,19 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
           add(h.stored_value_bytes, rh->stored_len);
         }
         if (options_.sync_writes) {
-          s = gen.index->Sync();
+          Status s = gen.index->Sync();
           if (!s.ok()) return s;
         }
         compaction_due = CompactionDue(h);
         break;
       }
+    }
+    if (remap_to != 0) {
+      // The log, or this record, outgrew this handle's mappings.
+      std::unique_lock lock(mu_);
+      Status s = gen_->log->Remap(remap_to);
+      if (!s.ok()) return s;
+      continue;
     }
     Status s = CompactLocked(std::move(plan));
     if (!s.ok()) return s;
@@ -611,7 +672,7 @@ Result<VerifyReport> FileCache::Impl::Verify() {
 
 Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     const std::shared_ptr<Env>& env, const std::string& dir,
-    const FileCacheOptions& options, const FileHandle& lock_file) {
+    const FileCacheOptions& options, LockFile* lock_file) {
   Result<std::unique_ptr<Generation>> gen =
       fcache_internal::OpenCurrentGeneration(env, dir, !options.read_only);
   if (options.read_only) {
@@ -621,12 +682,18 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     return gen;
   }
   const Status::Code code = gen.status().code();
-  if (gen.ok() ||
-      (code != Status::Code::kNotFound && code != Status::Code::kCorruption)) {
-    if (!gen.ok()) return gen;
-    // Tidy leftovers of crashed compactions, unless a writer is busy.
-    FileLock lock(env.get(), lock_file.fd());
-    if (lock.Lock(LockMode::kExclusiveTry).ok()) {
+  if (!gen.ok() && code != Status::Code::kNotFound &&
+      code != Status::Code::kCorruption) {
+    return gen;
+  }
+  auto current_format = [](const Generation& g) {
+    return g.index->format_version() == fcache_internal::kFormatVersion &&
+           g.log->format_version() == fcache_internal::kFormatVersion;
+  };
+  if (gen.ok() && current_format(**gen)) {
+    // Tidy leftovers of crashed publications, unless a writer is busy.
+    WriterLock lock(lock_file, LockMode::kExclusiveTry);
+    if (lock.status().ok()) {
       env->Remove(dir + "/" + fcache_internal::kIndexTempName);
       Result<std::vector<std::string>> names = env->ListDir(dir);
       if (names.ok() && !(*gen)->index->superseded()) {
@@ -641,17 +708,24 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     }
     return gen;
   }
-  // No index, or a damaged one: build one under the writer lock, unless
-  // another process did so while we waited for it.
-  FileLock lock(env.get(), lock_file.fd());
-  Status s = lock.Lock(LockMode::kExclusiveWait);
-  if (!s.ok()) return s.WithContext("locking " + dir);
+  WriterLock lock(lock_file);
+  if (!lock.status().ok()) return lock.status().WithContext("locking " + dir);
+  // Another process may have recovered or rewritten the store while we
+  // waited for the lock.
   gen = fcache_internal::OpenCurrentGeneration(env, dir, true);
   const Status::Code again = gen.status().code();
-  if (again != Status::Code::kNotFound && again != Status::Code::kCorruption) {
-    return gen;
+  if (again == Status::Code::kNotFound || again == Status::Code::kCorruption) {
+    // No index, or a damaged one: build one.
+    return fcache_internal::Recover(env, dir, env->NowMillis());
   }
-  return fcache_internal::Recover(env, dir, env->NowMillis());
+  if (!gen.ok() || current_format(**gen)) return gen;
+  // Written by an older ucache, whose writers the lock file's shared flock
+  // now keeps out: copy it into files of this version, which those writers
+  // refuse to open.
+  CompactionPlan plan;
+  plan.now_ms = env->NowMillis();
+  plan.sync = options.sync_writes;
+  return fcache_internal::Compact(env, dir, **gen, plan);
 }
 
 Result<std::unique_ptr<FileCache>> FileCache::Open(
@@ -660,16 +734,14 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
   std::shared_ptr<Env> env = options.env ? options.env : NewPosixEnv();
   Status s = CheckStoreDir(*env, dir, options);
   if (!s.ok()) return s;
-  FileHandle lock_file;
+  std::unique_ptr<LockFile> lock_file;
   if (!options.read_only) {
-    Result<FileHandle> f =
-        FileHandle::Open(env.get(), dir + "/" + fcache_internal::kLockFileName,
-                         OpenMode::kCreate);
+    Result<std::unique_ptr<LockFile>> f = LockFile::Open(env, dir);
     if (!f.ok()) return f.status();
     lock_file = std::move(*f);
   }
   Result<std::unique_ptr<Generation>> gen =
-      Impl::OpenGeneration(env, dir, options, lock_file);
+      Impl::OpenGeneration(env, dir, options, lock_file.get());
   if (!gen.ok()) return gen.status();
   return std::unique_ptr<FileCache>(new FileCache(std::make_unique<Impl>(
       dir, options, std::move(env), std::move(lock_file), std::move(*gen))));

@@ -28,13 +28,18 @@ std::string LogFileName(uint64_t log_id);
 // True and sets *log_id when `name` is a log file name.
 bool ParseLogFileName(const std::string& name, uint64_t* log_id);
 
-inline constexpr uint32_t kFormatVersion = 1;
+// Version 2 added the lock file's mutex (writers of version 1 serialized on
+// a flock of an empty lock file) and logs that end in space reserved for
+// appends. Version 1 stores are read as they are and rewritten as version 2
+// by the first writable open.
+inline constexpr uint32_t kFormatVersion = 2;
 
 // Every file opens with a 64-byte prelude whose layout no future version may
 // change: magic, version, and a checksum over the prelude before it, so that
 // a newer store is recognised (and refused) rather than misread.
 inline constexpr uint64_t kIndexMagic = 0x5844494843414355ULL;  // "UCACHIDX"
 inline constexpr uint64_t kLogMagic = 0x474F4C4843414355ULL;    // "UCACHLOG"
+inline constexpr uint64_t kLockMagic = 0x4B434C4843414355ULL;   // "UCACHLCK"
 
 struct FilePrelude {
   uint64_t magic;
@@ -114,6 +119,14 @@ inline constexpr uint64_t CapacityFor(uint64_t live) {
 inline constexpr uint64_t IndexFileBytes(uint64_t capacity) {
   return kIndexHeaderSize + capacity * sizeof(Slot);
 }
+
+// The lock file: the prelude, then the writers' mutex, a robust,
+// process-shared pthread_mutex_t in the C library's own layout, then zeros.
+// Only a handle that holds the file's flock exclusively (the store's sole
+// user) writes the prelude or initializes the mutex; see lock_file.h.
+inline constexpr uint32_t kLockFileSize = 4096;
+inline constexpr uint32_t kLockMutexOffset = 64;
+inline constexpr uint32_t kLockMutexBytes = 64;
 
 // The log: the prelude, then records back to back, each starting at a
 // multiple of kRecordAlign.

@@ -20,6 +20,14 @@ bool Generation::Parse(uint64_t loc, RecordView* out) const {
   return ParseRecord(log->data(), ReadLimit(), loc, out);
 }
 
+bool Generation::ChecksumMatchesOnce(const RecordView& record) {
+  const bool large = record.header->stored_len >= VerifiedSet::kMinBytes;
+  if (large && verified.Contains(record.offset)) return true;
+  if (!ChecksumMatches(record)) return false;
+  if (large) verified.Insert(record.offset);
+  return true;
+}
+
 Result<std::unique_ptr<Generation>> OpenCurrentGeneration(
     const std::shared_ptr<Env>& env, const std::string& dir, bool writable) {
   const std::string index_path = dir + "/" + kIndexFileName;

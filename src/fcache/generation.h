@@ -15,18 +15,25 @@
 #include "src/fcache/index_file.h"
 #include "src/fcache/log_file.h"
 #include "src/fcache/record.h"
+#include "src/fcache/verified_set.h"
 
 namespace ucache::fcache_internal {
 
 struct Generation {
   std::unique_ptr<IndexFile> index;
   std::unique_ptr<LogFile> log;
+  // Large records this handle has verified in this generation; it goes
+  // with the generation, so a new one starts with nothing trusted.
+  VerifiedSet verified;
 
   // The committed log end, bounded by what this process can read.
   uint64_t ReadLimit() const;
   // Parses the record at `loc` within ReadLimit(); false if it is not a
   // well-formed record there.
   bool Parse(uint64_t loc, RecordView* out) const;
+  // ChecksumMatches(record), skipped for a large record already verified
+  // in this generation (see VerifiedSet).
+  bool ChecksumMatchesOnce(const RecordView& record);
 };
 
 // Opens the store's current generation, retrying while a concurrent

@@ -55,6 +55,7 @@ class IndexFile {
   }
   uint64_t capacity() const { return capacity_; }
   uint64_t generation() const { return header().prelude.id; }
+  uint32_t format_version() const { return header().prelude.version; }
   uint64_t log_id() const { return header().prelude.log_id; }
   uint64_t file_bytes() const { return IndexFileBytes(capacity_); }
   bool superseded() const { return LoadShared(header().superseded) != 0; }

@@ -1,8 +1,11 @@
-// LogFile: one generation's append-only log of records, written with
-// Env::Write (so a full disk is an error, never a SIGBUS) and read through a
-// shared mapping. Committed bytes are never rewritten; compaction writes a
-// new log and the old one is unlinked, never truncated, so mappings held by
-// other processes stay valid.
+// LogFile: one generation's append-only log of records, read through a
+// shared read-only mapping. Appends are copied through a second, writable
+// mapping into file space reserved beforehand, in chunks, by writing zeros
+// with Env::Write, so that an append costs no system call and a full disk
+// is an error from that write, never a SIGBUS from a store into the mapping.
+// Compaction writes its new log with Env::Write. Committed bytes are never
+// rewritten; compaction writes a new log and the old one is unlinked, never
+// truncated, so mappings held by other processes stay valid.
 
 #ifndef UCACHE_SRC_FCACHE_LOG_FILE_H_
 #define UCACHE_SRC_FCACHE_LOG_FILE_H_
@@ -14,6 +17,7 @@
 #include <string_view>
 
 #include "src/fcache/file_handle.h"
+#include "src/fcache/format.h"
 #include "src/fcache/mapping.h"
 #include "ucache/env.h"
 
@@ -34,6 +38,10 @@ class LogFile {
   uint64_t id() const { return id_; }
   const std::string& path() const { return path_; }
   int fd() const { return file_.fd(); }
+  // The version in the log's prelude (checked when it was opened).
+  uint32_t format_version() const {
+    return reinterpret_cast<const FilePrelude*>(data())->version;
+  }
 
   // Bytes [0, readable()) of data() may be read. data() and mapping() change
   // only in Remap(); readable() only grows.
@@ -50,13 +58,26 @@ class LogFile {
   // Re-reads the file's size and extends readable() to it. Returns false
   // when the file outgrew the mapping and a Remap() is needed.
   Result<bool> CatchUp();
-  // Maps the file afresh, large enough for its current size with room to
-  // grow. Callers must exclude every reader of data() while it runs; the old
-  // mapping lives on while views hold it.
-  Status Remap();
+  // Maps the file afresh, large enough for its current size, or for
+  // `min_length` bytes if more, with room to grow. Callers must exclude
+  // every reader of data() while it runs; the old mapping lives on while
+  // views hold it.
+  Status Remap(uint64_t min_length = 0);
 
-  // Writes `bytes` at `offset`.
+  // Writes `bytes` at `offset` with Env::Write.
   Status Write(uint64_t offset, std::string_view bytes);
+
+  // Makes [offset, offset + n) ready for Store(): reserves file space for
+  // it unless the file holds it already, in chunks that grow with the log
+  // but never take the file past `max_size` (nor less than offset + n).
+  // False when the mapping must grow first: Remap(offset + n), then try
+  // again. Only
+  // the holder of the store's writers' mutex calls it; readers may run.
+  Result<bool> Reserve(uint64_t offset, uint64_t n, uint64_t max_size);
+  // Copies `bytes` to `offset` through the writable mapping. The range must
+  // have been reserved; stores there cannot fault.
+  void Store(uint64_t offset, std::string_view bytes);
+
   Status Sync();
 
  private:
@@ -78,6 +99,9 @@ class LogFile {
   // Replaced only by Remap(), under the caller's exclusion.
   std::shared_ptr<Mapping> map_;
   std::atomic<uint64_t> readable_{0};
+  // The writers' mapping, as long as map_; null until the first Reserve(),
+  // which creates it under the writers' mutex. Readers never touch it.
+  std::shared_ptr<Mapping> write_map_;
 };
 
 }  // namespace ucache::fcache_internal

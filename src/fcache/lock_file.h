@@ -1,0 +1,89 @@
+// LockFile: the store's "lock" file, which every writable handle keeps open
+// and mapped. It carries the writers' mutex, a robust, process-shared
+// pthread mutex (the approach of LMDB's lock file): taking the writer lock
+// costs no system call when nobody else holds it, and a holder that dies,
+// even by kill -9, hands the lock on instead of blocking everyone: the next
+// taker is told the owner died and continues (the store tolerates a writer
+// stopped at any instant; see doc/format.md section 5).
+//
+// Each handle also holds a shared flock on the file from Open until it is
+// destroyed. An opener that can take that flock exclusively is the store's
+// only user, and only such an opener writes the file's prelude or
+// initializes the mutex. So whatever a crash or damage left in the file
+// never blocks a store once all its users have gone, and a mutex is never
+// re-initialized under a process using it. The shared flock also keeps out
+// writers of format version 1, which lock the same file exclusively.
+//
+// Thread safety: Lock/Unlock may be called from any thread; the mutex is
+// owned by the thread that took it and must be released by that thread.
+
+#ifndef UCACHE_SRC_FCACHE_LOCK_FILE_H_
+#define UCACHE_SRC_FCACHE_LOCK_FILE_H_
+
+#include <pthread.h>
+
+#include <memory>
+#include <string>
+
+#include "src/fcache/file_handle.h"
+#include "src/fcache/mapping.h"
+#include "ucache/env.h"
+
+namespace ucache::fcache_internal {
+
+class LockFile {
+ public:
+  // Opens (creating if missing) dir/lock, takes the shared flock, and
+  // initializes the file when this is the store's only handle. Fails with
+  // kVersionTooNew for a lock file of a newer format, kCorruption when the
+  // file is damaged while other handles hold it.
+  static Result<std::unique_ptr<LockFile>> Open(std::shared_ptr<Env> env,
+                                                const std::string& dir);
+  LockFile(const LockFile&) = delete;
+  LockFile& operator=(const LockFile&) = delete;
+
+  // Takes the writers' mutex: with kExclusiveWait spinning briefly, then
+  // sleeping until it is free; with kExclusiveTry returning Busy if it is
+  // held. Sets *owner_died when its last holder died holding it; the caller
+  // then holds it and must expect the store as that writer left it.
+  Status Lock(LockMode mode, bool* owner_died);
+  void Unlock();
+
+ private:
+  LockFile(std::shared_ptr<Env> env, FileHandle file,
+           std::shared_ptr<Mapping> map)
+      : env_(std::move(env)), file_(std::move(file)), map_(std::move(map)) {}
+  pthread_mutex_t* mutex() const;
+
+  // Constant after construction. Closing file_ drops the shared flock.
+  const std::shared_ptr<Env> env_;  // outlives file_, which closes through it
+  const FileHandle file_;
+  const std::shared_ptr<Mapping> map_;
+};
+
+// Holds the writers' mutex for its lifetime.
+class WriterLock {
+ public:
+  explicit WriterLock(LockFile* file, LockMode mode = LockMode::kExclusiveWait)
+      : file_(file) {
+    status_ = file_->Lock(mode, &owner_died_);
+  }
+  ~WriterLock() {
+    if (status_.ok()) file_->Unlock();
+  }
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+  const Status& status() const { return status_; }
+  // The previous holder died holding the mutex.
+  bool owner_died() const { return owner_died_; }
+
+ private:
+  LockFile* const file_;
+  Status status_;
+  bool owner_died_ = false;
+};
+
+}  // namespace ucache::fcache_internal
+
+#endif  // UCACHE_SRC_FCACHE_LOCK_FILE_H_
