@@ -26,11 +26,9 @@ std::string KeyOf(uint64_t i) {
   return key;
 }
 
-std::vector<std::string> MakeKeys(uint64_t n) {
-  std::vector<std::string> keys;
-  keys.reserve(n);
-  for (uint64_t i = 0; i < n; ++i) keys.push_back(KeyOf(i));
-  return keys;
+Keys::Keys(uint64_t n) {
+  bytes_.reserve(n * kKeyBytes);
+  for (uint64_t i = 0; i < n; ++i) bytes_ += KeyOf(i);
 }
 
 Values Values::Incompressible(size_t value_bytes) {

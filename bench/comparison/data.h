@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace ucache::bench {
 
@@ -16,8 +15,21 @@ namespace ucache::bench {
 // order, as cache fills do: sorted stores get no sequential-insert bonus.
 std::string KeyOf(uint64_t i);
 
-// Keys 0..n-1.
-std::vector<std::string> MakeKeys(uint64_t n);
+// Keys 0..n-1 packed in one buffer, so that fetching a random key costs the
+// harness one cache miss and no pointer chase: the timed loops should spend
+// their time in the stores.
+class Keys {
+ public:
+  static constexpr size_t kKeyBytes = 16;
+  explicit Keys(uint64_t n);
+  std::string_view operator[](uint64_t i) const {
+    return std::string_view(bytes_).substr(i * kKeyBytes, kKeyBytes);
+  }
+  uint64_t size() const { return bytes_.size() / kKeyBytes; }
+
+ private:
+  std::string bytes_;
+};
 
 // Values of one size, cut from a pool of bytes at offsets that depend on the
 // value's number, so that neighbouring values differ.

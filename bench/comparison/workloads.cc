@@ -34,11 +34,13 @@ std::unique_ptr<Store> OpenOrDie(const StoreKind& kind,
   return std::move(*store);
 }
 
-// config.dir/<workload>-<store>, emptied.
+// config.dir/<workload>-<store>, emptied. Says on stderr what runs next, so
+// that a long run shows its progress.
 std::string FreshDir(const Config& config, std::string_view workload,
                      const StoreKind& kind) {
-  const std::string dir =
-      config.dir + "/" + std::string(workload) + "-" + std::string(kind.name);
+  const std::string name = std::string(workload) + "-" + std::string(kind.name);
+  std::fprintf(stderr, "compare: %s\n", name.c_str());
+  const std::string dir = config.dir + "/" + name;
   std::filesystem::remove_all(dir);
   return dir;
 }
@@ -70,11 +72,12 @@ std::vector<uint32_t> RandomIndices(uint64_t n, uint64_t bound, uint64_t seed) {
   return out;
 }
 
-// Puts keys[i] -> values[i + salt] for every i; returns the seconds taken.
-double TimePuts(Store& store, const std::vector<std::string>& keys,
-                const Values& values, uint64_t salt = 0) {
+// Puts keys[i] -> values[i + salt] for every `step`th key (i = step - 1,
+// 2 * step - 1, ...); returns the seconds taken.
+double TimePuts(Store& store, const Keys& keys, const Values& values,
+                uint64_t salt = 0, uint64_t step = 1) {
   const int64_t start = NowNanos();
-  for (uint64_t i = 0; i < keys.size(); ++i) {
+  for (uint64_t i = step - 1; i < keys.size(); i += step) {
     CheckOk(store.Put(keys[i], values[i + salt]), "put");
   }
   return (NowNanos() - start) / 1e9;
@@ -82,7 +85,7 @@ double TimePuts(Store& store, const std::vector<std::string>& keys,
 
 // Reads keys[order[i]] for every i, copying (or, with `view`, viewing) the
 // value; returns the seconds taken.
-double TimeGets(Reader& reader, const std::vector<std::string>& keys,
+double TimeGets(Reader& reader, const Keys& keys,
                 const std::vector<uint32_t>& order, bool view) {
   std::string value;
   std::string_view viewed;
@@ -96,8 +99,8 @@ double TimeGets(Reader& reader, const std::vector<std::string>& keys,
 
 // Reads back a spread of keys untimed: a store that loses or garbles values
 // must not post a time.
-void CheckValues(Reader& reader, const std::vector<std::string>& keys,
-                 const Values& values, uint64_t salt = 0) {
+void CheckValues(Reader& reader, const Keys& keys, const Values& values,
+                 uint64_t salt = 0) {
   std::string value;
   const uint64_t step = std::max<uint64_t>(1, keys.size() / 100);
   for (uint64_t i = 0; i < keys.size(); i += step) {
@@ -130,11 +133,11 @@ struct PutGetSamples {
   bool has_view = false;
 };
 
-// One repetition of put-all / random-gets (and views, where the store has
-// them) on a fresh store.
+// One repetition of put-all / random-gets (and, with `views`, zero-copy
+// reads where the store has them) on a fresh store.
 void PutGetOnce(const Config& config, std::string_view workload,
-                const StoreKind& kind, const std::vector<std::string>& keys,
-                const Values& values, const std::vector<uint32_t>& order,
+                const StoreKind& kind, const Keys& keys, const Values& values,
+                const std::vector<uint32_t>& order, bool views,
                 PutGetSamples* samples) {
   const std::string dir = FreshDir(config, workload, kind);
   {
@@ -144,7 +147,7 @@ void PutGetOnce(const Config& config, std::string_view workload,
     CheckValues(*reader, keys, values);
     samples->get_s.push_back(TimeGets(*reader, keys, order, false));
     std::string_view probe;
-    samples->has_view = reader->View(keys[0], &probe).ok();
+    samples->has_view = views && reader->View(keys[0], &probe).ok();
     if (samples->has_view) {
       samples->view_s.push_back(TimeGets(*reader, keys, order, true));
     }
@@ -156,7 +159,7 @@ void PutGetOnce(const Config& config, std::string_view workload,
 }  // namespace
 
 void RunSmallValues(const Config& config) {
-  const std::vector<std::string> keys = MakeKeys(config.small_keys);
+  const Keys keys(config.small_keys);
   const Values values = Values::Incompressible(config.small_value_bytes);
   const std::vector<uint32_t> order =
       RandomIndices(config.small_gets, config.small_keys, 1);
@@ -164,7 +167,7 @@ void RunSmallValues(const Config& config) {
   for (int rep = 0; rep < config.repeats; ++rep) {
     for (size_t s = 0; s < config.stores.size(); ++s) {
       PutGetOnce(config, "w1", *config.stores[s], keys, values, order,
-                 &samples[s]);
+                 /*views=*/false, &samples[s]);
     }
   }
 
@@ -196,7 +199,7 @@ void RunSmallValues(const Config& config) {
 }
 
 void RunLargeValues(const Config& config) {
-  const std::vector<std::string> keys = MakeKeys(config.large_keys);
+  const Keys keys(config.large_keys);
   const Values random = Values::Incompressible(config.large_value_bytes);
   const Values text = Values::Compressible(config.large_value_bytes);
   const std::vector<uint32_t> order =
@@ -209,11 +212,11 @@ void RunLargeValues(const Config& config) {
   for (int rep = 0; rep < config.repeats; ++rep) {
     for (size_t s = 0; s < config.stores.size(); ++s) {
       PutGetOnce(config, "w2", *config.stores[s], keys, random, order,
-                 &samples[s]);
+                 /*views=*/true, &samples[s]);
     }
     if (with_us) {
       PutGetOnce(config, "w2-text", *fcache, keys, text, order,
-                 &samples.back());
+                 /*views=*/true, &samples.back());
     }
   }
 
@@ -266,7 +269,7 @@ void RunLargeValues(const Config& config) {
 
 void RunOpen(const Config& config) {
   const Values values = Values::Incompressible(100);
-  const std::vector<std::string> keys = MakeKeys(config.open_keys);
+  const Keys keys(config.open_keys);
   std::vector<double> median_ns(config.stores.size());
   std::vector<uint64_t> disk(config.stores.size());
   for (size_t s = 0; s < config.stores.size(); ++s) {
@@ -360,7 +363,7 @@ double RunMixedChildren(const Config& config, const StoreKind& kind,
 
 void RunTwoProcesses(const Config& config) {
   const Values values = Values::Incompressible(100);
-  const std::vector<std::string> keys = MakeKeys(config.mixed_keys);
+  const Keys keys(config.mixed_keys);
   std::vector<double> one(config.stores.size()), two(config.stores.size());
   for (size_t s = 0; s < config.stores.size(); ++s) {
     const StoreKind& kind = *config.stores[s];
@@ -418,14 +421,14 @@ enum Phase : int { kIdle, kCompacting, kDone };
 
 // Reads random keys until `phase` is kDone, keeping the longest get of each
 // phase (a get counts in the phase it began in).
-void ReadDuringCompaction(Reader* reader, const std::vector<std::string>& keys,
+void ReadDuringCompaction(Reader* reader, const Keys& keys,
                           const std::atomic<int>* phase, ReaderLog* log) {
   std::mt19937_64 rng(3);
   std::string value;
   for (;;) {
     const int p = phase->load(std::memory_order_acquire);
     if (p == kDone) break;
-    const std::string& key = keys[rng() % keys.size()];
+    const std::string_view key = keys[rng() % keys.size()];
     const int64_t start = NowNanos();
     CheckOk(reader->Get(key, &value), "get during compaction");
     const int64_t took = NowNanos() - start;
@@ -443,11 +446,9 @@ void ReadDuringCompaction(Reader* reader, const std::vector<std::string>& keys,
 
 void RunCompaction(const Config& config) {
   const Values values = Values::Incompressible(config.compact_value_bytes);
-  const std::vector<std::string> keys = MakeKeys(config.compact_keys);
+  const Keys keys(config.compact_keys);
   // Every other key is overwritten before each compaction, so half of what
   // was written since the last one is dead.
-  std::vector<std::string> odd_keys;
-  for (uint64_t i = 1; i < keys.size(); i += 2) odd_keys.push_back(keys[i]);
   const double live_mib =
       keys.size() * (16.0 + config.compact_value_bytes) / kMiB;
 
@@ -466,7 +467,7 @@ void RunCompaction(const Config& config) {
       TimePuts(*store, keys, values);
       std::vector<double> seconds;
       for (int rep = 0; rep < config.repeats && rows[s].supported; ++rep) {
-        TimePuts(*store, odd_keys, values, keys.size() * (rep + 1));
+        TimePuts(*store, keys, values, keys.size() * (rep + 1), /*step=*/2);
         std::unique_ptr<Reader> reader = store->NewReader();
         std::atomic<int> phase{kIdle};
         ReaderLog log;
@@ -551,7 +552,7 @@ int OpenChildMain(const StoreKind& kind, const std::string& dir, uint64_t key) {
 int MixedChildMain(const StoreKind& kind, const std::string& dir, uint64_t keys,
                    uint64_t ops, uint64_t seed) {
   const Values values = Values::Incompressible(100);
-  const std::vector<std::string> all = MakeKeys(keys);
+  const Keys all(keys);
   std::unique_ptr<Store> store = OpenOrDie(kind, dir);
   std::unique_ptr<Reader> reader = store->NewReader();
   std::mt19937_64 rng(seed);

@@ -40,7 +40,7 @@ struct Config {
   // 4. Per process, mixed_ops operations, half gets and half puts of
   //    100-byte values, over mixed_keys keys.
   uint64_t mixed_keys = 200'000;
-  uint64_t mixed_ops = 200'000;
+  uint64_t mixed_ops = 100'000;
   // 5. compact_keys values, half of them overwritten, then compacted.
   uint64_t compact_keys = 100'000;
   size_t compact_value_bytes = 4096;
