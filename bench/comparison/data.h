@@ -37,8 +37,8 @@ class Values {
  public:
   // Random bytes: nothing compresses them.
   static Values Incompressible(size_t value_bytes);
-  // Text-like bytes (words from a small vocabulary) that LZ4 shrinks about
-  // threefold.
+  // Text-like bytes (words from a small vocabulary) that LZ4 shrinks to
+  // about 40% (2.4x, measured on 1 MiB values).
   static Values Compressible(size_t value_bytes);
 
   std::string_view operator[](uint64_t i) const;
