@@ -34,7 +34,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -52,6 +51,7 @@
 #include <utility>
 #include <vector>
 
+#include "bench/zipf.h"
 #include "src/mcache/entry.h"
 #include "src/mcache/policy.h"
 #include "src/mcache/policy_factory.h"
@@ -83,27 +83,7 @@ uint32_t IdOf(std::string_view key) {
   return id;
 }
 
-// Samples ranks 0..n-1 with P(r) proportional to 1/(r+1)^alpha.
-class ZipfSampler {
- public:
-  ZipfSampler(size_t n, double alpha) : cdf_(n) {
-    double sum = 0;
-    for (size_t r = 0; r < n; ++r) {
-      sum += 1.0 / std::pow(static_cast<double>(r + 1), alpha);
-      cdf_[r] = sum;
-    }
-    for (double& c : cdf_) c /= sum;
-  }
-  uint32_t operator()(std::mt19937_64& rng) {
-    const double u = std::uniform_real_distribution<double>(0, 1)(rng);
-    auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
-    if (it == cdf_.end()) --it;
-    return static_cast<uint32_t>(it - cdf_.begin());
-  }
-
- private:
-  std::vector<double> cdf_;
-};
+using bench::ZipfSampler;
 
 Trace ZipfTrace(const Config& c, double alpha, uint64_t salt) {
   std::mt19937_64 rng(c.seed ^ salt);

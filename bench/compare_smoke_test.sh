@@ -1,0 +1,25 @@
+#!/bin/sh
+# Runs every workload of //bench:compare once at tiny sizes against every
+# store: each workload's table must have a row for each store. Timings are
+# printed, never checked.
+set -eu
+out="$TEST_TMPDIR/out.txt"
+"$1" --dir="$TEST_TMPDIR/stores" --repeats=1 \
+  --small-keys=500 --small-gets=2000 \
+  --large-keys=4 --large-gets=8 --large-value-bytes=65536 \
+  --open-keys=1000 --mixed-keys=500 --mixed-ops=500 \
+  --compact-keys=500 --compact-value-bytes=1024 >"$out" 2>&1 || {
+  cat "$out"
+  exit 1
+}
+cat "$out"
+# "<workload> <store>" for each table row, e.g. "3 LMDB".
+rows="$(awk '/^### Workload /{w=$3; sub(":", "", w)} /^\| /{print w, $2}' "$out")"
+for workload in 1 2 3 4 5; do
+  for store in fcache LMDB RocksDB LevelDB SQLite files; do
+    echo "$rows" | grep -qx "$workload $store" || {
+      echo "workload $workload printed no row for $store"
+      exit 1
+    }
+  done
+done

@@ -1,0 +1,17 @@
+#!/bin/sh
+# Runs every memory_cache benchmark once at tiny sizes: they must still work.
+set -eu
+out="$TEST_TMPDIR/out.txt"
+UCACHE_BENCH_SCALE=tiny "$1" --benchmark_min_time=0.01 >"$out" 2>&1 || {
+  cat "$out"
+  exit 1
+}
+cat "$out"
+for policy in Lru Lfu Fifo TinyLfu; do
+  for keys in prehashed hashing; do
+    for threads in 1 2; do
+      name="BM_Hit/$policy/$keys/real_time/threads:$threads"
+      grep -q "^$name " "$out" || { echo "missing $name"; exit 1; }
+    done
+  done
+done
