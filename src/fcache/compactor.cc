@@ -86,7 +86,9 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
   ++counters.compactions;
 
   std::vector<LiveRecord> records;
-  records.reserve(LoadShared(index.header().live_slots));
+  // live_slots is a hint from the file; no more slots than exist can be live.
+  records.reserve(
+      std::min(LoadShared(index.header().live_slots), index.capacity()));
   index.ForEachLiveSlot([&](uint64_t tag, uint64_t loc) {
     RecordView view;
     if (!old.Parse(loc, &view) || view.header->kind != kRecordPut ||

@@ -364,9 +364,13 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         const uint64_t target = options_.max_bytes / 4 * 3;
         // The rebuilt index may be larger than this one (it is sized for a
         // lower load), so budget for the larger of the two.
-        const uint64_t index_bytes = std::max(
-            gen.index->file_bytes(), fcache::IndexFileBytes(fcache::CapacityFor(
-                                         LoadShared(h.live_slots))));
+        // live_slots is a hint from the file: bound it by the slots that
+        // exist before sizing anything by it.
+        const uint64_t live =
+            std::min(LoadShared(h.live_slots), gen.index->capacity());
+        const uint64_t index_bytes =
+            std::max(gen.index->file_bytes(),
+                     fcache::IndexFileBytes(fcache::CapacityFor(live)));
         const uint64_t overhead = fcache::kLogHeaderSize + index_bytes + size;
         if (evicted || overhead >= target) {
           return Status::NoSpace("a record of " + std::to_string(size) +
