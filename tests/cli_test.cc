@@ -221,7 +221,8 @@ TEST_F(CliTest, PutGetRoundTripsBinaryBytes) {
   std::string value;
   for (int i = 0; i < 256; ++i) value += static_cast<char>(i);
   value += value;  // every byte value, NUL included, twice
-  const std::string key("k\x01\xff\n\"\\ space", 14);
+  const char kKey[] = "k\x01\xff\n\"\\ space";
+  const std::string key(kKey, sizeof(kKey) - 1);  // 12 bytes, no NUL
   Put(key, value);
 
   CliResult r = Ucache({"get", Store(), key});
