@@ -11,6 +11,7 @@
 namespace ucache {
 
 void SealRecords(std::string* log) {
+  if (log->size() < fcache::kLogHeaderSize) return;  // no record to seal
   // ParseRecord reads headers in place, so it needs the alignment a mapping
   // has.
   std::vector<uint64_t> words((log->size() + 7) / 8);

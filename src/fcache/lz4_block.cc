@@ -38,7 +38,9 @@ int64_t Lz4DecodedSize(std::string_view block, uint64_t limit) {
     if (end - p < 2) return -1;
     const uint64_t offset = p[0] | uint64_t{p[1]} << 8;
     p += 2;
-    if (offset == 0 || offset > size) return -1;
+    // Offset 0 is invalid by the spec, yet LZ4_decompress_safe accepts it;
+    // so does this, so that both agree on every block LZ4 decodes.
+    if (offset > size) return -1;
     uint64_t match = token & 15;
     if (match == kMoreFollows && !extend(&match)) return -1;
     size += match + kMinMatch;
