@@ -204,6 +204,43 @@ TEST_F(HostileFileTest, IndexClaimingHugeSlotCounts) {
   }
 }
 
+// log_end, the end of the committed log, lives in the index header where no
+// checksum covers it. A value beyond the file (a power loss, a bit flip),
+// below the log's header or off the record alignment must not become the
+// next append's offset: that would fail forever (EFBIG), leave a sparse hole
+// of terabytes, or overwrite the log's header. The next put rebuilds instead
+// and the store keeps working.
+TEST_F(HostileFileTest, IndexLogEndOutsideTheLog) {
+  const uint64_t claims[] = {
+      uint64_t{1} << 51, uint64_t{1} << 40, ~uint64_t{0} - 15, 0, 16, 65};
+  for (const uint64_t log_end : claims) {
+    SCOPED_TRACE("log_end = " + std::to_string(log_end));
+    RemoveTree(dir());
+    Build("kept", "still here");
+    std::string index = ReadWholeFile(Path("index"));
+    Poke(&index, offsetof(IndexHeader, log_end), log_end);
+    ASSERT_TRUE(WriteWholeFile(Path("index"), index, 0600));
+
+    auto fc = FileCache::Open(dir());
+    ASSERT_OK(fc);
+    ASSERT_OK((*fc)->Put("new", "value"));
+    std::string value;
+    ASSERT_OK((*fc)->Get("new", &value));
+    EXPECT_EQ(value, "value");
+    auto report = (*fc)->Verify();
+    ASSERT_OK(report);
+    EXPECT_TRUE(report->clean()) << VerifyString(*report);
+    // A second handle agrees, and no file grew a hole.
+    auto again = FileCache::Open(dir());
+    ASSERT_OK(again);
+    ASSERT_OK((*again)->Get("new", &value));
+    EXPECT_EQ(value, "value");
+    for (const std::string& name : ListDirNames(dir())) {
+      EXPECT_LT(ReadWholeFile(Path(name)).size(), 1u << 20) << name;
+    }
+  }
+}
+
 // The index's counters are hints that no checksum covers. Claiming 2^40
 // or 2^64 - 1 live slots and tombstones must not size an allocation, nor
 // loop on the claim, in a put that must evict under max_bytes, a compaction

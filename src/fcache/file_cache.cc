@@ -359,8 +359,18 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
       IndexHeader& h = gen.index->header();
       const uint64_t log_end = LoadShared(h.log_end);
       const uint64_t used = LoadShared(h.live_slots) + LoadShared(h.tombstones);
-      if (options_.max_bytes != 0 &&
-          log_end + size + gen.index->file_bytes() > options_.max_bytes) {
+      if (log_end > gen.log->readable() || log_end < fcache::kLogHeaderSize ||
+          log_end % fcache::kRecordAlign != 0) {
+        // No checksum covers log_end: a power loss or a damaged header can
+        // put it past the file (Locked() has caught up with the file's
+        // size), into the log's header or off the record alignment.
+        // Appending there would fail forever (EFBIG), leave a sparse hole or
+        // overwrite the header, so copy the readable records into a new
+        // generation first; it gets a true log_end.
+        rewrite = true;
+      } else if (options_.max_bytes != 0 &&
+                 log_end + size + gen.index->file_bytes() >
+                     options_.max_bytes) {
         const uint64_t target = options_.max_bytes / 4 * 3;
         // The rebuilt index may be larger than this one (it is sized for a
         // lower load), so budget for the larger of the two.
