@@ -26,6 +26,12 @@ using fcache::RecordView;
 
 namespace {
 
+// A read retries when the generation it holds was replaced; each retry
+// means another handle published one meanwhile. A process compacting in a
+// loop publishes one every few milliseconds, and 8 attempts were seen to run
+// out under it in the soak: leave room for dozens in a row.
+constexpr int kReadAttempts = 64;
+
 uint64_t KeyTag(std::string_view key) {
   return fcache::TagOf(XXH3_64bits(key.data(), key.size()));
 }
@@ -215,7 +221,7 @@ FileCache::Impl::Lookup FileCache::Impl::FindLocked(const Generation& gen,
 
 template <typename Fn>
 Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
-  for (int attempt = 0; attempt < 8; ++attempt) {
+  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     {
       std::shared_lock lock(mu_);
       RecordView record;
