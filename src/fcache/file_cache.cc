@@ -319,6 +319,19 @@ Status FileCache::Impl::Locked(Fn&& fn) {
     // Superseded, or another process appended past what we have mapped.
     stale = gen_->index->superseded() ||
             gen_->ReadLimit() < LoadShared(gen_->index->header().log_end);
+    if (!stale) {
+      // A publisher that died between renaming its index over ours and
+      // setting `superseded` (doc/format.md, section 6) left this handle on
+      // a generation no one else reads: a write there would be lost, and a
+      // compaction from it would replace files of the current generation.
+      // Our index then has no name left; mark it for every handle on it.
+      Result<bool> linked = gen_->index->Linked();
+      if (!linked.ok()) return linked.status();
+      if (!*linked) {
+        fcache::StoreShared(gen_->index->header().superseded, 1);
+        stale = true;
+      }
+    }
   }
   if (stale) {
     s = Refresh();
