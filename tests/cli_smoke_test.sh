@@ -4,7 +4,7 @@
 # Usage: cli_smoke_test.sh PATH_TO_UCACHE
 set -eu
 
-ucache="$1"
+ucache="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/cli_smoke.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 store="$work/store"
@@ -47,5 +47,19 @@ grep -q '^before:' "$work/out" || fail "compact printed no sizes"
 [ "$(code "$ucache" frobnicate)" = 2 ] || fail "unknown subcommand"
 [ "$(code "$ucache" put "$store" k --ttl abc)" = 2 ] || fail "bad --ttl"
 "$ucache" --version | grep -q '^ucache ' || fail "--version"
+
+# Keys are bytes, never paths: run from inside a jail, with the store given
+# relatively, traversal keys name no file anywhere (cli_test has the rest).
+mkdir -p "$work/jail/a"
+(
+  cd "$work/jail/a"
+  printf v1 | "$ucache" put store ../../x
+  printf v2 | "$ucache" put store -- /../x
+  [ "$("$ucache" get store ../../x)" = v1 ]
+  [ "$("$ucache" get store -- /../x)" = v2 ]
+) || fail "traversal keys do not round-trip"
+files="$(cd "$work/jail" && find . -type f | sort | tr '\n' ' ')"
+[ "$files" = "./a/store/index ./a/store/lock ./a/store/log.0000000000000001 " ] ||
+  fail "files outside the store's own: $files"
 
 echo PASS

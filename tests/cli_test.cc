@@ -221,7 +221,8 @@ TEST_F(CliTest, PutGetRoundTripsBinaryBytes) {
   std::string value;
   for (int i = 0; i < 256; ++i) value += static_cast<char>(i);
   value += value;  // every byte value, NUL included, twice
-  const std::string key("k\x01\xff\n\"\\ space", 14);
+  const char kKey[] = "k\x01\xff\n\"\\ space";
+  const std::string key(kKey, sizeof(kKey) - 1);  // 12 bytes, no NUL
   Put(key, value);
 
   CliResult r = Ucache({"get", Store(), key});
@@ -429,6 +430,79 @@ TEST_F(CliTest, LsListsKeysSortedAndEscaped) {
   EXPECT_EQ(r.code, kExitOk) << r.err;
   EXPECT_EQ(r.out, "a\nb\nback\\\\slash\nk\\x0ax\\x80\n");
   EXPECT_EQ(r.err, "");
+}
+
+// Every file below `root` and below the working directory, as paths
+// relative to them, so that a test sees any file a command left anywhere.
+std::vector<std::string> FilesBelow(const fs::path& root) {
+  std::vector<std::string> files;
+  for (const fs::path& base : {root, fs::current_path()}) {
+    for (const auto& e : fs::recursive_directory_iterator(base)) {
+      if (!e.is_directory()) {
+        files.push_back(fs::relative(e.path(), base).string());
+      }
+    }
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// Keys are bytes, never paths: traversal, separators, NUL-ish and control
+// bytes name no file. The store sits two levels down in a jail so that
+// "../../x", were it joined to the store's path, would land in the jail.
+TEST_F(CliTest, KeysNeverNameFilesOutsideTheStore) {
+  const fs::path jail = tmp_.Sub("jail");
+  const std::string store = (jail / "a" / "b" / "store").string();
+  fs::create_directories(jail / "a" / "b");
+  const std::vector<std::string> keys = {
+      "../../x",
+      "../../../../../../../../tmp/ucache-escape",
+      "/etc/ucache-escape",
+      "a/b/c",
+      "..",
+      ".",
+      "/",
+      "store/../../../x",
+      "index",
+      "lock",
+      "log.0000000000000001",
+      "x\\0y",  // backslash zero: what a shell user might type for NUL
+      "%00",
+      std::string("\x01\x1b[31m\x7f\r\t", 9),
+      "\xff\xfe/..",
+      std::string(4096, '/'),
+  };
+  const std::vector<std::string> before = FilesBelow(jail);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    SCOPED_TRACE("key #" + std::to_string(i) + ": " + EscapeKey(keys[i]));
+    const std::string value = "value " + std::to_string(i);
+    CliResult r = Ucache({"put", store, "--", keys[i]}, value);
+    ASSERT_EQ(r.code, kExitOk) << r.err;
+    r = Ucache({"get", store, "--", keys[i]});
+    EXPECT_EQ(r.code, kExitOk) << r.err;
+    EXPECT_EQ(r.out, value);
+  }
+  CliResult r = Ucache({"ls", store});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'),
+            static_cast<long>(keys.size()));
+
+  // The store's own three files, and nothing else anywhere.
+  std::vector<std::string> want = before;
+  for (const char* name : {"a/b/store/index", "a/b/store/lock",
+                           "a/b/store/log.0000000000000001"}) {
+    want.push_back(name);
+  }
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(FilesBelow(jail), want);
+  EXPECT_FALSE(fs::exists("/tmp/ucache-escape"));
+  EXPECT_FALSE(fs::exists("/etc/ucache-escape"));
+
+  for (const std::string& key : keys) {
+    EXPECT_EQ(Ucache({"rm", store, "--", key}).code, kExitOk);
+    EXPECT_EQ(Ucache({"get", store, "--", key}).code, kExitMiss);
+  }
+  EXPECT_EQ(FilesBelow(jail), want);
 }
 
 TEST_F(CliTest, LsOfEmptyStorePrintsNothing) {

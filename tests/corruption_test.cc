@@ -326,6 +326,7 @@ struct Tally {
   int rebuilt = 0;
   int keys_lost = 0;
   int crashes = 0;
+  int wrong = 0;  // reads that returned bytes other than the key's value
 };
 
 std::string FileKind(const std::string& name) {
@@ -440,6 +441,7 @@ class CorruptionTest : public testing::Test {
       t.open_failed++;
       t.open_codes[res.open_message]++;
     } else {
+      t.wrong += res.wrong;
       EXPECT_EQ(res.wrong, 0) << context << ": " << res.problem;
       EXPECT_EQ(res.errors, 0) << context << ": " << res.problem;
       EXPECT_TRUE(res.verify_ok) << context << ": " << res.problem;
@@ -506,6 +508,23 @@ class CorruptionTest : public testing::Test {
              t.crashes, t.dirty, t.rebuilt, t.keys_lost, t.open_failed,
              codes.c_str());
     }
+    Tally total;
+    for (const auto& [what, t] : tally_) {
+      total.trials += t.trials;
+      total.crashes += t.crashes;
+      total.wrong += t.wrong;
+      total.dirty += t.dirty;
+      total.keys_lost += t.keys_lost;
+    }
+    PrintSummary(
+        std::string("CorruptionTest.") +
+            testing::UnitTest::GetInstance()->current_test_info()->name(),
+        total.trials,
+        "damaged stores (bit flips, truncations, zeroed pages, "
+        "swapped blocks, removed files)",
+        total.wrong, total.crashes,
+        std::to_string(total.dirty) + " reported by Verify, " +
+            std::to_string(total.keys_lost) + " keys lost");
   }
 
   TempDir tmp_;
@@ -517,16 +536,19 @@ class CorruptionTest : public testing::Test {
   std::map<std::string, Tally> tally_;
 };
 
+// UCACHE_CORRUPTION_SCALE multiplies the trials per file and kind of damage
+// (10 for a fresh store, half that for a compacted one).
 TEST_F(CorruptionTest, DamagedFreshStore) {
   Build(/*compact=*/false);
   if (HasFatalFailure()) return;
-  DamageEverything(10);
+  DamageEverything(static_cast<int>(EnvInt("UCACHE_CORRUPTION_SCALE", 10)));
 }
 
 TEST_F(CorruptionTest, DamagedCompactedStore) {
   Build(/*compact=*/true);
   if (HasFatalFailure()) return;
-  DamageEverything(5);
+  DamageEverything(
+      std::max(1, static_cast<int>(EnvInt("UCACHE_CORRUPTION_SCALE", 10)) / 2));
 }
 
 // Two damages at once: the newest record of an overwritten key is corrupt,

@@ -50,11 +50,6 @@ const uint64_t kSeed = PickTestSeed("crash_test");
 // Children that neither finish nor get killed within this are reported hung.
 constexpr milliseconds kChildTimeout(30000);
 
-int EnvInt(const char* name, int fallback) {
-  const char* v = getenv(name);
-  return v ? atoi(v) : fallback;
-}
-
 // ---------------------------------------------------------------------------
 // The replayable workload.
 
@@ -275,8 +270,10 @@ void ExpectNoProblems(const CrashCheck& c) {
 // ---------------------------------------------------------------------------
 // SIGKILL at a random instant.
 
-void KillLoop(int iterations, int max_sleep_ms, int compact_per_mille,
-              uint64_t salt) {
+// Kills a writer `iterations` times, and goes on until `min_seconds` have
+// passed (the soak's way of running longer).
+void KillLoop(const std::string& name, int iterations, int64_t min_seconds,
+              int max_sleep_ms, int compact_per_mille, uint64_t salt) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   const uint64_t master = Mix(kSeed + salt);
@@ -284,10 +281,13 @@ void KillLoop(int iterations, int max_sleep_ms, int compact_per_mille,
   Model model(kKeys, 0);
   CrashCheck check;
   Shared<Progress> progress;
-  int before_open = 0;
-  uint64_t total_ops = 0;
+  int before_open = 0, kills = 0;
+  uint64_t total_ops = 0, bad_reads = 0;
   const auto start = steady_clock::now();
-  for (int run = 1; run <= iterations && !testing::Test::HasFailure(); ++run) {
+  const auto until = start + std::chrono::seconds(min_seconds);
+  for (int run = 1; (run <= iterations || steady_clock::now() < until) &&
+                    !testing::Test::HasFailure();
+       ++run) {
     const uint64_t seed = Mix(master ^ run);
     progress->opened = 0;
     progress->done = 0;
@@ -312,6 +312,8 @@ void KillLoop(int iterations, int max_sleep_ms, int compact_per_mille,
                                 std::to_string(progress->done) + " ops done";
     ASSERT_TRUE(ended.signaled() && ended.signal() == SIGKILL)
         << context << ": the writer ended on its own: " << ended.ToString();
+    ++kills;
+    bad_reads += progress->bad_reads;
     EXPECT_EQ(progress->bad_reads, 0u) << context;
     if (progress->opened == 0) ++before_open;
     total_ops += progress->done;
@@ -328,20 +330,31 @@ void KillLoop(int iterations, int max_sleep_ms, int compact_per_mille,
   printf(
       "%d kills in %.1f s: %d before Open returned, %llu ops completed, "
       "%llu compactions, missing keys after crashes: %d\n",
-      iterations, secs, before_open, static_cast<unsigned long long>(total_ops),
+      kills, secs, before_open, static_cast<unsigned long long>(total_ops),
       static_cast<unsigned long long>(stats->compactions), check.missing);
+  PrintSummary(name, kills, "SIGKILLs",
+               check.wrong + check.stale + check.revived + bad_reads, 0,
+               std::to_string(total_ops) + " ops, " +
+                   std::to_string(stats->compactions) + " compactions, " +
+                   std::to_string(check.missing) + " keys missing");
   EXPECT_EQ(check.missing, 0)
       << "committed writes vanished (nothing here should evict): "
       << check.first_problem;
 }
 
+// UCACHE_CRASH_ITERATIONS sets the number of kills (200; half that below),
+// UCACHE_CRASH_SECONDS a time to go on for after them (0).
 TEST(CrashTest, SigkillAtRandomInstants) {
-  KillLoop(EnvInt("UCACHE_CRASH_ITERATIONS", 200), 25, 20, 1);
+  KillLoop("CrashTest.SigkillAtRandomInstants",
+           EnvInt("UCACHE_CRASH_ITERATIONS", 200),
+           EnvInt("UCACHE_CRASH_SECONDS", 0), 25, 20, 1);
 }
 
 // Compactions every few operations, so that many kills land inside one.
 TEST(CrashTest, SigkillDuringFrequentCompaction) {
-  KillLoop(EnvInt("UCACHE_CRASH_ITERATIONS", 200) / 2, 25, 150, 2);
+  KillLoop("CrashTest.SigkillDuringFrequentCompaction",
+           EnvInt("UCACHE_CRASH_ITERATIONS", 200) / 2,
+           EnvInt("UCACHE_CRASH_SECONDS", 0), 25, 150, 2);
 }
 
 // ---------------------------------------------------------------------------
@@ -488,6 +501,12 @@ void CrashAtEachEnvCall(bool sync) {
       "sync_writes=%d, armed phase calls: %s\n%d trials, %d crashed, missing "
       "keys: %d\n",
       sync, used.c_str(), trials, crashed, check.missing);
+  PrintSummary(sync ? "CrashTest.CrashAtEachEnvCallWithSyncWrites"
+                    : "CrashTest.CrashAtEachEnvCallOfPutAndCompact",
+               crashed, "crashes between two Env calls",
+               check.wrong + check.stale + check.revived, 0,
+               std::to_string(trials) + " crash points armed, " +
+                   std::to_string(check.missing) + " keys missing");
   EXPECT_GT(crashed, trials / 2);
   EXPECT_EQ(check.missing, 0) << check.first_problem;
 }
@@ -522,7 +541,7 @@ TEST(CrashTest, CrashWhileCreatingTheStore) {
     const ChildExit ended = WaitChild(child, kChildTimeout);
     ASSERT_EQ(ended.code(), 0) << ended.ToString();
   }
-  int trials = 0;
+  int trials = 0, wrong = 0;
   for (int o = 0; o < FaultEnv::kNumOps; ++o) {
     const auto op = static_cast<FaultEnv::Op>(o);
     if (op == FaultEnv::Op::kNowMillis || op == FaultEnv::Op::kCurrentUser) {
@@ -553,9 +572,12 @@ TEST(CrashTest, CrashWhileCreatingTheStore) {
       std::string got;
       ASSERT_OK((*fc)->Get("k", &got)) << context;
       EXPECT_EQ(got, value) << context;
+      wrong += got != value;
     }
   }
   printf("%d crash points in a creating Open\n", trials);
+  PrintSummary("CrashTest.CrashWhileCreatingTheStore", trials,
+               "crashes inside a creating Open", wrong, 0);
   EXPECT_GT(trials, 0);
 }
 

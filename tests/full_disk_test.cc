@@ -152,7 +152,8 @@ TEST_P(FullDiskTest, PutSaysNoSpaceAndNothingIsLost) {
     }
   }
   EXPECT_GT(no_space, 0) << "the space limit was never reached";
-  EXPECT_EQ(Mismatches(fc, model, "while full"), 0);
+  int wrong = Mismatches(fc, model, "while full");
+  EXPECT_EQ(wrong, 0);
 
   // Erase and Compact on a full disk: OK or NoSpace, and nothing else moves.
   const std::string erased = "before/7";
@@ -166,7 +167,11 @@ TEST_P(FullDiskTest, PutSaysNoSpaceAndNothingIsLost) {
   }
   Status c = fc.Compact();
   EXPECT_TRUE(c.ok() || c.IsNoSpace()) << c.ToString();
-  EXPECT_EQ(Mismatches(fc, model, "after Erase/Compact while full"), 0);
+  no_space += e.IsNoSpace() + c.IsNoSpace();
+  const int after_compact =
+      Mismatches(fc, model, "after Erase/Compact while full");
+  EXPECT_EQ(after_compact, 0);
+  wrong += after_compact;
   auto report = fc.Verify();
   ASSERT_OK(report);
   EXPECT_TRUE(report->clean()) << VerifyString(*report);
@@ -195,6 +200,11 @@ TEST_P(FullDiskTest, PutSaysNoSpaceAndNothingIsLost) {
   printf("limit %llu: %d puts accepted, %d NoSpace; Erase: %s; Compact: %s\n",
          static_cast<unsigned long long>(limit), accepted, no_space,
          e.ToString().c_str(), c.ToString().c_str());
+  PrintSummary(
+      std::string("FullDiskTest.") +
+          testing::UnitTest::GetInstance()->current_test_info()->name(),
+      no_space, "NoSpace refusals (FaultEnv)", wrong, 0,
+      std::to_string(accepted) + " puts accepted while filling");
 }
 
 INSTANTIATE_TEST_SUITE_P(Budgets, FullDiskTest,
@@ -252,18 +262,20 @@ struct TmpfsReport {
   int resumed_after_compact = -1;  // Put OK after erase + compact (if OK)
   int mismatches_end = 0;
   int verify_clean = 0;
-  int step = 0;  // how far the child got
+  int no_space = 0;  // writes refused with NoSpace
+  int step = 0;      // how far the child got
 };
 
 // Fills the store in `dir` until Put fails. Returns the number accepted.
 int Fill(FileCache& fc, Model* model, const std::string& prefix,
-         std::mt19937_64& rng, Status* last) {
+         std::mt19937_64& rng, Status* last, int* no_space) {
   int stored = 0;
   for (int i = 0; i < 100000; ++i) {
     const std::string key = prefix + std::to_string(i);
     std::string value = ValueFor(key, 1, 1000 + rng() % 7000, rng);
     *last = fc.Put(key, value);
     if (!last->ok()) {
+      *no_space += last->IsNoSpace();
       // The store is unchanged by a failed Put.
       std::string got;
       if (!fc.Get(key, &got).IsNotFound())
@@ -298,7 +310,7 @@ int TmpfsChild(const std::string& mount_dir, TmpfsReport* r) {
   Model model;
   r->step = 1;
   Status last;
-  r->stored = Fill(fc, &model, "a/", rng, &last);
+  r->stored = Fill(fc, &model, "a/", rng, &last, &r->no_space);
   r->first_failure = static_cast<int>(last.code());
   snprintf(r->first_failure_message, sizeof(r->first_failure_message), "%s",
            last.ToString().c_str());
@@ -308,6 +320,7 @@ int TmpfsChild(const std::string& mount_dir, TmpfsReport* r) {
   for (int i = 0; i < 20; ++i) {
     Status s = fc.Put("more/" + std::to_string(i), std::string(5000, 'm'));
     if (s.ok()) model["more/" + std::to_string(i)] = std::string(5000, 'm');
+    r->no_space += s.IsNoSpace();
   }
   r->step = 3;
   // Removing another file frees space: writes resume.
@@ -317,7 +330,7 @@ int TmpfsChild(const std::string& mount_dir, TmpfsReport* r) {
   if (s.ok()) model["resumed"] = "after unlink";
   r->step = 4;
   // Fill again, then erase most keys and compact.
-  r->refilled = Fill(fc, &model, "b/", rng, &last);
+  r->refilled = Fill(fc, &model, "b/", rng, &last, &r->no_space);
   int n = 0;
   for (auto& [key, value] : model) {
     if (n++ % 10 != 0 && fc.Erase(key).ok()) value.reset();
@@ -374,6 +387,10 @@ TEST(FullDiskTmpfsTest, FillRealTmpfs) {
       r->stored, r->first_failure_message,
       r->resumed_after_unlink ? "writes resume" : "still failing", r->refilled,
       r->compact_message, r->resumed_after_compact);
+  PrintSummary("FullDiskTmpfsTest.FillRealTmpfs", r->no_space,
+               "ENOSPC refusals on a real 2 MiB tmpfs",
+               r->mismatches_full + r->mismatches_end, 0,
+               std::to_string(r->stored + r->refilled) + " puts accepted");
   EXPECT_GT(r->stored, 10);
   EXPECT_EQ(r->first_failure, static_cast<int>(Status::Code::kNoSpace))
       << r->first_failure_message;

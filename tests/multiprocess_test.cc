@@ -41,8 +41,16 @@ using std::chrono::steady_clock;
 // share it with the parent.
 const uint64_t kSeed = PickTestSeed("multiprocess_test");
 
-// Children still running after this are SIGKILLed and reported hung.
+// Children still running this long after they were due to finish are
+// SIGKILLed and reported hung.
 constexpr milliseconds kChildTimeout(60000);
+
+// How long the soak scenarios below run: `fallback`, or UCACHE_SOAK_SECONDS
+// when set (the soak target, //tests:soak_test, runs them for minutes).
+milliseconds SoakTime(milliseconds fallback) {
+  const int64_t seconds = EnvInt("UCACHE_SOAK_SECONDS", 0);
+  return seconds > 0 ? milliseconds(seconds * 1000) : fallback;
+}
 
 // A random shape and length: small values stay under the compression
 // threshold, the other two cross it.
@@ -347,13 +355,17 @@ std::vector<pid_t> SpawnWorkers(const std::string& dir, int procs,
   return kids;
 }
 
-// Every worker in `kids` exits with code 0 within `timeout`.
-void ExpectWorkersExitCleanly(const std::vector<pid_t>& kids,
-                              milliseconds timeout = kChildTimeout) {
+// Every worker in `kids` exits with code 0 within `timeout`. Returns how
+// many died by a signal.
+int ExpectWorkersExitCleanly(const std::vector<pid_t>& kids,
+                             milliseconds timeout) {
+  int signaled = 0;
   for (size_t i = 0; i < kids.size(); ++i) {
-    EXPECT_CLEAN_EXIT(WaitChild(kids[i], timeout),
-                      "worker " + std::to_string(i));
+    const ChildExit ended = WaitChild(kids[i], timeout);
+    signaled += ended.signaled();
+    EXPECT_CLEAN_EXIT(ended, "worker " + std::to_string(i));
   }
+  return signaled;
 }
 
 // The workers read no wrong value, missed no own write and saw no error.
@@ -368,14 +380,19 @@ TEST(MultiProcessTest, FourProcessesMixedOperations) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   Shared<Tally> tally;
-  const auto deadline = steady_clock::now() + milliseconds(3000);
-  ExpectWorkersExitCleanly(
-      SpawnWorkers(dir, 4, deadline, BusyOptions(), &*tally));
+  const milliseconds run_time = SoakTime(milliseconds(3000));
+  const int crashes = ExpectWorkersExitCleanly(
+      SpawnWorkers(dir, 4, steady_clock::now() + run_time, BusyOptions(),
+                   &*tally),
+      run_time + kChildTimeout);
   SCOPED_TRACE(TallyString(*tally));
   ExpectNoBadReads(*tally);
   EXPECT_GT(tally->hits, 100u);
   FinalCheck(dir, &*tally, 4);
   printf("%s\n", TallyString(*tally).c_str());
+  PrintSummary("MultiProcessTest.FourProcessesMixedOperations", tally->ops,
+               "operations by 4 processes on 64 shared keys",
+               tally->wrong + tally->stale, crashes, TallyString(*tally));
 }
 
 // (b) A write by one process is seen by a process that had the store open
@@ -501,7 +518,8 @@ TEST(MultiProcessTest, CompactionLoopWhileOthersReadAndWrite) {
     }
   }
   Shared<Tally> tally;
-  const auto deadline = steady_clock::now() + milliseconds(4000);
+  const milliseconds run_time = SoakTime(milliseconds(4000));
+  const auto deadline = steady_clock::now() + run_time;
   const pid_t compactor = Spawn([&]() -> int {
     auto fc = OpenOrDie(dir);
     if (!fc) return 2;
@@ -518,8 +536,11 @@ TEST(MultiProcessTest, CompactionLoopWhileOthersReadAndWrite) {
   });
   const std::vector<pid_t> kids =
       SpawnWorkers(dir, 2, deadline, FileCacheOptions(), &*tally);
-  EXPECT_CLEAN_EXIT(WaitChild(compactor, kChildTimeout), "compactor");
-  ExpectWorkersExitCleanly(kids);
+  const ChildExit compactor_exit =
+      WaitChild(compactor, run_time + kChildTimeout);
+  EXPECT_CLEAN_EXIT(compactor_exit, "compactor");
+  const int crashes = compactor_exit.signaled() +
+                      ExpectWorkersExitCleanly(kids, run_time + kChildTimeout);
   SCOPED_TRACE(TallyString(*tally));
   ExpectNoBadReads(*tally);
   EXPECT_GE(tally->compactions, 5u);
@@ -533,6 +554,9 @@ TEST(MultiProcessTest, CompactionLoopWhileOthersReadAndWrite) {
     EXPECT_EQ(CheckValue(key, got, &why), std::optional<uint64_t>(1)) << why;
   }
   printf("%s\n", TallyString(*tally).c_str());
+  PrintSummary("MultiProcessTest.CompactionLoopWhileOthersReadAndWrite",
+               tally->compactions, "compactions under 2 working processes",
+               tally->wrong + tally->stale, crashes, TallyString(*tally));
 }
 
 // A writer SIGKILLed mid-run, again and again, must not block the others:
@@ -541,7 +565,7 @@ TEST(MultiProcessTest, KilledWriterNeverBlocksOthers) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   Shared<Tally> tally;
-  const auto deadline = steady_clock::now() + milliseconds(3000);
+  const auto deadline = steady_clock::now() + SoakTime(milliseconds(3000));
   const std::vector<pid_t> kids =
       SpawnWorkers(dir, 2, deadline, BusyOptions(), &*tally);
   std::mt19937_64 rng(kSeed + 3);
@@ -559,12 +583,16 @@ TEST(MultiProcessTest, KilledWriterNeverBlocksOthers) {
     }
     ++kills;
   }
-  ExpectWorkersExitCleanly(kids, milliseconds(20000));
+  const int crashes = ExpectWorkersExitCleanly(kids, milliseconds(20000));
   SCOPED_TRACE(TallyString(*tally));
   EXPECT_GT(kills, 10);
   ExpectNoBadReads(*tally);
   EXPECT_EQ(victim_tally->wrong, 0u);
   FinalCheck(dir, &*tally, 2);
+  PrintSummary("MultiProcessTest.KilledWriterNeverBlocksOthers", kills,
+               "SIGKILLs of a third writer",
+               tally->wrong + tally->stale + victim_tally->wrong, crashes,
+               TallyString(*tally));
 }
 
 // (d) Two handles on one store inside one process, a writer thread on each:

@@ -165,6 +165,23 @@ ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout) {
   return out;
 }
 
+int64_t EnvInt(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? std::strtoll(v, nullptr, 0) : fallback;
+}
+
+void PrintSummary(std::string_view test, uint64_t faults, std::string_view what,
+                  uint64_t wrong, uint64_t crashes, std::string_view detail) {
+  std::printf(
+      "SUMMARY %.*s: %llu %.*s, %llu wrong values, %llu crashes%s%.*s\n",
+      static_cast<int>(test.size()), test.data(),
+      static_cast<unsigned long long>(faults), static_cast<int>(what.size()),
+      what.data(), static_cast<unsigned long long>(wrong),
+      static_cast<unsigned long long>(crashes), detail.empty() ? "" : "; ",
+      static_cast<int>(detail.size()), detail.data());
+  std::fflush(stdout);
+}
+
 std::string VerifyString(const VerifyReport& report) {
   return "records=" + std::to_string(report.records_checked) +
          " corrupt=" + std::to_string(report.corrupt_records) +

@@ -136,10 +136,27 @@ struct ChildExit {
 ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout);
 
 // ---------------------------------------------------------------------------
-// Reports.
+// Sizes and reports.
+
+// The integer in environment variable `name`, or `fallback` when it is unset
+// or empty. The failure-mode tests read their sizes this way, so that the
+// soak target (//tests:soak_test) runs the same bodies much longer and
+// sanitizer builds run them shorter.
+int64_t EnvInt(const char* name, int64_t fallback);
 
 // "records=N corrupt=N index=N bad_index=N unreadable=N", for messages.
 std::string VerifyString(const VerifyReport& report);
+
+// Prints the line RELIABILITY.md's numbers are read from, one per test run:
+//   SUMMARY <test>: <faults> <what>, <wrong> wrong values, <crashes> crashes
+// followed by "; <detail>" when `detail` is not empty. `faults` counts what
+// the test inflicted (kills, damaged files, full-disk refusals, operations
+// raced), `wrong` the values read that no writer wrote for their key, or
+// that a committed write had replaced, and `crashes` the processes of the
+// engine that died by a signal the test did not send.
+void PrintSummary(std::string_view test, uint64_t faults, std::string_view what,
+                  uint64_t wrong, uint64_t crashes,
+                  std::string_view detail = {});
 
 }  // namespace ucache
 

@@ -28,7 +28,7 @@ readonly PACKAGES=(
   liblmdb-dev librocksdb-dev libleveldb-dev libsqlite3-dev
   python3-joblib python3-diskcache python3-numpy
   # Sanitizers and fuzzing.
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev lld
 )
 
 say() { printf 'setup: %s\n' "$*"; }

@@ -39,6 +39,9 @@ struct FileInfo {
   bool is_regular = false;
   bool is_directory = false;
   bool is_symlink = false;
+  // Hard links to the file: 0 once it was unlinked, or replaced by a rename
+  // over its name, while still open. An Env that cannot tell reports 1.
+  uint64_t links = 1;
 };
 
 enum class LockMode {

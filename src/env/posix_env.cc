@@ -76,6 +76,7 @@ FileInfo ToFileInfo(const struct stat& st) {
   info.is_regular = S_ISREG(st.st_mode);
   info.is_directory = S_ISDIR(st.st_mode);
   info.is_symlink = S_ISLNK(st.st_mode);
+  info.links = static_cast<uint64_t>(st.st_nlink);
   return info;
 }
 

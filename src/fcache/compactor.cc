@@ -93,7 +93,9 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
   ++counters.compactions;
 
   std::vector<Slot> slots;
-  slots.reserve(LoadShared(index.header().live_slots));
+  // live_slots is a hint from the file; no more slots than exist can be live.
+  slots.reserve(
+      std::min(LoadShared(index.header().live_slots), index.capacity()));
   index.ForEachLiveSlot([&](uint64_t tag, uint64_t loc) {
     slots.push_back(Slot{tag, loc});
   });

@@ -29,6 +29,12 @@ using fcache_internal::WriterLock;
 
 namespace {
 
+// A read retries when the generation it holds was replaced; each retry
+// means another handle published one meanwhile. A process compacting in a
+// loop publishes one every few milliseconds, and 8 attempts were seen to run
+// out under it in the soak: leave room for dozens in a row.
+constexpr int kReadAttempts = 64;
+
 uint64_t KeyTag(std::string_view key) {
   return fcache_internal::TagOf(XXH3_64bits(key.data(), key.size()));
 }
@@ -148,10 +154,6 @@ class FileCache::Impl {
   // Runs fn with the store's writers' mutex held and the generation current.
   template <typename Fn>
   Status Locked(Fn&& fn);
-  // After a writer died holding the mutex: if it died publishing a
-  // generation, between renaming the new index into place and marking the
-  // old one superseded, marks ours superseded for it. Writer lock held.
-  void FinishDeadWritersPublication();
   Status CheckWritable() const;
   // Appends an encoded record for `key` and points the index at it (or, for
   // an erase, tombstones the key's slot). Writer lock held.
@@ -221,7 +223,7 @@ FileCache::Impl::Lookup FileCache::Impl::FindLocked(const Generation& gen,
 
 template <typename Fn>
 Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
-  for (int attempt = 0; attempt < 8; ++attempt) {
+  for (int attempt = 0; attempt < kReadAttempts; ++attempt) {
     {
       std::shared_lock lock(mu_);
       RecordView record;
@@ -324,36 +326,31 @@ Status FileCache::Impl::Locked(Fn&& fn) {
   if (!s.ok()) return s;
   WriterLock lock(lock_file_.get());
   if (!lock.status().ok()) return lock.status().WithContext("locking " + dir_);
-  if (lock.owner_died()) FinishDeadWritersPublication();
   bool stale;
   {
     std::shared_lock shared(mu_);
     // Superseded, or another process appended past what we have mapped.
     stale = gen_->index->superseded() ||
             gen_->ReadLimit() < LoadShared(gen_->index->header().log_end);
+    if (!stale) {
+      // A publisher that died between renaming its index over ours and
+      // setting `superseded` (doc/format.md, section 6) left this handle on
+      // a generation no one else reads: a write there would be lost, and a
+      // compaction from it would replace files of the current generation.
+      // Our index then has no name left; mark it for every handle on it.
+      Result<bool> linked = gen_->index->Linked();
+      if (!linked.ok()) return linked.status();
+      if (!*linked) {
+        fcache_internal::StoreShared(gen_->index->header().superseded, 1);
+        stale = true;
+      }
+    }
   }
   if (stale) {
     s = Refresh();
     if (!s.ok()) return s;
   }
   return fn();
-}
-
-void FileCache::Impl::FinishDeadWritersPublication() {
-  std::shared_lock lock(mu_);
-  const fcache_internal::IndexFile& ours = *gen_->index;
-  if (ours.superseded()) return;
-  Result<std::unique_ptr<fcache_internal::IndexFile>> current =
-      fcache_internal::IndexFile::Open(
-          env_, dir_ + "/" + fcache_internal::kIndexFileName,
-          /*writable=*/false);
-  // Preludes name a generation, its log and its creation time: equal ones
-  // are the same file.
-  if (current.ok() &&
-      std::memcmp(&(*current)->header().prelude, &ours.header().prelude,
-                  sizeof(fcache_internal::FilePrelude)) != 0) {
-    fcache_internal::StoreShared(ours.header().superseded, 1);
-  }
 }
 
 void FileCache::Impl::Install(std::unique_ptr<Generation> gen) {
@@ -399,15 +396,29 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
       IndexHeader& h = gen.index->header();
       const uint64_t log_end = LoadShared(h.log_end);
       const uint64_t used = LoadShared(h.live_slots) + LoadShared(h.tombstones);
-      if (options_.max_bytes != 0 &&
-          log_end + size + gen.index->file_bytes() > options_.max_bytes) {
+      if (log_end > gen.log->readable() ||
+          log_end < fcache_internal::kLogHeaderSize ||
+          log_end % fcache_internal::kRecordAlign != 0) {
+        // No checksum covers log_end: a power loss or a damaged header can
+        // put it past the file (Locked() has caught up with the file's
+        // size), into the log's header or off the record alignment.
+        // Appending there would fail forever (EFBIG), leave a sparse hole or
+        // overwrite the header, so copy the readable records into a new
+        // generation first; it gets a true log_end.
+        rewrite = true;
+      } else if (options_.max_bytes != 0 &&
+                 log_end + size + gen.index->file_bytes() >
+                     options_.max_bytes) {
         const uint64_t target = options_.max_bytes / 4 * 3;
         // The rebuilt index may be larger than this one (it is sized for a
         // lower load), so budget for the larger of the two.
+        // live_slots is a hint from the file: bound it by the slots that
+        // exist before sizing anything by it.
+        const uint64_t live =
+            std::min(LoadShared(h.live_slots), gen.index->capacity());
         const uint64_t index_bytes = std::max(
-            gen.index->file_bytes(),
-            fcache_internal::IndexFileBytes(
-                fcache_internal::CapacityFor(LoadShared(h.live_slots))));
+            gen.index->file_bytes(), fcache_internal::IndexFileBytes(
+                                         fcache_internal::CapacityFor(live)));
         const uint64_t overhead =
             fcache_internal::kLogHeaderSize + index_bytes + size;
         if (evicted || overhead >= target) {

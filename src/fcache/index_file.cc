@@ -73,4 +73,10 @@ Result<std::unique_ptr<IndexFile>> IndexFile::Open(std::shared_ptr<Env> env,
 
 Status IndexFile::Sync() { return env_->Sync(file_.fd()); }
 
+Result<bool> IndexFile::Linked() const {
+  Result<FileInfo> info = env_->Stat(file_.fd());
+  if (!info.ok()) return info.status();
+  return info->links > 0;
+}
+
 }  // namespace ucache::fcache_internal

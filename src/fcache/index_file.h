@@ -60,6 +60,9 @@ class IndexFile {
   uint64_t file_bytes() const { return IndexFileBytes(capacity_); }
   bool superseded() const { return LoadShared(header().superseded) != 0; }
   Status Sync();
+  // False once the file has no name left: a publisher renamed a newer index
+  // over it (and may have died before setting `superseded`).
+  Result<bool> Linked() const;
 
   // Visits the slots carrying `tag` in probe order, calling match(loc) on
   // each; stops at the first that returns true and returns its slot number.

@@ -6,6 +6,8 @@
 
 #include <cstring>
 
+#include "src/fcache/lz4_block.h"
+
 namespace ucache::fcache_internal {
 namespace {
 
@@ -139,6 +141,10 @@ bool ReadValue(const RecordView& record, std::string* value) {
       expected) {
     return false;
   }
+  // value_len is only a claim: a forged record with a valid checksum may
+  // claim up to 255 times its stored size. Allocate once the block's own
+  // sequence lengths back it.
+  if (Lz4DecodedSize(record.stored, h.value_len) != h.value_len) return false;
   value->resize(h.value_len);
   const int n = LZ4_decompress_safe(record.stored.data(), value->data(),
                                     static_cast<int>(h.stored_len),

@@ -1,0 +1,311 @@
+// Stores written by an attacker. Every length, count and offset the engine
+// reads from disk must be bounded before it is used to allocate, loop or
+// index, even when the attacker forges valid checksums (tests/forge.h): a
+// hostile store reads as misses or corruption, never as a crash, a hang, an
+// exception or gigabytes of memory.
+//
+// Allocations are measured with AllocationProbe, which sees every operator
+// new of the process (std::string and std::vector included). Operations that
+// could hang or throw run in a fork()-ed child with a deadline.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "src/fcache/format.h"
+#include "tests/allocation_probe.h"
+#include "tests/forge.h"
+#include "tests/stress_util.h"
+#include "tests/testutil.h"
+#include "ucache/ucache.h"
+
+namespace ucache {
+namespace {
+
+using fcache_internal::FilePrelude;
+using fcache_internal::IndexHeader;
+using fcache_internal::RecordHeader;
+
+// No operation on a hostile store may allocate more than this at once; the
+// hostile fields below claim gigabytes.
+constexpr size_t kAllocationBound = size_t{64} << 20;
+
+const std::string kLog = "log.0000000000000001";
+
+template <typename T>
+void Poke(std::string* bytes, size_t offset, T value) {
+  ASSERT_LE(offset + sizeof(value), bytes->size());
+  std::memcpy(bytes->data() + offset, &value, sizeof(value));
+}
+
+class HostileFileTest : public testing::Test {
+ protected:
+  std::string dir() const { return tmp_.Sub("store"); }
+  std::string Path(const std::string& name) const { return dir() + "/" + name; }
+
+  // A store holding `key` -> `value`, stored raw, as its only record (at
+  // offset 64 of log 1), or after a record of `filler_bytes` when nonzero.
+  void Build(const std::string& key, const std::string& value,
+             size_t filler_bytes = 0) {
+    FileCacheOptions options;
+    options.compression = Compression::kNone;
+    auto fc = FileCache::Open(dir(), options);
+    ASSERT_OK(fc);
+    if (filler_bytes != 0) {
+      ASSERT_OK((*fc)->Put("filler", std::string(filler_bytes, 'f')));
+    }
+    ASSERT_OK((*fc)->Put(key, value));
+    ASSERT_EQ(ReadWholeFile(Path("index")).size(),
+              fcache_internal::IndexFileBytes(fcache_internal::kMinCapacity));
+  }
+
+  // Rewrites the header of the store's first record with `edit`, then
+  // forges its checksum.
+  template <typename Edit>
+  void ForgeFirstRecord(Edit edit) {
+    std::string log = ReadWholeFile(Path(kLog));
+    ASSERT_GE(log.size(), fcache_internal::kLogHeaderSize + sizeof(RecordHeader));
+    RecordHeader h;
+    std::memcpy(&h, log.data() + fcache_internal::kLogHeaderSize, sizeof(h));
+    edit(&h);
+    std::memcpy(log.data() + fcache_internal::kLogHeaderSize, &h, sizeof(h));
+    SealRecords(&log);
+    ASSERT_TRUE(WriteWholeFile(Path(kLog), log, 0600));
+  }
+
+  // Opens the store and reads `key` every way there is, checking that each
+  // misses; then lists, verifies and compacts. Returns the largest
+  // allocation made meanwhile.
+  size_t ReadAllWays(const std::string& key) {
+    AllocationProbe::Reset();
+    auto fc = FileCache::Open(dir());
+    EXPECT_OK(fc);
+    if (!fc.ok()) return AllocationProbe::Largest();
+    FileCache& cache = **fc;
+    std::string value;
+    EXPECT_TRUE(cache.Get(key, &value).IsNotFound());
+    ValueView view;
+    EXPECT_TRUE(cache.GetView(key, &view).IsNotFound());
+    cache.Contains(key);
+    EXPECT_OK(cache.ForEachKey([](std::string_view) {}));
+    auto report = cache.Verify();
+    EXPECT_OK(report);
+    EXPECT_OK(cache.GetStats());
+    EXPECT_OK(cache.Compact());
+    EXPECT_TRUE(cache.Get(key, &value).IsNotFound());
+    return AllocationProbe::Largest();
+  }
+
+  TempDir tmp_;
+};
+
+// An LZ4 record claiming the largest value there is (about 2 GiB), with a
+// valid checksum, 255 times its stored size as LZ4 allows: the claim must
+// be checked against the compressed bytes before a buffer is allocated.
+TEST_F(HostileFileTest, CompressedValueClaimingTwoGibibytes) {
+  constexpr uint32_t kClaim = FileCache::kMaxValueBytes;
+  const uint32_t stored = kClaim / fcache_internal::kMaxLz4Ratio + 1;
+  std::mt19937_64 rng(1);
+  Build("victim", RandomBytes(rng, stored));
+  ForgeFirstRecord([&](RecordHeader* h) {
+    h->codec = fcache_internal::kCodecLz4;
+    h->value_len = kClaim;
+  });
+  EXPECT_LT(ReadAllWays("victim"), kAllocationBound);
+}
+
+// The same claim found by recovery, with the index gone: the scan keeps the
+// record (its checksum is valid) and reads must still refuse it cheaply.
+TEST_F(HostileFileTest, CompressedValueClaimingTwoGibibytesAfterRecovery) {
+  constexpr uint32_t kClaim = FileCache::kMaxValueBytes;
+  std::mt19937_64 rng(2);
+  Build("victim", RandomBytes(rng, kClaim / fcache_internal::kMaxLz4Ratio + 1));
+  ForgeFirstRecord([&](RecordHeader* h) {
+    h->codec = fcache_internal::kCodecLz4;
+    h->value_len = kClaim;
+  });
+  ASSERT_EQ(unlink(Path("index").c_str()), 0);
+  EXPECT_LT(ReadAllWays("victim"), kAllocationBound);
+}
+
+// Each length field of a record claiming 4 GiB - 1 (and, for the lengths the
+// format bounds, just past the bound): the record is unreadable, so the key
+// misses and Verify says so.
+TEST_F(HostileFileTest, RecordLengthsClaimingFourGibibytes) {
+  struct Claim {
+    const char* field;
+    size_t offset;
+    uint32_t value;
+  };
+  const Claim claims[] = {
+      {"key_len", offsetof(RecordHeader, key_len), 0xFFFFFFFFu},
+      {"key_len", offsetof(RecordHeader, key_len), FileCache::kMaxKeyBytes + 1},
+      {"stored_len", offsetof(RecordHeader, stored_len), 0xFFFFFFFFu},
+      {"stored_len", offsetof(RecordHeader, stored_len),
+       FileCache::kMaxValueBytes + 1},
+      {"value_len", offsetof(RecordHeader, value_len), 0xFFFFFFFFu},
+      {"value_len", offsetof(RecordHeader, value_len),
+       FileCache::kMaxValueBytes + 1},
+  };
+  for (const Claim& c : claims) {
+    SCOPED_TRACE(std::string(c.field) + " = " + std::to_string(c.value));
+    RemoveTree(dir());
+    Build("victim", "a small value");
+    ForgeFirstRecord([&](RecordHeader* h) {
+      std::memcpy(reinterpret_cast<char*>(h) + c.offset, &c.value,
+                  sizeof(c.value));
+    });
+    {
+      auto fc = FileCache::Open(dir());
+      ASSERT_OK(fc);
+      auto report = (*fc)->Verify();
+      ASSERT_OK(report);
+      EXPECT_FALSE(report->clean()) << VerifyString(*report);
+    }
+    EXPECT_LT(ReadAllWays("victim"), kAllocationBound);
+  }
+}
+
+// An index whose sealed prelude claims a huge slot count: refused as
+// corrupt by a read-only open, rebuilt from the log by a writable one,
+// without mapping or allocating for the claim.
+TEST_F(HostileFileTest, IndexClaimingHugeSlotCounts) {
+  const uint64_t claims[] = {uint64_t{1} << 40, uint64_t{1} << 41,
+                             uint64_t{1} << 63, ~uint64_t{0}, 3 << 20};
+  for (const uint64_t capacity : claims) {
+    SCOPED_TRACE("capacity = " + std::to_string(capacity));
+    RemoveTree(dir());
+    Build("kept", "still here");
+    std::string index = ReadWholeFile(Path("index"));
+    Poke(&index, offsetof(FilePrelude, capacity), capacity);
+    SealFilePrelude(fcache_internal::kIndexMagic, &index);
+    ASSERT_TRUE(WriteWholeFile(Path("index"), index, 0600));
+
+    AllocationProbe::Reset();
+    FileCacheOptions read_only;
+    read_only.read_only = true;
+    auto ro = FileCache::Open(dir(), read_only);
+    EXPECT_EQ(ro.status().code(), Status::Code::kCorruption)
+        << ro.status().ToString();
+    auto fc = FileCache::Open(dir());
+    ASSERT_OK(fc);
+    std::string value;
+    ASSERT_OK((*fc)->Get("kept", &value));
+    EXPECT_EQ(value, "still here");
+    EXPECT_LT(AllocationProbe::Largest(), kAllocationBound);
+  }
+}
+
+// log_end, the end of the committed log, lives in the index header where no
+// checksum covers it. A value beyond the file (a power loss, a bit flip),
+// below the log's header or off the record alignment must not become the
+// next append's offset: that would fail forever (EFBIG), leave a sparse hole
+// of terabytes, or overwrite the log's header. The next put rebuilds instead
+// and the store keeps working.
+TEST_F(HostileFileTest, IndexLogEndOutsideTheLog) {
+  const uint64_t claims[] = {
+      uint64_t{1} << 51, uint64_t{1} << 40, ~uint64_t{0} - 15, 0, 16, 65};
+  for (const uint64_t log_end : claims) {
+    SCOPED_TRACE("log_end = " + std::to_string(log_end));
+    RemoveTree(dir());
+    Build("kept", "still here");
+    std::string index = ReadWholeFile(Path("index"));
+    Poke(&index, offsetof(IndexHeader, log_end), log_end);
+    ASSERT_TRUE(WriteWholeFile(Path("index"), index, 0600));
+
+    auto fc = FileCache::Open(dir());
+    ASSERT_OK(fc);
+    ASSERT_OK((*fc)->Put("new", "value"));
+    std::string value;
+    ASSERT_OK((*fc)->Get("new", &value));
+    EXPECT_EQ(value, "value");
+    auto report = (*fc)->Verify();
+    ASSERT_OK(report);
+    EXPECT_TRUE(report->clean()) << VerifyString(*report);
+    // A second handle agrees, and no file grew a hole.
+    auto again = FileCache::Open(dir());
+    ASSERT_OK(again);
+    ASSERT_OK((*again)->Get("new", &value));
+    EXPECT_EQ(value, "value");
+    for (const std::string& name : ListDirNames(dir())) {
+      EXPECT_LT(ReadWholeFile(Path(name)).size(), 1u << 20) << name;
+    }
+  }
+}
+
+// The index's counters are hints that no checksum covers. Claiming 2^40
+// or 2^64 - 1 live slots and tombstones must not size an allocation, nor
+// loop on the claim, in a put that must evict under max_bytes, a compaction
+// or stats. The claim may make that put refuse (NoSpace: the index it would
+// need looks large); a compaction recounts, and then puts evict the filler
+// and succeed.
+TEST_F(HostileFileTest, IndexCountersClaimingHugeCounts) {
+  constexpr uint64_t kMaxBytes = 64 << 10;
+  const uint64_t claims[] = {uint64_t{1} << 40, ~uint64_t{0}};
+  for (const uint64_t count : claims) {
+    SCOPED_TRACE("live_slots = tombstones = " + std::to_string(count));
+    RemoveTree(dir());
+    Build("kept", "still here", /*filler_bytes=*/44 << 10);
+    ASSERT_GT(
+        ReadWholeFile(Path(kLog)).size() + ReadWholeFile(Path("index")).size(),
+        kMaxBytes)
+        << "the next put must cross max_bytes";
+    std::string index = ReadWholeFile(Path("index"));
+    Poke(&index, offsetof(IndexHeader, live_slots), count);
+    Poke(&index, offsetof(IndexHeader, tombstones), count);
+    ASSERT_TRUE(WriteWholeFile(Path("index"), index, 0600));
+
+    struct Outcome {
+      size_t largest = 0;
+      int step = 0;
+      char message[200] = {};
+    };
+    Shared<Outcome> outcome;
+    const pid_t child = Spawn([&]() -> int {
+      FileCacheOptions options;
+      options.max_bytes = kMaxBytes;
+      auto fc = FileCache::Open(dir(), options);
+      if (!fc.ok()) return 2;
+      AllocationProbe::Reset();
+      auto fail = [&](const Status& s) {
+        snprintf(outcome->message, sizeof(outcome->message), "%s",
+                 s.ToString().c_str());
+        return 3;
+      };
+      outcome->step = 1;
+      Status s = (*fc)->Put("new", "value");
+      if (!s.ok() && !s.IsNoSpace()) return fail(s);
+      outcome->step = 2;
+      if (s = (*fc)->Compact(); !s.ok()) return fail(s);
+      outcome->step = 3;
+      if (s = (*fc)->Put("new", "value"); !s.ok()) return fail(s);
+      outcome->step = 4;
+      if (auto stats = (*fc)->GetStats(); !stats.ok()) {
+        return fail(stats.status());
+      }
+      std::string value;
+      if (!(*fc)->Get("kept", &value).ok() || value != "still here") return 4;
+      if (!(*fc)->Get("new", &value).ok() || value != "value") return 5;
+      outcome->largest = AllocationProbe::Largest();
+      return 0;
+    });
+    const ChildExit ended = WaitChild(child, std::chrono::seconds(20));
+    EXPECT_TRUE(ended.clean())
+        << ended.ToString() << " at step " << outcome->step
+        << " (1 put, 2 compact, 3 put, 4 stats and reads; exit 97 is an "
+           "exception): "
+        << outcome->message;
+    EXPECT_LT(outcome->largest, kAllocationBound);
+  }
+}
+
+}  // namespace
+}  // namespace ucache
