@@ -424,31 +424,9 @@ TEST(MemoizeTest, ScopedOverrideDisablesOrSwitchesBackend) {
   EXPECT_EQ(other_runs, 1) << "key 1 is on disk, key 2 must not be";
 }
 
-// Each case sets an environment variable for one Cache::Open and restores
-// it.
-class EnvVarTest : public testing::Test {
- protected:
-  void Set(const char* name, const char* value) {
-    const char* old = getenv(name);
-    saved_.emplace_back(name,
-                        old ? std::optional<std::string>(old) : std::nullopt);
-    setenv(name, value, 1);
-  }
-  ~EnvVarTest() override {
-    for (auto& [name, value] : saved_) {
-      if (value) {
-        setenv(name.c_str(), value->c_str(), 1);
-      } else {
-        unsetenv(name.c_str());
-      }
-    }
-  }
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
-
-TEST_F(EnvVarTest, DisableCallsStraightThrough) {
+TEST(EnvVarTest, DisableCallsStraightThrough) {
   TempDir tmp;
-  Set("UCACHE_DISABLE", "1");
+  ScopedEnvVar disable("UCACHE_DISABLE", "1");
   Options options;
   options.dir = tmp.Sub("store");
   int runs = 0;
@@ -464,10 +442,10 @@ TEST_F(EnvVarTest, DisableCallsStraightThrough) {
   EXPECT_EQ(runs, 3);
 }
 
-TEST_F(EnvVarTest, BackendAndDirOverrideTheCode) {
+TEST(EnvVarTest, BackendAndDirOverrideTheCode) {
   TempDir tmp;
-  Set("UCACHE_BACKEND", "file");
-  Set("UCACHE_DIR", tmp.Sub("root").c_str());
+  ScopedEnvVar backend("UCACHE_BACKEND", "file");
+  ScopedEnvVar root("UCACHE_DIR", tmp.Sub("root").c_str());
   Options options;
   options.dir = tmp.Sub("ignored");
   options.store = "mine";

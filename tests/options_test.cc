@@ -4,8 +4,7 @@
 
 #include "ucache/options.h"
 
-#include <stdlib.h>
-
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -13,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/testutil.h"
 #include "ucache/scoped_override.h"
 
 namespace ucache {
@@ -22,27 +22,15 @@ namespace {
 class OptionsTest : public testing::Test {
  protected:
   void Set(const char* name, const char* value) {
-    const char* old = getenv(name);
-    saved_.emplace_back(name,
-                        old ? std::optional<std::string>(old) : std::nullopt);
-    if (value == nullptr) {
-      unsetenv(name);
-    } else {
-      setenv(name, value, 1);
-    }
+    vars_.push_back(std::make_unique<ScopedEnvVar>(name, value));
   }
+  // Last set first, so that a variable set twice ends restored.
   ~OptionsTest() override {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) {
-        setenv(it->first.c_str(), it->second->c_str(), 1);
-      } else {
-        unsetenv(it->first.c_str());
-      }
-    }
+    while (!vars_.empty()) vars_.pop_back();
   }
 
  private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
+  std::vector<std::unique_ptr<ScopedEnvVar>> vars_;
 };
 
 TEST_F(OptionsTest, BackendNamesRoundTrip) {

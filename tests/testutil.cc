@@ -286,6 +286,23 @@ Status FaultEnv::Unlock(int fd) {
   return base_->Unlock(fd);
 }
 
+ScopedEnvVar::ScopedEnvVar(const char* name, const char* value) : name_(name) {
+  if (const char* old = getenv(name)) old_ = old;
+  if (value == nullptr) {
+    unsetenv(name);
+  } else {
+    setenv(name, value, 1);
+  }
+}
+
+ScopedEnvVar::~ScopedEnvVar() {
+  if (old_) {
+    setenv(name_.c_str(), old_->c_str(), 1);
+  } else {
+    unsetenv(name_.c_str());
+  }
+}
+
 Status FaultEnv::LockByte(int fd, uint64_t offset, LockMode mode) {
   if (Status s = Enter(Op::kLock); !s.ok()) return s;
   return base_->LockByte(fd, offset, mode);

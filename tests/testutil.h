@@ -95,6 +95,21 @@ void RemoveTree(const std::string& path);
 // be copied, since a test could not tell a bad copy from a bug.
 void CopyDirFlat(const std::string& from, const std::string& to);
 
+// Sets environment variable `name` to `value` (unsets it for null) and
+// restores the previous state when destroyed. Not thread-safe: use it where
+// no other thread reads the environment.
+class ScopedEnvVar {
+ public:
+  ScopedEnvVar(const char* name, const char* value);
+  ~ScopedEnvVar();
+  ScopedEnvVar(const ScopedEnvVar&) = delete;
+  ScopedEnvVar& operator=(const ScopedEnvVar&) = delete;
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
 // An Env that forwards every call to another Env, after consulting its knobs
 // in this order: the call is counted, a planned crash fires, a planned
 // failure is returned, the space budget is charged. A call stopped by a knob

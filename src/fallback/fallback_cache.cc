@@ -5,16 +5,9 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "src/common/steady_clock.h"
+
 namespace ucache {
-namespace {
-
-int64_t SteadyMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 class FallbackCache::Impl {
  public:

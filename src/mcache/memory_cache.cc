@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "src/common/steady_clock.h"
 #include "src/mcache/policy_factory.h"
 #include "src/mcache/shard.h"
 
@@ -18,12 +19,6 @@ constexpr size_t kMaxShards = 256;
 constexpr size_t kMinEntriesPerShard = 64;
 constexpr size_t kMinBytesPerShard = size_t{64} << 10;
 
-int64_t SteadyNowMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
 // Shard i's share of `total`, spread so the shares sum exactly to `total`.
 size_t ShareOf(size_t total, size_t shards, size_t i) {
   return total / shards + (i < total % shards ? 1 : 0);
@@ -34,8 +29,8 @@ size_t ShareOf(size_t total, size_t shards, size_t i) {
 class MemoryCache::Impl {
  public:
   explicit Impl(const MemoryCacheOptions& options) : options_(options) {
-    clock_ = options_.clock ? options_.clock
-                            : mcache_internal::Clock(SteadyNowMillis);
+    clock_ =
+        options_.clock ? options_.clock : mcache_internal::Clock(SteadyMillis);
     size_t n = options_.shards;
     const size_t e = options_.max_entries;
     const size_t b = options_.max_bytes;

@@ -9,17 +9,12 @@
 #include <mutex>
 #include <utility>
 
+#include "src/common/steady_clock.h"
 #include "src/selector/resolve.h"
 #include "ucache/scoped_override.h"
 
 namespace ucache {
 namespace {
-
-int64_t SteadyMillis() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 void LogToStderr(LogLevel level, std::string_view message) {
   std::fprintf(stderr, "ucache: %s: %.*s\n",
