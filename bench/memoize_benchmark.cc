@@ -7,22 +7,38 @@
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "ucache/ucache.h"
 
 namespace {
 
-// A store per process, removed at exit.
-const std::string& StoreDir() {
-  static const std::string dir = [] {
+// A store per process, removed at exit (by the destructor of a function
+// static, so that nothing runs after the path itself is gone).
+class ScratchDir {
+ public:
+  ScratchDir() {
     char tmpl[] = "/tmp/memoize_benchmark.XXXXXX";
-    std::string d = mkdtemp(tmpl) ? tmpl : "/tmp/memoize_benchmark";
-    std::atexit([] { std::system(("rm -rf " + StoreDir()).c_str()); });
-    return d;
-  }();
-  return dir;
+    if (mkdtemp(tmpl) == nullptr) std::abort();
+    path_ = tmpl;
+  }
+  ~ScratchDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+const std::string& StoreDir() {
+  static const ScratchDir dir;
+  return dir.path();
 }
 
 ucache::Options Options(ucache::Backend backend) {

@@ -20,9 +20,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -226,7 +228,8 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (!child.empty()) return Child(dir, n, child == "view");
 
-  if (dir.empty()) {
+  const bool own_dir = dir.empty();
+  if (own_dir) {
     char tmpl[] = "/tmp/memoize_compare.XXXXXX";
     if (mkdtemp(tmpl) == nullptr) return 2;
     dir = tmpl;
@@ -237,5 +240,9 @@ int main(int argc, char** argv) {
   MeasureUcache(dir + "/ucache", n, reps, small_calls, &results);
   MeasurePython(python, script, dir + "/python", n, reps, &results);
   Print(results);
+  if (own_dir) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
   return 0;
 }
