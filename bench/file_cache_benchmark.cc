@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/scratch_dir.h"
 #include "ucache/ucache.h"
 
 namespace {
@@ -37,33 +38,19 @@ bool Tiny() {
   return scale != nullptr && std::string(scale) == "tiny";
 }
 
-// A scratch directory removed at exit.
-class ScratchDir {
- public:
-  ScratchDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern = std::string(base ? base : "/tmp") + "/ucache-bench-XXXXXX";
-    path_ = mkdtemp(pattern.data());
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path_); }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-ScratchDir& Scratch() {
-  static ScratchDir* dir = new ScratchDir();  // removed by the atexit below
-  return *dir;
+ucache::bench::ScratchDir& Scratch() {
+  static ucache::bench::ScratchDir dir("ucache-bench");
+  return dir;
 }
 
 std::string Key(uint64_t i) { return "key:" + std::to_string(i); }
 
-std::unique_ptr<ucache::FileCache> OpenStore(const std::string& dir,
-                                             ucache::FileCacheOptions options = {}) {
+std::unique_ptr<ucache::FileCache> OpenStore(
+    const std::string& dir, ucache::FileCacheOptions options = {}) {
   auto cache = ucache::FileCache::Open(dir, options);
   if (!cache.ok()) {
-    fprintf(stderr, "open %s: %s\n", dir.c_str(), cache.status().ToString().c_str());
+    fprintf(stderr, "open %s: %s\n", dir.c_str(),
+            cache.status().ToString().c_str());
     std::exit(2);
   }
   return std::move(*cache);
@@ -337,8 +324,7 @@ BENCHMARK(BM_Open)->Unit(benchmark::kMicrosecond);
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  Scratch();
-  std::atexit([] { Scratch().~ScratchDir(); });
+  Scratch();  // made before the benchmarks, so removed after their stores
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;

@@ -5,39 +5,17 @@
 // cache disabled, which is the floor.
 
 #include <benchmark/benchmark.h>
-#include <stdlib.h>
 
-#include <cstdlib>
-#include <filesystem>
 #include <string>
-#include <system_error>
 #include <vector>
 
+#include "bench/scratch_dir.h"
 #include "ucache/ucache.h"
 
 namespace {
 
-// A store per process, removed at exit (by the destructor of a function
-// static, so that nothing runs after the path itself is gone).
-class ScratchDir {
- public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/memoize_benchmark.XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) std::abort();
-    path_ = tmpl;
-  }
-  ~ScratchDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 const std::string& StoreDir() {
-  static const ScratchDir dir;
+  static const ucache::bench::ScratchDir dir("memoize_benchmark");
   return dir.path();
 }
 

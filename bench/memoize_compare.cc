@@ -12,27 +12,24 @@
 // function of one small integer. Medians of --reps runs; small hits are a
 // mean over many calls. The last table is the ratio peer time / ucache time.
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
-#include <system_error>
+#include <string_view>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "bench/comparison/child_process.h"
+#include "bench/comparison/report.h"
+#include "bench/scratch_dir.h"
 #include "ucache/ucache.h"
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 // The same function memoize_compare.py memoizes.
 std::vector<double> Kernel(int n, int rep) {
@@ -45,15 +42,6 @@ std::vector<double> Kernel(int n, int rep) {
 
 int Small(int x) { return x * x; }
 
-double Micros(Clock::duration d) {
-  return std::chrono::duration<double, std::micro>(d).count();
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
 ucache::Options StoreOptions(const std::string& dir) {
   ucache::Options options;
   options.dir = dir;
@@ -62,11 +50,12 @@ ucache::Options StoreOptions(const std::string& dir) {
   return options;
 }
 
+// Microseconds `f` takes.
 template <class F>
 double Time(F&& f) {
-  const Clock::time_point start = Clock::now();
+  const int64_t start = ucache::bench::NowNanos();
   f();
-  return Micros(Clock::now() - start);
+  return static_cast<double>(ucache::bench::NowNanos() - start) / 1e3;
 }
 
 // Runs in a fresh process: open, one call (a copy, or a view), print µs.
@@ -84,36 +73,19 @@ int Child(const std::string& dir, int n, bool view) {
   return 0;
 }
 
-// Runs `argv` and returns its standard output; exits on failure.
-std::string Capture(const std::vector<std::string>& argv) {
-  int fds[2];
-  if (pipe(fds) != 0) std::exit(2);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    std::vector<char*> args;
-    for (const std::string& a : argv)
-      args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    execv(args[0], args.data());
-    std::perror(args[0]);
-    _exit(127);
+// All the lines `child` prints, after checking that it exits cleanly.
+std::vector<std::string> Lines(
+    ucache::Result<std::unique_ptr<ucache::bench::ChildProcess>> child,
+    std::string_view what) {
+  ucache::bench::CheckOk(child.status(), what);
+  std::vector<std::string> lines;
+  for (;;) {
+    ucache::Result<std::string> line = (*child)->ReadLine();
+    if (!line.ok()) break;  // end of its output
+    lines.push_back(std::move(*line));
   }
-  close(fds[1]);
-  std::string out;
-  char buf[4096];
-  ssize_t got;
-  while ((got = read(fds[0], buf, sizeof(buf))) > 0)
-    out.append(buf, static_cast<size_t>(got));
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    std::fprintf(stderr, "memoize_compare: %s failed\n", argv[0].c_str());
-    std::exit(2);
-  }
-  return out;
+  ucache::bench::CheckOk((*child)->Wait(), what);
+  return lines;
 }
 
 using Results = std::map<std::string, std::map<std::string, double>>;
@@ -130,23 +102,24 @@ void MeasureUcache(const std::string& dir, int n, int reps, int small_calls,
     same.push_back(Time([&] { cached(n, 0); }));
     views.push_back(Time([&] { cached.view(n, 0); }));
   }
-  const std::string self = "/proc/self/exe";
-  char exe[4096];
-  const ssize_t len = readlink(self.c_str(), exe, sizeof(exe) - 1);
-  if (len <= 0) std::exit(2);
-  exe[len] = '\0';
   for (int rep = 0; rep < reps; ++rep) {
     for (bool view : {false, true}) {
-      const std::string out = Capture({exe, "--child", view ? "view" : "copy",
-                                       "--dir", dir, "--n", std::to_string(n)});
-      (view ? fresh_views : fresh).push_back(std::stod(out));
+      const std::vector<std::string> out =
+          Lines(ucache::bench::ChildProcess::Spawn(
+                    {"--child", view ? "view" : "copy", "--dir", dir, "--n",
+                     std::to_string(n)}),
+                "fresh-process hit");
+      if (out.empty())
+        ucache::bench::CheckOk(ucache::Status::IOError("no output"),
+                               "fresh-process hit");
+      (view ? fresh_views : fresh).push_back(std::stod(out.front()));
     }
   }
-  r["miss_us"] = Median(misses);
-  r["hit_same_us"] = Median(same);
-  r["hit_zero_copy_same_us"] = Median(views);
-  r["hit_fresh_us"] = Median(fresh);
-  r["hit_zero_copy_fresh_us"] = Median(fresh_views);
+  r["miss_us"] = ucache::bench::Median(misses);
+  r["hit_same_us"] = ucache::bench::Median(same);
+  r["hit_zero_copy_same_us"] = ucache::bench::Median(views);
+  r["hit_fresh_us"] = ucache::bench::Median(fresh);
+  r["hit_zero_copy_fresh_us"] = ucache::bench::Median(fresh_views);
 
   auto small = ucache::memoize("small/v1", Small, StoreOptions(dir));
   int sink = small(3);
@@ -159,12 +132,16 @@ void MeasureUcache(const std::string& dir, int n, int reps, int small_calls,
 
 void MeasurePython(const std::string& python, const std::string& script,
                    const std::string& dir, int n, int reps, Results* results) {
-  std::istringstream lines(
-      Capture({python, script, "--dir", dir, "--n", std::to_string(n), "--reps",
-               std::to_string(reps)}));
-  std::string tool, name;
-  double value;
-  while (lines >> tool >> name >> value) (*results)[tool][name] = value;
+  for (const std::string& line :
+       Lines(ucache::bench::ChildProcess::SpawnProgram(
+                 python, {script, "--dir", dir, "--n", std::to_string(n),
+                          "--reps", std::to_string(reps)}),
+             python + " " + script)) {
+    std::istringstream fields(line);
+    std::string tool, name;
+    double value;
+    if (fields >> tool >> name >> value) (*results)[tool][name] = value;
+  }
 }
 
 void Print(const Results& results) {
@@ -228,21 +205,14 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (!child.empty()) return Child(dir, n, child == "view");
 
-  const bool own_dir = dir.empty();
-  if (own_dir) {
-    char tmpl[] = "/tmp/memoize_compare.XXXXXX";
-    if (mkdtemp(tmpl) == nullptr) return 2;
-    dir = tmpl;
-  }
+  // Stores go under --dir, or a scratch directory removed at exit.
+  std::optional<ucache::bench::ScratchDir> scratch;
+  if (dir.empty()) dir = scratch.emplace("memoize_compare").path();
   std::printf("memoize_compare: n=%d (%.1f MB), reps=%d, stores under %s\n", n,
               n * 8 / 1e6, reps, dir.c_str());
   Results results;
   MeasureUcache(dir + "/ucache", n, reps, small_calls, &results);
   MeasurePython(python, script, dir + "/python", n, reps, &results);
   Print(results);
-  if (own_dir) {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir, ignored);
-  }
   return 0;
 }

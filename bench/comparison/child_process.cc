@@ -17,6 +17,11 @@ namespace ucache::bench {
 
 Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
     const std::vector<std::string>& args) {
+  return SpawnProgram("/proc/self/exe", args);
+}
+
+Result<std::unique_ptr<ChildProcess>> ChildProcess::SpawnProgram(
+    const std::string& program, const std::vector<std::string>& args) {
   int to_child[2];
   int from_child[2];
   if (pipe2(to_child, O_CLOEXEC) != 0) {
@@ -33,14 +38,14 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::Spawn(
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
   posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
-  std::string self = "/proc/self/exe";
-  std::vector<char*> argv = {self.data()};
+  std::string path = program;
+  std::vector<char*> argv = {path.data()};
   std::vector<std::string> owned = args;
   for (std::string& a : owned) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid;
   const int rc =
-      posix_spawn(&pid, self.c_str(), &actions, nullptr, argv.data(), environ);
+      posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(to_child[0]);
   close(from_child[1]);

@@ -1,7 +1,8 @@
 // A child process running this same binary (re-executed through
 // /proc/self/exe, so it starts cold: a fresh address space, nothing opened),
-// talked to in lines over its stdin and stdout. //bench:compare uses children
-// to time a store's open in a new process and to run two writers at once.
+// or another program, talked to in lines over its stdin and stdout.
+// //bench:compare uses children to time a store's open in a new process and to
+// run two writers at once.
 
 #ifndef UCACHE_BENCH_COMPARISON_CHILD_PROCESS_H_
 #define UCACHE_BENCH_COMPARISON_CHILD_PROCESS_H_
@@ -22,6 +23,10 @@ class ChildProcess {
   // Starts this binary with `args` (argv[1..]); its stderr is ours.
   static Result<std::unique_ptr<ChildProcess>> Spawn(
       const std::vector<std::string>& args);
+  // Starts the executable at `program` with `args` (argv[1..]), likewise:
+  // e.g. a Python interpreter whose results are read back as lines.
+  static Result<std::unique_ptr<ChildProcess>> SpawnProgram(
+      const std::string& program, const std::vector<std::string>& args);
 
   // Waits for the child if Wait was not called.
   ~ChildProcess();

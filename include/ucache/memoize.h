@@ -25,7 +25,8 @@
 //   ucache::Ignore<2, 3>{}   leave out arguments 2 and 3 (from 0): a logger,
 //                            a thread pool, a verbosity flag; they need not
 //                            be serializable
-//   ucache::KeyBy{fn}        the key is cereal's encoding of fn(args...)
+//   ucache::KeyBy{fn}        the key is cereal's encoding of fn(args...);
+//                            fn takes each argument as a const reference
 //
 // Values. Results go through Codec<R> (codec.h): numeric vectors and arrays
 // and strings are stored raw, anything else through cereal. R must be
@@ -208,8 +209,13 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   template <class E>
   ArrayView<E> View(Param<Args>... args) {
-    if (!cache_->disabled()) {
-      ++stats_.calls;
+    ++stats_.calls;
+    std::shared_ptr<const R> value;
+    if (cache_->disabled()) {
+      ++stats_.bypassed;
+      value =
+          std::make_shared<const R>(fn_(std::forward<Param<Args>>(args)...));
+    } else {
       const std::string key = Key(args...);
       if (std::optional<Cache::Hit> hit = cache_->Get(key)) {
         const uintptr_t at = reinterpret_cast<uintptr_t>(hit->data.data());
@@ -221,14 +227,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         }
         ++stats_.undecodable;
       }
-      auto value = std::make_shared<const R>(
+      value = std::make_shared<const R>(
           Fill(key, [&] { return fn_(std::forward<Param<Args>>(args)...); }));
-      return ArrayView<E>(value->data(), value->size(), value);
     }
-    ++stats_.calls;
-    ++stats_.bypassed;
-    auto value =
-        std::make_shared<const R>(fn_(std::forward<Param<Args>>(args)...));
     return ArrayView<E>(value->data(), value->size(), value);
   }
 
@@ -600,22 +601,15 @@ class AsyncMemoized<R(Args...)>
 
 namespace memoize_internal {
 
-template <template <class> class HandleType, class F, class KeySpec>
-auto Make(std::string name, F fn, std::shared_ptr<Cache> cache, KeySpec key) {
+// Checks the name first, so that a bad one opens nothing, then builds the
+// handle over the cache `open()` returns.
+template <template <class> class HandleType, class F, class Open, class KeySpec>
+auto Make(std::string name, F fn, Open&& open, KeySpec key) {
   using Sig = typename Signature<std::decay_t<F>>::type;
   using T = Types<Sig>;
   CheckName(name);
   return HandleType<Sig>(std::make_shared<typename T::StateType>(
-      std::move(name), std::move(fn), T::KeyFn(std::move(key)),
-      std::move(cache)));
-}
-
-// The cache of a function named `name`, checked first so that a bad name
-// opens nothing.
-inline std::shared_ptr<Cache> OpenFor(const std::string& name,
-                                      const Options& options) {
-  CheckName(name);
-  return Cache::Open(options);
+      std::move(name), std::move(fn), T::KeyFn(std::move(key)), open()));
 }
 
 inline Options WithBackend(Options options, Backend backend) {
@@ -629,17 +623,18 @@ inline Options WithBackend(Options options, Backend backend) {
 template <class F, class KeySpec = AllArgs>
 auto memoize(std::string name, F fn, const Options& options = {},
              KeySpec key = {}) {
-  std::shared_ptr<Cache> cache = memoize_internal::OpenFor(name, options);
-  return memoize_internal::Make<Memoized>(std::move(name), std::move(fn),
-                                          std::move(cache), std::move(key));
+  return memoize_internal::Make<Memoized>(
+      std::move(name), std::move(fn), [&] { return Cache::Open(options); },
+      std::move(key));
 }
 
 // `fn` memoized under `name` in a cache shared with other functions.
 template <class F, class KeySpec = AllArgs>
 auto memoize(std::string name, F fn, std::shared_ptr<Cache> cache,
              KeySpec key = {}) {
-  return memoize_internal::Make<Memoized>(std::move(name), std::move(fn),
-                                          std::move(cache), std::move(key));
+  return memoize_internal::Make<Memoized>(
+      std::move(name), std::move(fn), [&] { return std::move(cache); },
+      std::move(key));
 }
 
 // memoize() served by the memory tier alone (options.backend = kMemory).
@@ -664,16 +659,17 @@ auto fcache(std::string name, F fn, const Options& options = {},
 template <class F, class KeySpec = AllArgs>
 auto acache(std::string name, F fn, const Options& options = {},
             KeySpec key = {}) {
-  std::shared_ptr<Cache> cache = memoize_internal::OpenFor(name, options);
   return memoize_internal::Make<AsyncMemoized>(
-      std::move(name), std::move(fn), std::move(cache), std::move(key));
+      std::move(name), std::move(fn), [&] { return Cache::Open(options); },
+      std::move(key));
 }
 
 template <class F, class KeySpec = AllArgs>
 auto acache(std::string name, F fn, std::shared_ptr<Cache> cache,
             KeySpec key = {}) {
   return memoize_internal::Make<AsyncMemoized>(
-      std::move(name), std::move(fn), std::move(cache), std::move(key));
+      std::move(name), std::move(fn), [&] { return std::move(cache); },
+      std::move(key));
 }
 
 }  // namespace ucache

@@ -54,15 +54,16 @@ class Cache::Impl {
       }
     }
     if (FileCache* file = UsesFile(route) ? File() : nullptr) {
-      auto view = std::make_shared<ValueView>();
-      if (file->GetView(key, view.get()).ok()) {
+      ValueView view;
+      if (file->GetView(key, &view).ok()) {
         ++file_hits_;
         // A cache may forget: an oversize value is simply not kept.
-        if (memory != nullptr && view->size() <= options_.large_value_bytes) {
-          memory->Put(key, view->data(), options_.ttl);
+        if (memory != nullptr && view.size() <= options_.large_value_bytes) {
+          memory->Put(key, view.data(), options_.ttl);
         }
-        const std::string_view data = view->data();
-        return Hit{data, std::move(view), Tier::kFile};
+        const std::string_view data = view.data();
+        return Hit{data, std::make_shared<ValueView>(std::move(view)),
+                   Tier::kFile};
       }
     }
     if (FallbackCache* fallback = FallbackIfOpen(route)) {
