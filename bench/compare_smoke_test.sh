@@ -3,6 +3,9 @@
 # store: each workload's table must have a row for each store. Timings are
 # printed, never checked.
 set -eu
+# $2: TSan suppressions for the peers' uninstrumented libraries (read only
+# by a --config=tsan build).
+export TSAN_OPTIONS="suppressions=$(cd "$(dirname "$2")" && pwd)/$(basename "$2") ${TSAN_OPTIONS:-}"
 out="$TEST_TMPDIR/out.txt"
 "$1" --dir="$TEST_TMPDIR/stores" --repeats=1 \
   --small-keys=500 --small-gets=2000 \

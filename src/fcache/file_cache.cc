@@ -519,6 +519,22 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
           add(h.raw_value_bytes, rh->value_len);
           add(h.stored_value_bytes, rh->stored_len);
         }
+        if (slot >= 0) {
+          // A damaged index can name one key from two slots. Readers serve
+          // the first, which this write replaced or erased: a later one
+          // would surface an older version, so it goes too.
+          const auto same_key = [&](uint64_t loc) {
+            RecordView r;  // (the record just written sits at log_end)
+            return loc != log_end && gen.Parse(loc, &r) && r.key == key;
+          };
+          for (int64_t dup = gen.index->FindAfter(tag, slot, same_key);
+               dup >= 0; dup = gen.index->FindAfter(tag, dup, same_key)) {
+            fcache_internal::StoreShared(gen.index->slot(dup).tag,
+                                         fcache_internal::kTombstoneTag);
+            add(h.live_slots, -1);
+            add(h.tombstones, 1);
+          }
+        }
         if (options_.sync_writes) {
           Status s = gen.index->Sync();
           if (!s.ok()) return s;

@@ -69,7 +69,17 @@ class IndexFile {
   // Returns -1 if none matches. When `free_slot` is given it receives the
   // first empty or tombstone slot passed on the way (or -1).
   template <typename Match>
-  int64_t Find(uint64_t tag, Match&& match, int64_t* free_slot = nullptr) const;
+  int64_t Find(uint64_t tag, Match&& match,
+               int64_t* free_slot = nullptr) const {
+    return Probe(tag, tag & (capacity_ - 1), capacity_, match, free_slot);
+  }
+  // Like Find, from the slot after `after` (a slot of `tag`'s probe chain)
+  // to the end of the chain.
+  template <typename Match>
+  int64_t FindAfter(uint64_t tag, uint64_t after, Match&& match) const {
+    return Probe(tag, (after + 1) & (capacity_ - 1), capacity_ - 1, match,
+                 nullptr);
+  }
 
   // Calls fn(tag, loc) for every slot that names a record, in slot order.
   template <typename Fn>
@@ -91,6 +101,11 @@ class IndexFile {
   }
 
  private:
+  // Walks at most `steps` slots from `start`, as Find describes.
+  template <typename Match>
+  int64_t Probe(uint64_t tag, uint64_t start, uint64_t steps, Match& match,
+                int64_t* free_slot) const;
+
   IndexFile(std::shared_ptr<Env> env, FileHandle file,
             std::shared_ptr<Mapping> map, uint64_t capacity)
       : env_(std::move(env)),
@@ -106,10 +121,11 @@ class IndexFile {
 };
 
 template <typename Match>
-int64_t IndexFile::Find(uint64_t tag, Match&& match, int64_t* free_slot) const {
+int64_t IndexFile::Probe(uint64_t tag, uint64_t start, uint64_t steps,
+                         Match& match, int64_t* free_slot) const {
   const uint64_t mask = capacity_ - 1;
   if (free_slot != nullptr) *free_slot = -1;
-  for (uint64_t n = 0, i = tag & mask; n < capacity_; ++n, i = (i + 1) & mask) {
+  for (uint64_t n = 0, i = start; n < steps; ++n, i = (i + 1) & mask) {
     const uint64_t t = LoadShared(slot(i).tag);
     if (t == kEmptyTag) {
       if (free_slot != nullptr && *free_slot < 0)
