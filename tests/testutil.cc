@@ -142,6 +142,7 @@ void FaultEnv::ClearFaults() {
   std::lock_guard<std::mutex> lock(mu_);
   for (PlannedFailure& f : failures_) f = PlannedFailure();
   crash_countdown_.fill(0);
+  crash_after_countdown_.fill(0);
 }
 
 void FaultEnv::SetNowMillis(int64_t millis) {
@@ -165,6 +166,17 @@ void FaultEnv::ClearNowMillis() {
 void FaultEnv::CrashAt(Op op, int nth) {
   std::lock_guard<std::mutex> lock(mu_);
   crash_countdown_[static_cast<int>(op)] = nth > 0 ? nth : 0;
+}
+
+void FaultEnv::CrashAfter(Op op, int nth) {
+  std::lock_guard<std::mutex> lock(mu_);
+  crash_after_countdown_[static_cast<int>(op)] = nth > 0 ? nth : 0;
+}
+
+void FaultEnv::CountAfter(Op op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int& countdown = crash_after_countdown_[static_cast<int>(op)];
+  if (countdown > 0 && --countdown == 0) ::_exit(kCrashExitCode);
 }
 
 int64_t FaultEnv::Calls(Op op) const {
@@ -207,18 +219,18 @@ uint64_t FaultEnv::ChargeSpace(uint64_t n) {
 
 Result<int> FaultEnv::Open(const std::string& path, OpenMode mode) {
   if (Status s = Enter(Op::kOpen); !s.ok()) return s;
-  return base_->Open(path, mode);
+  return Leave(Op::kOpen, base_->Open(path, mode));
 }
 
 Status FaultEnv::Close(int fd) {
   if (Status s = Enter(Op::kClose); !s.ok()) return s;
-  return base_->Close(fd);
+  return Leave(Op::kClose, base_->Close(fd));
 }
 
 Status FaultEnv::Write(int fd, const void* data, size_t n, uint64_t offset) {
   if (Status s = Enter(Op::kWrite); !s.ok()) return s;
   const uint64_t granted = ChargeSpace(n);
-  if (granted == n) return base_->Write(fd, data, n, offset);
+  if (granted == n) return Leave(Op::kWrite, base_->Write(fd, data, n, offset));
   if (granted > 0) {
     Status s = base_->Write(fd, data, static_cast<size_t>(granted), offset);
     if (!s.ok()) return s;
@@ -228,7 +240,7 @@ Status FaultEnv::Write(int fd, const void* data, size_t n, uint64_t offset) {
 
 Status FaultEnv::Read(int fd, void* data, size_t n, uint64_t offset) {
   if (Status s = Enter(Op::kRead); !s.ok()) return s;
-  return base_->Read(fd, data, n, offset);
+  return Leave(Op::kRead, base_->Read(fd, data, n, offset));
 }
 
 Status FaultEnv::Allocate(int fd, uint64_t offset, uint64_t len) {
@@ -243,27 +255,27 @@ Status FaultEnv::Allocate(int fd, uint64_t offset, uint64_t len) {
       *space_remaining_ -= len;
     }
   }
-  return base_->Allocate(fd, offset, len);
+  return Leave(Op::kAllocate, base_->Allocate(fd, offset, len));
 }
 
 Status FaultEnv::Sync(int fd) {
   if (Status s = Enter(Op::kSync); !s.ok()) return s;
-  return base_->Sync(fd);
+  return Leave(Op::kSync, base_->Sync(fd));
 }
 
 Result<FileInfo> FaultEnv::Stat(int fd) {
   if (Status s = Enter(Op::kStat); !s.ok()) return s;
-  return base_->Stat(fd);
+  return Leave(Op::kStat, base_->Stat(fd));
 }
 
 Result<FileInfo> FaultEnv::StatPath(const std::string& path) {
   if (Status s = Enter(Op::kStatPath); !s.ok()) return s;
-  return base_->StatPath(path);
+  return Leave(Op::kStatPath, base_->StatPath(path));
 }
 
 Result<void*> FaultEnv::Map(int fd, uint64_t len, bool writable) {
   if (Status s = Enter(Op::kMap); !s.ok()) return s;
-  return base_->Map(fd, len, writable);
+  return Leave(Op::kMap, base_->Map(fd, len, writable));
 }
 
 void FaultEnv::Unmap(void* addr, uint64_t len) {
@@ -278,12 +290,12 @@ void FaultEnv::Unmap(void* addr, uint64_t len) {
 
 Status FaultEnv::Lock(int fd, LockMode mode) {
   if (Status s = Enter(Op::kLock); !s.ok()) return s;
-  return base_->Lock(fd, mode);
+  return Leave(Op::kLock, base_->Lock(fd, mode));
 }
 
 Status FaultEnv::Unlock(int fd) {
   if (Status s = Enter(Op::kUnlock); !s.ok()) return s;
-  return base_->Unlock(fd);
+  return Leave(Op::kUnlock, base_->Unlock(fd));
 }
 
 ScopedEnvVar::ScopedEnvVar(const char* name, const char* value) : name_(name) {
@@ -305,37 +317,37 @@ ScopedEnvVar::~ScopedEnvVar() {
 
 Status FaultEnv::LockByte(int fd, uint64_t offset, LockMode mode) {
   if (Status s = Enter(Op::kLock); !s.ok()) return s;
-  return base_->LockByte(fd, offset, mode);
+  return Leave(Op::kLock, base_->LockByte(fd, offset, mode));
 }
 
 Status FaultEnv::UnlockByte(int fd, uint64_t offset) {
   if (Status s = Enter(Op::kUnlock); !s.ok()) return s;
-  return base_->UnlockByte(fd, offset);
+  return Leave(Op::kUnlock, base_->UnlockByte(fd, offset));
 }
 
 Status FaultEnv::CreateDir(const std::string& path) {
   if (Status s = Enter(Op::kCreateDir); !s.ok()) return s;
-  return base_->CreateDir(path);
+  return Leave(Op::kCreateDir, base_->CreateDir(path));
 }
 
 Result<std::vector<std::string>> FaultEnv::ListDir(const std::string& path) {
   if (Status s = Enter(Op::kListDir); !s.ok()) return s;
-  return base_->ListDir(path);
+  return Leave(Op::kListDir, base_->ListDir(path));
 }
 
 Status FaultEnv::Rename(const std::string& from, const std::string& to) {
   if (Status s = Enter(Op::kRename); !s.ok()) return s;
-  return base_->Rename(from, to);
+  return Leave(Op::kRename, base_->Rename(from, to));
 }
 
 Status FaultEnv::Remove(const std::string& path) {
   if (Status s = Enter(Op::kRemove); !s.ok()) return s;
-  return base_->Remove(path);
+  return Leave(Op::kRemove, base_->Remove(path));
 }
 
 Status FaultEnv::SyncDir(const std::string& path) {
   if (Status s = Enter(Op::kSyncDir); !s.ok()) return s;
-  return base_->SyncDir(path);
+  return Leave(Op::kSyncDir, base_->SyncDir(path));
 }
 
 int64_t FaultEnv::NowMillis() {

@@ -175,6 +175,9 @@ class FaultEnv : public Env {
   // _exit(kCrashExitCode) before doing anything, as kill -9 would at that
   // instant. Only for forked children: it ends the whole process.
   void CrashAt(Op op, int nth);
+  // The same, but after the call has been performed (and whatever it
+  // returned): kill -9 on return from, say, rename().
+  void CrashAfter(Op op, int nth);
 
   // How many times each op has been called, failed calls included.
   int64_t Calls(Op op) const;
@@ -213,6 +216,13 @@ class FaultEnv : public Env {
   // CountLocked, then returns the planned failure if one is due (OK
   // otherwise).
   Status Enter(Op op);
+  // Crashes if a CrashAfter of this call is due; else passes `result` on.
+  void CountAfter(Op op);
+  template <typename T>
+  T Leave(Op op, T result) {
+    CountAfter(op);
+    return result;
+  }
   // How many of `n` bytes the space budget lets through; the rest is lost.
   uint64_t ChargeSpace(uint64_t n);
 
@@ -224,6 +234,7 @@ class FaultEnv : public Env {
   std::array<int64_t, kNumOps> calls_{};
   std::array<PlannedFailure, kNumOps> failures_;
   std::array<int, kNumOps> crash_countdown_{};  // 0 = no crash planned
+  std::array<int, kNumOps> crash_after_countdown_{};
   std::optional<uint64_t> space_remaining_;
   std::optional<int64_t> now_millis_;
 };

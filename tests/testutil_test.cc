@@ -188,6 +188,25 @@ TEST_F(FaultEnvTest, CrashAtExitsBeforeTheNthCall) {
   EXPECT_EQ(info->size, 5u);
 }
 
+TEST_F(FaultEnvTest, CrashAfterExitsOnReturnFromTheNthCall) {
+  const std::string from = dir_.Sub("a"), to = dir_.Sub("b");
+  ASSERT_TRUE(WriteWholeFile(from, "x", 0600));
+  pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    FaultEnv env;
+    env.CrashAfter(FaultEnv::Op::kRename, 1);
+    (void)env.Rename(from, to);  // performed, then the process dies
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), FaultEnv::kCrashExitCode);
+  EXPECT_FALSE(env_.StatPath(from).ok());
+  EXPECT_OK(env_.StatPath(to));
+}
+
 TEST_F(FaultEnvTest, OpNamesAreDistinct) {
   std::vector<std::string_view> names;
   for (int i = 0; i < FaultEnv::kNumOps; ++i) {
