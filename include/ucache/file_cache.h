@@ -109,6 +109,9 @@ struct FileCacheStats {
   uint64_t corrupt_records = 0;     // reads that failed verification
   uint64_t compactions = 0;         // generations written since creation
   uint64_t generation = 0;          // current generation number
+  // Automatic compactions after a write that failed, on this handle (the
+  // writes themselves had committed; see FileCache::MaintenanceStatus).
+  uint64_t maintenance_failures = 0;
   // raw_value_bytes / stored_value_bytes; 1.0 for an empty store.
   double compression_ratio() const {
     return stored_value_bytes == 0
@@ -126,9 +129,12 @@ struct VerifyReport {
   uint64_t index_entries = 0;      // live slots in the index
   uint64_t bad_index_entries = 0;  // slots naming no valid record of the key
   uint64_t unreadable_bytes = 0;   // log bytes after the first bad record
+  // Slots naming a key that an earlier slot of its probe chain names too
+  // (only a damaged index has them; compaction keeps the newest record).
+  uint64_t duplicate_slots = 0;
   bool clean() const {
     return corrupt_records == 0 && bad_index_entries == 0 &&
-           unreadable_bytes == 0;
+           unreadable_bytes == 0 && duplicate_slots == 0;
   }
 };
 
@@ -172,9 +178,16 @@ class FileCache {
   FileCache& operator=(const FileCache&) = delete;
 
   // Stores `value` under `key`, replacing any earlier value. `ttl` of zero
-  // means the store's default_ttl. Keys are 1..kMaxKeyBytes bytes, values
-  // at most kMaxValueBytes. Fails with kNoSpace on a full disk, or when one
-  // record alone exceeds max_bytes; the store is unchanged then.
+  // means the store's default_ttl; a TTL too large to add to the clock
+  // means forever. Keys are 1..kMaxKeyBytes bytes, values at most
+  // kMaxValueBytes. OK means the record committed: every handle sees it
+  // from its next call. Fails with kNoSpace on a full disk, or when one
+  // record alone exceeds max_bytes; the store is unchanged then. With
+  // sync_writes, a failed fdatasync is an error too (the record may then be
+  // visible but not durable). An automatic compaction that the write made
+  // due runs after the commit; its failure is not the write's and shows in
+  // MaintenanceStatus(). From inside a Compact progress callback, every
+  // write (Put, Erase, Clear, Compact) fails at once with kBusy.
   Status Put(std::string_view key, std::string_view value,
              std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
 
@@ -230,6 +243,12 @@ class FileCache {
   // Reads every record and index slot and reports what it found. Changes
   // nothing.
   Result<VerifyReport> Verify();
+
+  // The outcome of the last automatic compaction this handle ran after a
+  // write (OK when none ran or it succeeded). Its failure leaves the store
+  // as it was, with the write committed; the next write that finds the
+  // compaction due tries again.
+  Status MaintenanceStatus();
 
   const std::string& dir() const;
 

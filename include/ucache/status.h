@@ -19,7 +19,10 @@
 
 namespace ucache {
 
-class Status {
+// [[nodiscard]]: a dropped Status hides the cause of a failure. Where a
+// failure really changes nothing (a best-effort cleanup), say so with
+// IgnoreError().
+class [[nodiscard]] Status {
  public:
   // Persisted nowhere; the numbering may change between releases.
   enum class Code {
@@ -84,6 +87,9 @@ class Status {
   // Returns a copy whose message is prefixed with `context` and ": ".
   Status WithContext(std::string_view context) const;
 
+  // Drops this status on purpose, where its failure changes nothing.
+  void IgnoreError() const {}
+
   Status(const Status& other)
       : rep_(other.rep_ ? std::make_unique<Rep>(*other.rep_) : nullptr) {}
   Status& operator=(const Status& other) {
@@ -111,7 +117,7 @@ std::string_view CodeName(Status::Code code);
 
 // A value of type T, or the non-OK Status that explains why there is none.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit on purpose
   Result(Status status) : status_(std::move(status)) {}  // NOLINT

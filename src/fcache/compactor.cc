@@ -28,10 +28,10 @@ LiveRecord LiveRecordOf(uint64_t tag, const RecordView& r) {
                     r.header->stored_len};
 }
 
-// Copies `records` (in log order) from `from` into the new log `to`,
-// rewriting their locations. Records that fail their checksum now are
-// dropped and counted.
-Status CopyRecords(const Generation& from, LogFile& to,
+// Copies `records` (in log order) from the log bytes [0, limit) of `data`
+// into the new log `to`, rewriting their locations. Records that fail their
+// checksum now are dropped and counted.
+Status CopyRecords(const uint8_t* data, uint64_t limit, LogFile& to,
                    std::vector<LiveRecord>* records, uint64_t* log_end,
                    uint64_t* corrupt, const CompactionPlan& plan) {
   uint64_t total = 0;
@@ -51,7 +51,7 @@ Status CopyRecords(const Generation& from, LogFile& to,
   for (LiveRecord r : *records) {
     RecordView view;
     done += r.size;  // dropped records count as done, too
-    if (!from.Parse(r.loc, &view) || !ChecksumMatches(view)) {
+    if (!ParseRecord(data, limit, r.loc, &view) || !ChecksumMatches(view)) {
       ++*corrupt;
       continue;
     }
@@ -71,6 +71,30 @@ Status CopyRecords(const Generation& from, LogFile& to,
   return s;
 }
 
+// Writes `records` of the log bytes `data`/`limit` into a new log numbered
+// `log_id` and publishes it. On failure the new log is removed again.
+Result<std::unique_ptr<Generation>> CopyAndPublish(
+    const std::shared_ptr<Env>& env, const std::string& dir, LockFile& lock,
+    const uint8_t* data, uint64_t limit, uint64_t log_id,
+    std::vector<LiveRecord> records, uint64_t previous,
+    CarriedCounters counters, const Generation* old,
+    const CompactionPlan& plan) {
+  Result<std::unique_ptr<LogFile>> log = LogFile::Create(env, dir, log_id);
+  if (!log.ok()) return log.status();
+  uint64_t log_end = 0;
+  Status s = CopyRecords(data, limit, **log, &records, &log_end,
+                         &counters.corrupt_records, plan);
+  const std::string new_log_path = (*log)->path();
+  Result<std::unique_ptr<Generation>> gen =
+      s.ok() ? PublishGeneration(env, dir, lock, std::move(*log), log_end,
+                                 records, previous, counters, old, plan.sync)
+             : Result<std::unique_ptr<Generation>>(s);
+  if (!gen.ok() && !lock.Announced(log_id)) {
+    env->Remove(new_log_path).IgnoreError();  // else the next open's cleanup
+  }
+  return gen;
+}
+
 // Sets `superseded` in the index file open as `fd`, whatever else in its
 // header is damaged, if the file is long enough to have the field.
 void MarkSuperseded(const std::shared_ptr<Env>& env, int fd) {
@@ -82,25 +106,155 @@ void MarkSuperseded(const std::shared_ptr<Env>& env, int fd) {
   StoreShared(reinterpret_cast<IndexHeader*>((*map)->data())->superseded, 1);
 }
 
+// A slot of the old index, as compaction found it.
+struct SlotRecord {
+  uint64_t slot;
+  uint64_t tag;
+  uint64_t loc;
+  enum State { kLive, kExpired, kUnreadable } state;
+  std::string_view key;  // empty when unreadable
+};
+
+// A damaged index can name one key from several slots (and two keys may
+// share a 64-bit tag). Of the slots of each such tag, only the newest record
+// of each key (log order is write order) may live on, and none older than
+// an unreadable record of the tag, which may have been any of them: carrying
+// an older one into the new index, where it may win the earlier probe slot,
+// would serve a version a write had replaced. Marks the losers unreadable.
+void DropReplacedDuplicates(const std::vector<uint64_t>& dup_tags,
+                            std::vector<SlotRecord>* slots) {
+  if (dup_tags.empty()) return;
+  std::unordered_map<uint64_t, std::vector<SlotRecord*>> groups;
+  for (uint64_t tag : dup_tags) groups[tag];
+  for (SlotRecord& s : *slots) {
+    auto it = groups.find(s.tag);
+    if (it != groups.end()) it->second.push_back(&s);
+  }
+  for (auto& [tag, group] : groups) {
+    uint64_t unreadable_loc = 0;
+    bool any_unreadable = false;
+    for (const SlotRecord* s : group) {
+      if (s->state == SlotRecord::kUnreadable) {
+        any_unreadable = true;
+        unreadable_loc = std::max(unreadable_loc, s->loc);
+      }
+    }
+    for (SlotRecord* s : group) {
+      if (s->state == SlotRecord::kUnreadable) continue;
+      bool replaced = any_unreadable && s->loc < unreadable_loc;
+      for (const SlotRecord* other : group) {
+        if (other != s && other->state != SlotRecord::kUnreadable &&
+            other->key == s->key && other->loc > s->loc) {
+          replaced = true;
+        }
+      }
+      if (replaced) s->state = SlotRecord::kUnreadable;
+    }
+  }
+}
+
+// Which logs recovery may rebuild from, best first. The publication record
+// names the current log, and the log an unfinished publication announced
+// (which then holds, as of that publication, the newest version of every
+// key it copied: writers settle the record before writing). Any other log
+// is a leftover that may hold replaced or erased versions, so it is never
+// used while the record names one. Without a record (a lock file created
+// afresh, a store of an older format) there is nothing better than the
+// newest log with an intact header.
+std::vector<uint64_t> RecoveryCandidates(const LockFile& lock,
+                                         std::vector<uint64_t> ids) {
+  const Publication& p = lock.publication();
+  const uint64_t announced = LoadShared(p.announced_log_id);
+  const uint64_t committed = LoadShared(p.committed_log_id);
+  if (announced == 0 && committed == 0) {
+    std::sort(ids.rbegin(), ids.rend());
+    return ids;
+  }
+  std::vector<uint64_t> named;
+  for (uint64_t id : {announced, committed}) {
+    if (id != 0 && std::find(ids.begin(), ids.end(), id) != ids.end() &&
+        std::find(named.begin(), named.end(), id) == named.end()) {
+      named.push_back(id);
+    }
+  }
+  return named;
+}
+
+// The records of `log` that a rebuilt index may name: the last put of each
+// key not erased after it, read up to the first record that does not parse.
+// A record we cannot read may have replaced or erased any key, so every
+// record before it (the horizon) is distrusted, as are records expired by
+// `now_ms`; both are counted. Sets *scan_end to where the log's records end.
+std::vector<LiveRecord> LatestRecords(const LogFile& log, int64_t now_ms,
+                                      CarriedCounters* counters) {
+  std::unordered_map<std::string_view, RecordView> latest;
+  uint64_t pos = kLogHeaderSize, horizon = 0;
+  RecordView view;
+  while (pos < log.readable()) {
+    if (!ParseRecord(log.data(), log.readable(), pos, &view)) {
+      // Space reserved for appends and never written holds zeros up to the
+      // end of the file: the log ends there. Anything else is damage, and
+      // nothing after it can be stepped to.
+      if (!AllZero(log.data() + pos, log.readable() - pos)) horizon = pos;
+      break;
+    }
+    pos += view.size;
+    if (!ChecksumMatches(view)) {
+      ++counters->corrupt_records;
+      horizon = pos;
+      continue;
+    }
+    if (view.header->kind == kRecordErase) {
+      latest.erase(view.key);
+    } else {
+      latest[view.key] = view;
+    }
+  }
+  std::vector<LiveRecord> records;
+  for (const auto& [key, r] : latest) {
+    if (r.offset < horizon) {
+      ++counters->corrupt_records;
+    } else if (Expired(*r.header, now_ms)) {
+      ++counters->expired_dropped;
+    } else {
+      records.push_back(
+          LiveRecordOf(TagOf(XXH3_64bits(key.data(), key.size())), r));
+    }
+  }
+  // In log order, which keeps write order for eviction.
+  std::sort(
+      records.begin(), records.end(),
+      [](const LiveRecord& a, const LiveRecord& b) { return a.loc < b.loc; });
+  return records;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
                                             const std::string& dir,
+                                            LockFile& lock,
                                             const Generation& old,
                                             const CompactionPlan& plan) {
   const IndexFile& index = *old.index;
   CarriedCounters counters = CountersOf(index.header());
   ++counters.compactions;
 
-  std::vector<Slot> slots;
   // live_slots is a hint from the file; no more slots than exist can be live.
+  std::vector<SlotRecord> slots;
   slots.reserve(
       std::min(LoadShared(index.header().live_slots), index.capacity()));
-  index.ForEachLiveSlot([&](uint64_t tag, uint64_t loc) {
-    slots.push_back(Slot{tag, loc});
-  });
-  std::vector<LiveRecord> records;
-  records.reserve(slots.size());
+  std::vector<uint64_t> dup_tags;
+  for (uint64_t i = 0; i < index.capacity(); ++i) {
+    const uint64_t tag = LoadShared(index.slot(i).tag);
+    if (tag == kEmptyTag || tag == kTombstoneTag) continue;
+    slots.push_back(SlotRecord{i, tag, LoadShared(index.slot(i).loc),
+                               SlotRecord::kUnreadable, {}});
+    // The first slot of the tag's probe chain is this one, unless another
+    // slot names the tag too. The walk from the tag's home slot is as short
+    // as a lookup's, over neighbouring slots.
+    const int64_t first = index.Find(tag, [](uint64_t) { return true; });
+    if (first >= 0 && static_cast<uint64_t>(first) != i) dup_tags.push_back(tag);
+  }
   const uint64_t limit = old.ReadLimit();
   constexpr size_t kPrefetchAhead = 16;
   for (size_t i = 0; i < slots.size(); ++i) {
@@ -110,16 +264,29 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
         slots[i + kPrefetchAhead].loc < limit) {
       __builtin_prefetch(old.log->data() + slots[i + kPrefetchAhead].loc);
     }
-    const Slot& slot = slots[i];
+    SlotRecord& slot = slots[i];
     RecordView view;
-    if (!old.Parse(slot.loc, &view) || view.header->kind != kRecordPut ||
-        TagOf(XXH3_64bits(view.key.data(), view.key.size())) != slot.tag) {
-      ++counters.corrupt_records;
-    } else if (Expired(*view.header, plan.now_ms)) {
-      ++counters.expired_dropped;
-    } else {
-      records.push_back(LiveRecordOf(slot.tag, view));
+    if (old.Parse(slot.loc, &view) && view.header->kind == kRecordPut &&
+        TagOf(XXH3_64bits(view.key.data(), view.key.size())) == slot.tag) {
+      slot.key = view.key;
+      slot.state = Expired(*view.header, plan.now_ms) ? SlotRecord::kExpired
+                                                      : SlotRecord::kLive;
     }
+  }
+  DropReplacedDuplicates(dup_tags, &slots);
+  std::vector<LiveRecord> records;
+  records.reserve(slots.size());
+  for (const SlotRecord& slot : slots) {
+    if (slot.state == SlotRecord::kUnreadable) {
+      ++counters.corrupt_records;
+      continue;
+    }
+    if (slot.state == SlotRecord::kExpired) {
+      ++counters.expired_dropped;
+      continue;
+    }
+    RecordView view;
+    if (old.Parse(slot.loc, &view)) records.push_back(LiveRecordOf(slot.tag, view));
   }
   if (plan.copy_log) {
     // Copied in log order, which keeps write order for eviction.
@@ -140,48 +307,36 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
     records.erase(records.begin(), records.begin() + first_kept);
   }
 
-  const uint64_t generation = index.generation() + 1;
   if (!plan.copy_log) {
     Result<std::unique_ptr<LogFile>> log =
         LogFile::Open(env, dir, old.log->id(), /*writable=*/true);
     if (!log.ok()) return log.status();
-    return PublishGeneration(env, dir, std::move(*log),
+    return PublishGeneration(env, dir, lock, std::move(*log),
                              LoadShared(index.header().log_end), records,
-                             generation, counters, &old, plan.sync);
+                             index.generation(), counters, &old, plan.sync);
   }
-
-  Result<std::unique_ptr<LogFile>> log =
-      LogFile::Create(env, dir, old.log->id() + 1);
-  if (!log.ok()) return log.status();
-  uint64_t log_end = 0;
-  Status s = CopyRecords(old, **log, &records, &log_end,
-                         &counters.corrupt_records, plan);
-  const std::string new_log_path = (*log)->path();
-  Result<std::unique_ptr<Generation>> gen =
-      s.ok() ? PublishGeneration(env, dir, std::move(*log), log_end, records,
-                                 generation, counters, &old, plan.sync)
-             : Result<std::unique_ptr<Generation>>(s);
-  if (!gen.ok()) env->Remove(new_log_path);
-  return gen;
+  return CopyAndPublish(env, dir, lock, old.log->data(), limit,
+                        old.log->id() + 1, std::move(records),
+                        index.generation(), counters, &old, plan);
 }
 
 Result<std::unique_ptr<Generation>> PublishEmpty(
-    const std::shared_ptr<Env>& env, const std::string& dir, uint64_t log_id,
-    uint64_t generation, const CarriedCounters& counters, const Generation* old,
-    bool sync) {
+    const std::shared_ptr<Env>& env, const std::string& dir, LockFile& lock,
+    uint64_t log_id, uint64_t previous, const CarriedCounters& counters,
+    const Generation* old, bool sync) {
   Result<std::unique_ptr<LogFile>> log = LogFile::Create(env, dir, log_id);
   if (!log.ok()) return log.status();
   const std::string path = (*log)->path();
   Result<std::unique_ptr<Generation>> gen =
-      PublishGeneration(env, dir, std::move(*log), kLogHeaderSize, {},
-                        generation, counters, old, sync);
-  if (!gen.ok()) env->Remove(path);
+      PublishGeneration(env, dir, lock, std::move(*log), kLogHeaderSize, {},
+                        previous, counters, old, sync);
+  if (!gen.ok() && !lock.Announced(log_id)) env->Remove(path).IgnoreError();
   return gen;
 }
 
 Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
                                             const std::string& dir,
-                                            int64_t now_ms) {
+                                            LockFile& lock, int64_t now_ms) {
   Result<std::vector<std::string>> names = env->ListDir(dir);
   if (!names.ok()) return names.status();
   std::vector<uint64_t> ids;
@@ -189,8 +344,9 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
     uint64_t id;
     if (ParseLogFileName(name, &id)) ids.push_back(id);
   }
-  std::sort(ids.rbegin(), ids.rend());
-  const uint64_t next_id = ids.empty() ? 1 : ids.front() + 1;
+  // A name no log has had, so that no mapping of an older file is reused.
+  const uint64_t next_id =
+      ids.empty() ? 1 : *std::max_element(ids.begin(), ids.end()) + 1;
   // The damaged index, if there is one, is told it has been replaced once
   // the new one is in place, so that handles still on it move.
   Result<FileHandle> stale = FileHandle::Open(
@@ -199,62 +355,28 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
     if (gen.ok() && stale.ok()) MarkSuperseded(env, stale->fd());
     return gen;
   };
-  for (uint64_t id : ids) {
+  for (uint64_t id : RecoveryCandidates(lock, ids)) {
     Result<std::unique_ptr<LogFile>> log =
-        LogFile::Open(env, dir, id, /*writable=*/true);
+        LogFile::Open(env, dir, id, /*writable=*/false);
     if (log.status().code() == Status::Code::kVersionTooNew) {
       // Never rebuild (and so discard) a store a newer ucache wrote.
       return log.status();
     }
     if (!log.ok()) continue;
-    const LogFile& l = **log;
-    // Later records of a key replace earlier ones; erases remove them. A
-    // record we cannot read may have replaced or erased any key, so every
-    // record before it (the horizon) is distrusted: serving one could hand
-    // out a value that was overwritten.
-    std::unordered_map<std::string_view, RecordView> latest;
-    uint64_t pos = kLogHeaderSize, horizon = 0;
     CarriedCounters counters;
-    RecordView view;
-    while (pos < l.readable()) {
-      if (!ParseRecord(l.data(), l.readable(), pos, &view)) {
-        // Space reserved for appends and never written holds zeros up to
-        // the end of the file: the log ends there. Anything else is damage,
-        // and nothing after it can be stepped to.
-        if (!AllZero(l.data() + pos, l.readable() - pos)) horizon = pos;
-        break;
-      }
-      pos += view.size;
-      if (!ChecksumMatches(view)) {
-        ++counters.corrupt_records;
-        horizon = pos;
-        continue;
-      }
-      if (view.header->kind == kRecordErase) {
-        latest.erase(view.key);
-      } else {
-        latest[view.key] = view;
-      }
-    }
-    std::vector<LiveRecord> records;
-    for (const auto& [key, r] : latest) {
-      if (r.offset < horizon) {
-        ++counters.corrupt_records;
-        continue;
-      }
-      if (Expired(*r.header, now_ms)) {
-        ++counters.expired_dropped;
-        continue;
-      }
-      records.push_back(
-          LiveRecordOf(TagOf(XXH3_64bits(key.data(), key.size())), r));
-    }
-    return publish(PublishGeneration(env, dir, std::move(*log), pos, records,
-                                     /*generation=*/next_id, counters, nullptr,
-                                     /*sync=*/false));
+    std::vector<LiveRecord> records = LatestRecords(**log, now_ms, &counters);
+    // Into a new log, never this one: views of other handles may point
+    // anywhere in it, and appends past a damaged record would overwrite
+    // bytes they hold.
+    CompactionPlan plan;
+    Result<std::unique_ptr<Generation>> gen = publish(CopyAndPublish(
+        env, dir, lock, (*log)->data(), (*log)->readable(), next_id,
+        std::move(records), next_id - 1, counters, nullptr, plan));
+    if (gen.ok()) env->Remove((*log)->path()).IgnoreError();
+    return gen;
   }
-  return publish(PublishEmpty(env, dir, next_id, /*generation=*/next_id, {},
-                              nullptr, /*sync=*/false));
+  return publish(
+      PublishEmpty(env, dir, lock, next_id, next_id - 1, {}, nullptr, false));
 }
 
 }  // namespace ucache::fcache_internal

@@ -30,25 +30,29 @@ struct CompactionPlan {
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
+// Publishes the live records of `old` (the newest of each key, when a
+// damaged index names one from several slots) as the next generation.
 Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
                                             const std::string& dir,
+                                            LockFile& lock,
                                             const Generation& old,
                                             const CompactionPlan& plan);
 
 // Publishes an empty generation with a fresh log numbered `log_id`,
-// superseding `old` when given.
+// superseding `old` when given; its number follows `previous`.
 Result<std::unique_ptr<Generation>> PublishEmpty(
-    const std::shared_ptr<Env>& env, const std::string& dir, uint64_t log_id,
-    uint64_t generation, const CarriedCounters& counters, const Generation* old,
-    bool sync);
+    const std::shared_ptr<Env>& env, const std::string& dir, LockFile& lock,
+    uint64_t log_id, uint64_t previous, const CarriedCounters& counters,
+    const Generation* old, bool sync);
 
-// Rebuilds the store when its index is missing or damaged: scans the newest
-// log with an intact header up to its first unreadable record, keeps the
-// last put of each key not erased or expired after it, and publishes an
-// index over it. With no usable log, publishes an empty store.
+// Rebuilds the store when its index is missing or damaged, from the log the
+// lock file's publication record names (doc/format.md, section 7): scans
+// it up to its first unreadable record, keeps the last put of each key not
+// erased or expired after it, and copies those into a new log with an index
+// over it. With no usable log, publishes an empty store.
 Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
                                             const std::string& dir,
-                                            int64_t now_ms);
+                                            LockFile& lock, int64_t now_ms);
 
 }  // namespace ucache::fcache_internal
 

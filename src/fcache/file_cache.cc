@@ -14,9 +14,11 @@
 #include "src/fcache/generation.h"
 #include "src/fcache/lock_file.h"
 #include "src/fcache/record.h"
+#include "src/fcache/writer.h"
 
 namespace ucache {
 
+using fcache_internal::AppendPrep;
 using fcache_internal::CompactionPlan;
 using fcache_internal::FileHandle;
 using fcache_internal::Generation;
@@ -112,6 +114,10 @@ class FileCache::Impl {
         lock_file_(std::move(lock_file)),
         gen_(std::move(gen)) {}
 
+  // Removes what crashed publications left (index.tmp, logs no current
+  // index names), unless a writer is busy. Writable handles, after opening.
+  void Tidy();
+
   const std::string& dir() const { return dir_; }
   const std::shared_ptr<Env>& env() const { return env_; }
 
@@ -127,6 +133,7 @@ class FileCache::Impl {
   Status ForEachKey(const std::function<void(std::string_view)>& fn);
   Result<FileCacheStats> GetStats();
   Result<VerifyReport> Verify();
+  Status MaintenanceStatus();
 
   // Opening: finds or builds the current generation, rewriting one of an
   // older format. `lock_file` is null for read-only handles.
@@ -143,21 +150,30 @@ class FileCache::Impl {
   // verification, which counts it corrupt and reads as a miss.
   template <typename Fn>
   Status WithRecord(std::string_view key, Fn&& fn);
-  Lookup FindLocked(const Generation& gen, std::string_view key,
-                    RecordView* out);
+  Lookup FindLocked(Generation& gen, std::string_view key, RecordView* out);
   // Makes the current generation and mapping cover what other processes
   // committed. Takes mu_ exclusively when it must swap or remap.
   Status Refresh();
   void CountCorrupt();
 
-  // Runs fn with the store's writers' mutex held and the generation current.
+  // Runs fn with the store's writers' mutex held, the generation current,
+  // its mapping covering log_end and the publication record settled.
+  // With kExclusiveTry, Busy when another writer holds the mutex.
   template <typename Fn>
-  Status Locked(Fn&& fn);
+  Status Locked(Fn&& fn, LockMode mode = LockMode::kExclusiveWait);
+  // Makes gen_ current and caught up with log_end. Writer lock held.
+  Status MakeCurrentLocked();
   Status CheckWritable() const;
   // Appends an encoded record for `key` and points the index at it (or, for
-  // an erase, tombstones the key's slot). Writer lock held.
+  // an erase, tombstones the key's slot); OK once it committed. Sets
+  // *compaction_due when the store should be compacted now. Writer lock
+  // held.
   Status AppendLocked(std::string_view key, const std::string& record,
-                      bool erase);
+                      bool erase, bool* compaction_due);
+  // Appends under the writers' mutex, then runs the compaction the append
+  // made due as maintenance: its failure does not undo the commit, and is
+  // kept for MaintenanceStatus() instead of being returned.
+  Status Write(std::string_view key, const std::string& record, bool erase);
   // Replaces the current generation by the outcome of `plan`. Writer lock
   // held, mu_ not held.
   Status CompactLocked(CompactionPlan plan);
@@ -177,14 +193,19 @@ class FileCache::Impl {
   std::unique_ptr<Generation> gen_;  // guarded by mu_
 
   std::atomic<uint64_t> local_corrupt_{0};  // for read-only handles
+
+  std::mutex maintenance_mu_;
+  Status maintenance_status_;  // guarded by maintenance_mu_
+  std::atomic<uint64_t> maintenance_failures_{0};
 };
 
 // ---- reading ---------------------------------------------------------------
 
-FileCache::Impl::Lookup FileCache::Impl::FindLocked(const Generation& gen,
+FileCache::Impl::Lookup FileCache::Impl::FindLocked(Generation& gen,
                                                     std::string_view key,
                                                     RecordView* out) {
-  if (gen.index->superseded()) return Lookup::kRetry;
+  Result<bool> current = gen.Current(lock_file_.get(), !options_.read_only);
+  if (!current.ok() || !*current) return Lookup::kRetry;
   const uint64_t log_end = LoadShared(gen.index->header().log_end);
   if (log_end > gen.log->readable()) {
     // Another process appended; take in what the file now holds.
@@ -244,12 +265,14 @@ Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
 }
 
 Status FileCache::Impl::Refresh() {
-  bool superseded;
+  bool replaced;
   {
     std::shared_lock lock(mu_);
-    superseded = gen_->index->superseded();
+    Result<bool> current = gen_->Current(lock_file_.get(), !options_.read_only);
+    if (!current.ok()) return current.status();
+    replaced = !*current;
   }
-  if (superseded) {
+  if (replaced) {
     // Opened without mu_ held, so that readers of this handle go on with
     // the old generation meanwhile instead of waiting for the system calls.
     Result<std::unique_ptr<Generation>> gen =
@@ -259,7 +282,7 @@ Status FileCache::Impl::Refresh() {
     // current.
     std::unique_ptr<Generation> fresh = std::move(*gen);
     std::unique_lock lock(mu_);
-    if (gen_->index->superseded()) gen_.swap(fresh);
+    if (gen_->Replaced()) gen_.swap(fresh);
     lock.unlock();
     fresh.reset();  // unmapping takes a while: not under mu_
     return Status::OK();
@@ -319,35 +342,42 @@ Status FileCache::Impl::CheckWritable() const {
   return Status::OK();
 }
 
+Status FileCache::Impl::MakeCurrentLocked() {
+  // Under the mutex nobody publishes, so one refresh makes gen_ current; a
+  // second pass covers a log that grew past the new mapping meanwhile.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    bool stale;
+    {
+      std::shared_lock shared(mu_);
+      // Both checks, always: a handle behind on the log may also be on an
+      // index that a publisher killed after its rename left unmarked.
+      Result<bool> current = gen_->Current(lock_file_.get(), true);
+      if (!current.ok()) return current.status();
+      stale = !*current ||
+              gen_->ReadLimit() < LoadShared(gen_->index->header().log_end);
+    }
+    if (!stale) return Status::OK();
+    Status s = Refresh();
+    if (!s.ok()) return s;
+  }
+  return Status::OK();  // still behind: the append path rewrites a bad log_end
+}
+
 template <typename Fn>
-Status FileCache::Impl::Locked(Fn&& fn) {
+Status FileCache::Impl::Locked(Fn&& fn, LockMode mode) {
   Status s = CheckWritable();
   if (!s.ok()) return s;
-  WriterLock lock(lock_file_.get());
+  WriterLock lock(lock_file_.get(), mode);
   if (!lock.status().ok()) return lock.status().WithContext("locking " + dir_);
-  bool stale;
+  s = MakeCurrentLocked();
+  if (!s.ok()) return s;
   {
+    // A publisher that died left the record announcing a generation that is
+    // not current (before its rename) or not committed (after it): settle it
+    // before writing, so that recovery can trust it (doc/format.md,
+    // section 7).
     std::shared_lock shared(mu_);
-    // Superseded, or another process appended past what we have mapped.
-    stale = gen_->index->superseded() ||
-            gen_->ReadLimit() < LoadShared(gen_->index->header().log_end);
-    if (!stale) {
-      // A publisher that died between renaming its index over ours and
-      // setting `superseded` (doc/format.md, section 6) left this handle on
-      // a generation no one else reads: a write there would be lost, and a
-      // compaction from it would replace files of the current generation.
-      // Our index then has no name left; mark it for every handle on it.
-      Result<bool> linked = gen_->index->Linked();
-      if (!linked.ok()) return linked.status();
-      if (!*linked) {
-        fcache_internal::StoreShared(gen_->index->header().superseded, 1);
-        stale = true;
-      }
-    }
-  }
-  if (stale) {
-    s = Refresh();
-    if (!s.ok()) return s;
+    fcache_internal::SettlePublication(*lock_file_, *gen_);
   }
   return fn();
 }
@@ -366,7 +396,7 @@ Status FileCache::Impl::CompactLocked(CompactionPlan plan) {
   plan.sync = options_.sync_writes;
   Result<std::unique_ptr<Generation>> gen = [&] {
     std::shared_lock lock(mu_);
-    return fcache_internal::Compact(env_, dir_, *gen_, plan);
+    return fcache_internal::Compact(env_, dir_, *lock_file_, *gen_, plan);
   }();
   if (!gen.ok()) return gen.status().WithContext("compacting " + dir_);
   Install(std::move(*gen));
@@ -381,179 +411,62 @@ bool FileCache::Impl::CompactionDue(const IndexHeader& h) const {
 }
 
 Status FileCache::Impl::AppendLocked(std::string_view key,
-                                     const std::string& record, bool erase) {
+                                     const std::string& record, bool erase,
+                                     bool* compaction_due) {
   const uint64_t tag = KeyTag(key);
-  const uint64_t size = record.size();
-  bool evicted = false, compaction_due = false;
+  bool evicted = false;
   for (;;) {
-    CompactionPlan plan;
-    bool rewrite = false;
-    uint64_t remap_to = 0;  // nonzero: the mappings must cover this first
+    AppendPrep prep;
     {
       std::shared_lock lock(mu_);
       Generation& gen = *gen_;
-      IndexHeader& h = gen.index->header();
-      const uint64_t log_end = LoadShared(h.log_end);
-      const uint64_t used = LoadShared(h.live_slots) + LoadShared(h.tombstones);
-      if (log_end > gen.log->readable() ||
-          log_end < fcache_internal::kLogHeaderSize ||
-          log_end % fcache_internal::kRecordAlign != 0) {
-        // No checksum covers log_end: a power loss or a damaged header can
-        // put it past the file (Locked() has caught up with the file's
-        // size), into the log's header or off the record alignment.
-        // Appending there would fail forever (EFBIG), leave a sparse hole or
-        // overwrite the header, so copy the readable records into a new
-        // generation first; it gets a true log_end.
-        rewrite = true;
-      } else if (options_.max_bytes != 0 &&
-                 log_end + size + gen.index->file_bytes() >
-                     options_.max_bytes) {
-        const uint64_t target = options_.max_bytes / 4 * 3;
-        // The rebuilt index may be larger than this one (it is sized for a
-        // lower load), so budget for the larger of the two.
-        // live_slots is a hint from the file: bound it by the slots that
-        // exist before sizing anything by it.
-        const uint64_t live =
-            std::min(LoadShared(h.live_slots), gen.index->capacity());
-        const uint64_t index_bytes = std::max(
-            gen.index->file_bytes(), fcache_internal::IndexFileBytes(
-                                         fcache_internal::CapacityFor(live)));
-        const uint64_t overhead =
-            fcache_internal::kLogHeaderSize + index_bytes + size;
-        if (evicted || overhead >= target) {
-          return Status::NoSpace("a record of " + std::to_string(size) +
-                                 " bytes does not fit in max_bytes=" +
-                                 std::to_string(options_.max_bytes) + " of " +
-                                 dir_);
-        }
-        plan.live_byte_budget = target - overhead;
-        evicted = rewrite = true;
-      } else if (static_cast<double>(used + 1) >
-                 fcache_internal::kMaxLoad *
-                     static_cast<double>(gen.index->capacity())) {
-        // Growing the index alone is cheap; copy the log too when it is
-        // mostly dead anyway.
-        plan.copy_log = LoadShared(h.dead_bytes) * 2 > log_end;
-        rewrite = true;
-      }
-      // Find the key's slot; a slot whose record cannot be read is reused.
-      int64_t free_slot = -1, slot = -1;
-      uint64_t old_size = 0, old_raw = 0, old_stored = 0;
-      bool old_known = false;
-      if (!rewrite) {
-        slot = gen.index->Find(
-            tag,
-            [&](uint64_t loc) {
-              RecordView r;
-              if (!gen.Parse(loc, &r)) return true;
-              if (r.key != key) return false;
-              old_size = r.size;
-              old_raw = r.header->value_len;
-              old_stored = r.header->stored_len;
-              old_known = true;
-              return true;
-            },
-            &free_slot);
-        if (erase && slot < 0) return Status::OK();
-        if (slot < 0 && free_slot < 0) {
-          // Only a damaged counter lets the table fill up; rebuild it.
-          plan.copy_log = false;
-          rewrite = true;
-        }
-      }
-      if (!rewrite) {
-        uint64_t max_size = std::numeric_limits<uint64_t>::max();
-        if (options_.max_bytes != 0) {
-          // Leave room for an index rebuild, which may double the index
-          // beside this log.
-          const uint64_t index_room = 2 * gen.index->file_bytes();
-          max_size = options_.max_bytes > index_room
-                         ? options_.max_bytes - index_room
-                         : 0;
-        }
-        Result<bool> reserved = gen.log->Reserve(log_end, size, max_size);
-        if (!reserved.ok()) {
-          return reserved.status().WithContext("appending to " + dir_);
-        }
-        if (!*reserved) remap_to = log_end + size;
-      }
-      if (!rewrite && remap_to == 0) {
-        gen.log->Store(log_end, record);
-        if (options_.sync_writes) {
-          Status s = gen.log->Sync();
-          if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
-        }
-        fcache_internal::StoreShared(h.log_end, log_end + size);
-
-        auto add = [](uint64_t& word, int64_t delta) {
-          fcache_internal::AddShared(word, delta);
-        };
-        if (old_known) {
-          add(h.dead_bytes, static_cast<int64_t>(old_size));
-          add(h.live_bytes, -static_cast<int64_t>(old_size));
-          add(h.raw_value_bytes, -static_cast<int64_t>(old_raw));
-          add(h.stored_value_bytes, -static_cast<int64_t>(old_stored));
-        }
-        if (erase) {
-          // The erase record exists only for log scans; it is dead at once.
-          fcache_internal::StoreShared(gen.index->slot(slot).tag,
-                                       fcache_internal::kTombstoneTag);
-          add(h.live_slots, -1);
-          add(h.tombstones, 1);
-          add(h.dead_bytes, static_cast<int64_t>(size));
-        } else {
-          const auto* rh =
-              reinterpret_cast<const fcache_internal::RecordHeader*>(
-                  record.data());
-          if (slot >= 0) {
-            fcache_internal::StoreShared(gen.index->slot(slot).loc, log_end);
-          } else {
-            if (LoadShared(gen.index->slot(free_slot).tag) ==
-                fcache_internal::kTombstoneTag) {
-              add(h.tombstones, -1);
-            }
-            gen.index->Fill(static_cast<uint64_t>(free_slot), tag, log_end);
-            add(h.live_slots, 1);
-          }
-          add(h.live_bytes, static_cast<int64_t>(size));
-          add(h.raw_value_bytes, rh->value_len);
-          add(h.stored_value_bytes, rh->stored_len);
-        }
-        if (slot >= 0) {
-          // A damaged index can name one key from two slots. Readers serve
-          // the first, which this write replaced or erased: a later one
-          // would surface an older version, so it goes too.
-          const auto same_key = [&](uint64_t loc) {
-            RecordView r;  // (the record just written sits at log_end)
-            return loc != log_end && gen.Parse(loc, &r) && r.key == key;
-          };
-          for (int64_t dup = gen.index->FindAfter(tag, slot, same_key);
-               dup >= 0; dup = gen.index->FindAfter(tag, dup, same_key)) {
-            fcache_internal::StoreShared(gen.index->slot(dup).tag,
-                                         fcache_internal::kTombstoneTag);
-            add(h.live_slots, -1);
-            add(h.tombstones, 1);
-          }
-        }
-        if (options_.sync_writes) {
-          Status s = gen.index->Sync();
-          if (!s.ok()) return s;
-        }
-        compaction_due = CompactionDue(h);
-        break;
+      Result<AppendPrep> next = fcache_internal::PrepareAppend(
+          gen, key, tag, record.size(), erase, evicted, options_, dir_);
+      if (!next.ok()) return next.status();
+      prep = std::move(*next);
+      if (prep.kind == AppendPrep::kNothingToErase) return Status::OK();
+      if (prep.kind == AppendPrep::kReady) {
+        bool replaced = false;
+        Status s = fcache_internal::Commit(gen, key, tag, record, erase, prep,
+                                           options_.sync_writes, &replaced);
+        if (!s.ok()) return s;
+        *compaction_due = CompactionDue(gen.index->header());
+        return Status::OK();
       }
     }
-    if (remap_to != 0) {
+    if (prep.kind == AppendPrep::kRemap) {
       // The log, or this record, outgrew this handle's mappings.
       std::unique_lock lock(mu_);
-      Status s = gen_->log->Remap(remap_to);
+      Status s = gen_->log->Remap(prep.remap_to);
       if (!s.ok()) return s;
       continue;
     }
-    Status s = CompactLocked(std::move(plan));
+    evicted = evicted || prep.plan.live_byte_budget != 0;
+    Status s = CompactLocked(std::move(prep.plan));
     if (!s.ok()) return s;
   }
-  return compaction_due ? CompactLocked(CompactionPlan{}) : Status::OK();
+}
+
+Status FileCache::Impl::Write(std::string_view key, const std::string& record,
+                              bool erase) {
+  bool compaction_due = false;
+  Status s = Locked([&] {
+    Status committed = AppendLocked(key, record, erase, &compaction_due);
+    if (!committed.ok() || !compaction_due) return committed;
+    Status maintenance = CompactLocked(CompactionPlan{});
+    if (!maintenance.ok()) {
+      maintenance_failures_.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::lock_guard lock(maintenance_mu_);
+    maintenance_status_ = std::move(maintenance);
+    return committed;
+  });
+  return s;
+}
+
+Status FileCache::Impl::MaintenanceStatus() {
+  std::lock_guard lock(maintenance_mu_);
+  return maintenance_status_;
 }
 
 Status FileCache::Impl::Put(std::string_view key, std::string_view value,
@@ -570,11 +483,17 @@ Status FileCache::Impl::Put(std::string_view key, std::string_view value,
   }
   if (ttl.count() < 0) return Status::InvalidArgument("negative ttl");
   if (ttl.count() == 0) ttl = options_.default_ttl;
-  const int64_t expires = ttl.count() > 0 ? env_->NowMillis() + ttl.count() : 0;
+  // A TTL past the end of int64 milliseconds is forever, not an overflow.
+  const int64_t now = env_->NowMillis();
+  const int64_t expires =
+      ttl.count() <= 0 ? 0
+      : ttl.count() > std::numeric_limits<int64_t>::max() - now
+          ? 0
+          : now + ttl.count();
   std::string record;
   fcache_internal::EncodeRecord(fcache_internal::kRecordPut, key, value,
                                 expires, options_, &record);
-  return Locked([&] { return AppendLocked(key, record, /*erase=*/false); });
+  return Write(key, record, /*erase=*/false);
 }
 
 Status FileCache::Impl::Erase(std::string_view key) {
@@ -584,7 +503,7 @@ Status FileCache::Impl::Erase(std::string_view key) {
   std::string record;
   fcache_internal::EncodeRecord(fcache_internal::kRecordErase, key, {}, 0,
                                 options_, &record);
-  return Locked([&] { return AppendLocked(key, record, /*erase=*/true); });
+  return Write(key, record, /*erase=*/true);
 }
 
 Status FileCache::Impl::Clear() {
@@ -592,7 +511,8 @@ Status FileCache::Impl::Clear() {
     Result<std::unique_ptr<Generation>> gen = [&] {
       std::shared_lock lock(mu_);
       return fcache_internal::PublishEmpty(
-          env_, dir_, gen_->log->id() + 1, gen_->index->generation() + 1,
+          env_, dir_, *lock_file_, gen_->log->id() + 1,
+          gen_->index->generation(),
           fcache_internal::CountersOf(gen_->index->header()), gen_.get(),
           options_.sync_writes);
     }();
@@ -662,6 +582,8 @@ Result<FileCacheStats> FileCache::Impl::GetStats() {
   st.compactions = LoadShared(h.compactions);
   st.generation = gen_->index->generation();
   st.file_bytes = gen_->log->readable() + gen_->index->file_bytes();
+  st.maintenance_failures =
+      maintenance_failures_.load(std::memory_order_relaxed);
   return st;
 }
 
@@ -689,6 +611,17 @@ Result<VerifyReport> FileCache::Impl::Verify() {
     if (!gen.Parse(loc, &r) || r.header->kind != fcache_internal::kRecordPut ||
         KeyTag(r.key) != tag || !fcache_internal::ChecksumMatches(r)) {
       ++report.bad_index_entries;
+      return;
+    }
+    // A key named from an earlier slot of its chain too: only one of the two
+    // can be its latest version.
+    const std::string_view key = r.key;
+    int64_t first = gen.index->Find(tag, [&](uint64_t other) {
+      RecordView o;
+      return gen.Parse(other, &o) && o.key == key;
+    });
+    if (first >= 0 && LoadShared(gen.index->slot(first).loc) != loc) {
+      ++report.duplicate_slots;
     }
   });
   return report;
@@ -716,24 +649,7 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
     return g.index->format_version() == fcache_internal::kFormatVersion &&
            g.log->format_version() == fcache_internal::kFormatVersion;
   };
-  if (gen.ok() && current_format(**gen)) {
-    // Tidy leftovers of crashed publications, unless a writer is busy.
-    WriterLock lock(lock_file, LockMode::kExclusiveTry);
-    if (lock.status().ok()) {
-      env->Remove(dir + "/" + fcache_internal::kIndexTempName);
-      Result<std::vector<std::string>> names = env->ListDir(dir);
-      if (names.ok() && !(*gen)->index->superseded()) {
-        for (const std::string& name : *names) {
-          uint64_t id;
-          if (fcache_internal::ParseLogFileName(name, &id) &&
-              id != (*gen)->log->id()) {
-            env->Remove(dir + "/" + name);
-          }
-        }
-      }
-    }
-    return gen;
-  }
+  if (gen.ok() && current_format(**gen)) return gen;
   WriterLock lock(lock_file);
   if (!lock.status().ok()) return lock.status().WithContext("locking " + dir);
   // Another process may have recovered or rewritten the store while we
@@ -742,7 +658,7 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
   const Status::Code again = gen.status().code();
   if (again == Status::Code::kNotFound || again == Status::Code::kCorruption) {
     // No index, or a damaged one: build one.
-    return fcache_internal::Recover(env, dir, env->NowMillis());
+    return fcache_internal::Recover(env, dir, *lock_file, env->NowMillis());
   }
   if (!gen.ok() || current_format(**gen)) return gen;
   // Written by an older ucache, whose writers the lock file's shared flock
@@ -751,7 +667,32 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
   CompactionPlan plan;
   plan.now_ms = env->NowMillis();
   plan.sync = options.sync_writes;
-  return fcache_internal::Compact(env, dir, **gen, plan);
+  return fcache_internal::Compact(env, dir, *lock_file, **gen, plan);
+}
+
+void FileCache::Impl::Tidy() {
+  // Locked() makes the generation current first, so the logs removed here
+  // are those that no index anyone can still reach names: a handle opened
+  // just before a publisher died after its rename must not take the new
+  // generation's log for a leftover.
+  Locked(
+      [&] {
+        env_->Remove(dir_ + "/" + fcache_internal::kIndexTempName)
+            .IgnoreError();  // usually absent
+        Result<std::vector<std::string>> names = env_->ListDir(dir_);
+        if (!names.ok()) return names.status();
+        std::shared_lock shared(mu_);
+        for (const std::string& name : *names) {
+          uint64_t id;
+          if (fcache_internal::ParseLogFileName(name, &id) &&
+              id != gen_->log->id()) {
+            env_->Remove(dir_ + "/" + name).IgnoreError();  // best effort
+          }
+        }
+        return Status::OK();
+      },
+      LockMode::kExclusiveTry)
+      .IgnoreError();  // another writer busy, or cleanup failed: next time
 }
 
 Result<std::unique_ptr<FileCache>> FileCache::Open(
@@ -765,12 +706,19 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
     Result<std::unique_ptr<LockFile>> f = LockFile::Open(env, dir);
     if (!f.ok()) return f.status();
     lock_file = std::move(*f);
+  } else {
+    // Only for its publication record; without one (no lock file yet, or a
+    // store of an older format), every call checks the index's name.
+    Result<std::unique_ptr<LockFile>> f = LockFile::OpenForReading(env, dir);
+    if (f.ok()) lock_file = std::move(*f);
   }
   Result<std::unique_ptr<Generation>> gen =
       Impl::OpenGeneration(env, dir, options, lock_file.get());
   if (!gen.ok()) return gen.status();
-  return std::unique_ptr<FileCache>(new FileCache(std::make_unique<Impl>(
-      dir, options, std::move(env), std::move(lock_file), std::move(*gen))));
+  auto impl = std::make_unique<Impl>(dir, options, std::move(env),
+                                     std::move(lock_file), std::move(*gen));
+  if (!options.read_only) impl->Tidy();
+  return std::unique_ptr<FileCache>(new FileCache(std::move(impl)));
 }
 
 // ---- forwarding ------------------------------------------------------------
@@ -802,6 +750,7 @@ Status FileCache::ForEachKey(
 }
 Result<FileCacheStats> FileCache::GetStats() { return impl_->GetStats(); }
 Result<VerifyReport> FileCache::Verify() { return impl_->Verify(); }
+Status FileCache::MaintenanceStatus() { return impl_->MaintenanceStatus(); }
 
 Result<KeyLock> FileCache::LockKey(std::string_view key) {
   // A descriptor of its own per lock: OFD locks exclude each other only

@@ -34,6 +34,18 @@ bool ParseLogFileName(const std::string& name, uint64_t* log_id);
 // by the first writable open.
 inline constexpr uint32_t kFormatVersion = 2;
 
+// Atomic access to the words of a shared mapping that change in place
+// (index header and slots, the lock file's publication record).
+inline uint64_t LoadShared(const uint64_t& word) {
+  return __atomic_load_n(&word, __ATOMIC_ACQUIRE);
+}
+inline void StoreShared(uint64_t& word, uint64_t value) {
+  __atomic_store_n(&word, value, __ATOMIC_RELEASE);
+}
+inline void AddShared(uint64_t& word, int64_t delta) {
+  __atomic_fetch_add(&word, static_cast<uint64_t>(delta), __ATOMIC_RELAXED);
+}
+
 // Every file opens with a 64-byte prelude whose layout no future version may
 // change: magic, version, and a checksum over the prelude before it, so that
 // a newer store is recognised (and refused) rather than misread.
@@ -127,6 +139,26 @@ inline constexpr uint64_t IndexFileBytes(uint64_t capacity) {
 inline constexpr uint32_t kLockFileSize = 4096;
 inline constexpr uint32_t kLockMutexOffset = 64;
 inline constexpr uint32_t kLockMutexBytes = 64;
+
+// The publication record, after the mutex: which generation is current,
+// kept where every handle maps it. A publisher announces the generation it
+// is about to rename into place before the rename, and commits it once the
+// old index is marked superseded. A handle whose generation differs from the
+// announced one checks that its index still has a name before trusting it
+// (a publisher may have died between the rename and the mark); a writer
+// holding the mutex finishes or undoes a dead publisher's record; recovery
+// takes the record's log, not merely the newest one. Written only by the
+// holder of the writers' mutex; never covered by a checksum, so every reader
+// of it treats it as a hint that a slower check confirms.
+struct Publication {
+  uint64_t announced_generation;  // stored before the rename (release)
+  uint64_t announced_log_id;
+  uint64_t committed_generation;  // stored after the mark
+  uint64_t committed_log_id;
+};
+inline constexpr uint32_t kLockPublicationOffset = 128;
+static_assert(kLockPublicationOffset >= kLockMutexOffset + kLockMutexBytes);
+static_assert(kLockPublicationOffset % 64 == 0);
 
 // The log: the prelude, then records back to back, each starting at a
 // multiple of kRecordAlign.

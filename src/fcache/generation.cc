@@ -12,6 +12,21 @@ constexpr int kOpenAttempts = 64;
 
 }  // namespace
 
+Result<bool> Generation::Current(const LockFile* lock, bool writable) {
+  if (Replaced()) return false;
+  if (lock != nullptr &&
+      LoadShared(lock->publication().announced_generation) ==
+          index->generation()) {
+    return true;
+  }
+  Result<bool> linked = index->Linked();
+  if (!linked.ok()) return linked.status();
+  if (*linked) return true;
+  orphaned.store(true, std::memory_order_release);
+  if (writable) StoreShared(index->header().superseded, 1);
+  return false;
+}
+
 uint64_t Generation::ReadLimit() const {
   return std::min(LoadShared(index->header().log_end), log->readable());
 }
@@ -65,11 +80,42 @@ CarriedCounters CountersOf(const IndexHeader& header) {
   return c;
 }
 
+uint64_t NextGeneration(uint64_t previous, const LockFile& lock) {
+  // Generations advance by one per publication; a record billions ahead of
+  // the store's own numbers was not written by a publisher.
+  constexpr uint64_t kPlausibleLead = uint64_t{1} << 32;
+  uint64_t next = previous;
+  const Publication& p = lock.publication();
+  for (uint64_t g : {LoadShared(p.announced_generation),
+                     LoadShared(p.committed_generation)}) {
+    if (g > next && g - previous < kPlausibleLead) next = g;
+  }
+  return next + 1;
+}
+
+void SettlePublication(LockFile& lock, const Generation& gen) {
+  Publication& p = lock.publication();
+  const uint64_t g = gen.index->generation(), id = gen.log->id();
+  if (LoadShared(p.announced_generation) == g &&
+      LoadShared(p.announced_log_id) == id &&
+      LoadShared(p.committed_generation) == g &&
+      LoadShared(p.committed_log_id) == id) {
+    return;
+  }
+  // Committed first: until the announcement matches, handles keep checking
+  // their index's name, which is right for every one of them.
+  StoreShared(p.committed_log_id, id);
+  StoreShared(p.committed_generation, g);
+  StoreShared(p.announced_log_id, id);
+  StoreShared(p.announced_generation, g);
+}
+
 Result<std::unique_ptr<Generation>> PublishGeneration(
-    const std::shared_ptr<Env>& env, const std::string& dir,
+    const std::shared_ptr<Env>& env, const std::string& dir, LockFile& lock,
     std::unique_ptr<LogFile> log, uint64_t log_end,
-    const std::vector<LiveRecord>& records, uint64_t generation,
+    const std::vector<LiveRecord>& records, uint64_t previous,
     const CarriedCounters& counters, const Generation* old, bool sync) {
+  const uint64_t generation = NextGeneration(previous, lock);
   const uint64_t capacity = CapacityFor(records.size());
   const std::string tmp_path = dir + "/" + kIndexTempName;
   Result<std::unique_ptr<IndexFile>> index =
@@ -103,18 +149,30 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
     s = log->Sync();
     if (s.ok()) s = (*index)->Sync();
   }
-  if (s.ok()) s = env->Rename(tmp_path, dir + "/" + kIndexFileName);
+  Publication& p = lock.publication();
+  if (s.ok()) {
+    // Announced before the rename: from here until the record is committed,
+    // every handle whose generation is not this one checks that its index
+    // still has a name, so a publisher killed on return from rename() (before
+    // it can set `superseded`) leaves no handle behind.
+    StoreShared(p.announced_log_id, log->id());
+    StoreShared(p.announced_generation, generation);
+    s = env->Rename(tmp_path, dir + "/" + kIndexFileName);
+  }
   if (!s.ok()) {
-    env->Remove(tmp_path);
+    env->Remove(tmp_path).IgnoreError();  // a leftover the next open removes
+    if (old != nullptr) SettlePublication(lock, *old);  // nothing changed
     return s;
   }
-  // Nothing may come between the rename and this store: until it lands,
-  // handles on the old index do not know to move.
   if (old != nullptr) StoreShared(old->index->header().superseded, 1);
-  if (sync) env->SyncDir(dir);
+  StoreShared(p.committed_log_id, log->id());
+  StoreShared(p.committed_generation, generation);
+  if (sync) s = env->SyncDir(dir);
   if (old != nullptr && old->log->id() != log->id()) {
-    env->Remove(old->log->path());
+    // Views into it keep their mappings; the next open removes a leftover.
+    env->Remove(old->log->path()).IgnoreError();
   }
+  if (!s.ok()) return s.WithContext("syncing the directory of " + dir);
   auto gen = std::make_unique<Generation>();
   gen->index = std::move(*index);
   gen->log = std::move(log);

@@ -7,12 +7,14 @@
 #ifndef UCACHE_SRC_FCACHE_GENERATION_H_
 #define UCACHE_SRC_FCACHE_GENERATION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "src/fcache/index_file.h"
+#include "src/fcache/lock_file.h"
 #include "src/fcache/log_file.h"
 #include "src/fcache/record.h"
 #include "src/fcache/verified_set.h"
@@ -25,6 +27,23 @@ struct Generation {
   // Large records this handle has verified in this generation; it goes
   // with the generation, so a new one starts with nothing trusted.
   VerifiedSet verified;
+  // Set by a handle that found `index` without a name: a publisher renamed
+  // a newer one over it and died before setting `superseded` (which a
+  // read-only handle cannot set for it).
+  std::atomic<bool> orphaned{false};
+
+  // True once this generation is known to have been replaced.
+  bool Replaced() const {
+    return orphaned.load(std::memory_order_acquire) || index->superseded();
+  }
+  // Whether this is still the store's current generation, as every call
+  // checks before it trusts the index: false when replaced; when the lock
+  // file's publication record (`lock`, null when there is none to read)
+  // announces another generation, or there is no record, also false when
+  // the index file has lost its name, which then marks it replaced (and
+  // superseded, when `writable`, for every other handle on it). The common
+  // case costs two loads; the name check is one fstat.
+  Result<bool> Current(const LockFile* lock, bool writable);
 
   // The committed log end, bounded by what this process can read.
   uint64_t ReadLimit() const;
@@ -62,13 +81,30 @@ struct CarriedCounters {
 // The cumulative counters of `header`, to carry into its successor.
 CarriedCounters CountersOf(const IndexHeader& header);
 
+// The number of a generation published after `previous`: above it and above
+// every number the publication record holds, so that no two index files of
+// a store ever carry the same generation (a handle compares its number with
+// the record's). A record value implausibly far ahead (damage) is ignored.
+uint64_t NextGeneration(uint64_t previous, const LockFile& lock);
+
+// Makes the publication record name `gen`, which the caller (holding the
+// writers' mutex) has found current: finishes the record of a publisher
+// that died after its rename, or undoes that of one that died before it.
+// Writers call it before every write, so a record that announces another
+// generation than it commits means nothing was written since.
+void SettlePublication(LockFile& lock, const Generation& gen);
+
 // Builds an index over `log` holding `records`, publishes it as the store's
-// current generation, marks `old` (if any) superseded and removes old's log
-// when it is not `log`. The caller holds the store's writer lock.
+// current generation (doc/format.md, section 6: announce, rename, mark
+// `old` superseded, commit) and removes old's log when it is not `log`. The
+// new generation's number is NextGeneration(previous). The caller holds the
+// store's writer lock. With `sync`, a failed directory sync is returned
+// although the generation was published (it is then current for every
+// handle, but may not survive a power loss).
 Result<std::unique_ptr<Generation>> PublishGeneration(
-    const std::shared_ptr<Env>& env, const std::string& dir,
+    const std::shared_ptr<Env>& env, const std::string& dir, LockFile& lock,
     std::unique_ptr<LogFile> log, uint64_t log_end,
-    const std::vector<LiveRecord>& records, uint64_t generation,
+    const std::vector<LiveRecord>& records, uint64_t previous,
     const CarriedCounters& counters, const Generation* old, bool sync);
 
 }  // namespace ucache::fcache_internal

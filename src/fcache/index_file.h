@@ -21,17 +21,6 @@
 
 namespace ucache::fcache_internal {
 
-// Atomic access to words of a shared mapping.
-inline uint64_t LoadShared(const uint64_t& word) {
-  return __atomic_load_n(&word, __ATOMIC_ACQUIRE);
-}
-inline void StoreShared(uint64_t& word, uint64_t value) {
-  __atomic_store_n(&word, value, __ATOMIC_RELEASE);
-}
-inline void AddShared(uint64_t& word, int64_t delta) {
-  __atomic_fetch_add(&word, static_cast<uint64_t>(delta), __ATOMIC_RELAXED);
-}
-
 class IndexFile {
  public:
   // Creates `path` (replacing a leftover) with `capacity` empty slots, a

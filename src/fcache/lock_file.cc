@@ -35,6 +35,10 @@ Status Initialize(Env& env, uint8_t* base) {
   int rc = pthread_mutexattr_init(&attr);
   if (rc == 0) rc = pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
   if (rc == 0) rc = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+  // Error-checking, so that a thread taking the mutex it holds (a write from
+  // a Compact progress callback, through any handle) hears EDEADLK instead
+  // of waiting for itself forever.
+  if (rc == 0) rc = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
   if (rc == 0) {
     std::memset(base + kLockMutexOffset, 0, kLockMutexBytes);
     rc = pthread_mutex_init(
@@ -128,6 +132,36 @@ Result<std::unique_ptr<LockFile>> LockFile::Open(std::shared_ptr<Env> env,
       "close them and reopen");
 }
 
+Result<std::unique_ptr<LockFile>> LockFile::OpenForReading(
+    std::shared_ptr<Env> env, const std::string& dir) {
+  const std::string path = dir + "/" + kLockFileName;
+  Result<FileHandle> file = FileHandle::Open(env.get(), path, OpenMode::kReadOnly);
+  if (!file.ok()) return file.status();
+  Result<FileInfo> info = env->Stat(file->fd());
+  if (!info.ok()) return info.status();
+  // A shorter file (a store of format 1, or one being created) would fault
+  // where the mapping passes its end.
+  if (info->size < kLockFileSize) {
+    return Status::Corruption(path + ": shorter than its header");
+  }
+  Result<std::shared_ptr<Mapping>> map =
+      Mapping::Create(env, file->fd(), kLockFileSize, /*writable=*/false);
+  if (!map.ok()) return map.status().WithContext("mapping " + path);
+  Status s = CheckLockPrelude((*map)->data(), path);
+  if (!s.ok()) return s;
+  return std::unique_ptr<LockFile>(
+      new LockFile(env, std::move(*file), std::move(*map)));
+}
+
+Publication& LockFile::publication() const {
+  return *reinterpret_cast<Publication*>(map_->data() +
+                                         kLockPublicationOffset);
+}
+
+bool LockFile::Announced(uint64_t log_id) const {
+  return LoadShared(publication().announced_log_id) == log_id;
+}
+
 pthread_mutex_t* LockFile::mutex() const {
   return reinterpret_cast<pthread_mutex_t*>(map_->data() + kLockMutexOffset);
 }
@@ -143,6 +177,11 @@ Status LockFile::Lock(LockMode mode, bool* owner_died) {
   if (rc == EBUSY) {
     if (!wait) return Status::Busy("the writers' mutex is held");
     rc = pthread_mutex_lock(mutex());
+  }
+  if (rc == EDEADLK) {
+    return Status::Busy(
+        "this thread holds the store's writers' mutex already (a write from "
+        "inside a Compact progress callback?)");
   }
   if (rc == EOWNERDEAD) {
     // The holder died; the mutex is ours, and usable again once marked so.

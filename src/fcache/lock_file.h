@@ -26,6 +26,7 @@
 #include <string>
 
 #include "src/fcache/file_handle.h"
+#include "src/fcache/format.h"
 #include "src/fcache/mapping.h"
 #include "ucache/env.h"
 
@@ -39,15 +40,32 @@ class LockFile {
   // file is damaged while other handles hold it.
   static Result<std::unique_ptr<LockFile>> Open(std::shared_ptr<Env> env,
                                                 const std::string& dir);
+  // Maps an existing dir/lock read-only, for a read-only handle that needs
+  // only its publication record: no flock, and Lock() must not be called.
+  // NotFound when there is no lock file, Corruption when it is shorter than
+  // its header or its prelude fails the check (the caller then has no
+  // record to go by).
+  static Result<std::unique_ptr<LockFile>> OpenForReading(
+      std::shared_ptr<Env> env, const std::string& dir);
   LockFile(const LockFile&) = delete;
   LockFile& operator=(const LockFile&) = delete;
 
   // Takes the writers' mutex: with kExclusiveWait spinning briefly, then
   // sleeping until it is free; with kExclusiveTry returning Busy if it is
   // held. Sets *owner_died when its last holder died holding it; the caller
-  // then holds it and must expect the store as that writer left it.
+  // then holds it and must expect the store as that writer left it. Busy,
+  // without waiting, when the calling thread holds the mutex already
+  // (through any handle of the store: a write from inside a Compact progress
+  // callback), since waiting would wait forever.
   Status Lock(LockMode mode, bool* owner_died);
   void Unlock();
+
+  // The publication record (format.h). Writers store into it with the
+  // mutex held; anyone may load from it.
+  Publication& publication() const;
+  // True when the record announces log `log_id`, which may then be current
+  // (or become so through a writer settling the record): not to be removed.
+  bool Announced(uint64_t log_id) const;
 
  private:
   LockFile(std::shared_ptr<Env> env, FileHandle file,
