@@ -433,12 +433,7 @@ class WorkerThread {
     const std::string value = NewValue(key, write.version(), &flags);
     if (IsCache()) {
       cache_->Put(ModelKeyName(key), value);
-      // Which tier kept it is not reported; a degraded backend right after
-      // the put means the file tier did not (a diagnostic only).
-      if (cache_->active_backend() != cache_->options().backend) {
-        flags |= kWriteFileRefused;
-      }
-      write.Commit(/*absent=*/false, ctx_.handle, flags);
+      write.Commit(/*absent=*/false, ctx_.handle, flags | FileTierFlag());
       return;
     }
     const Status s = file_->Put(ModelKeyName(key), value);
@@ -451,11 +446,19 @@ class WorkerThread {
     }
   }
 
+  // Cache does not say which tiers took a write; a degraded backend right
+  // after it means the file tier did not (a diagnostic only).
+  uint32_t FileTierFlag() const {
+    return cache_->active_backend() != cache_->options().backend
+               ? static_cast<uint32_t>(kWriteFileRefused)
+               : 0;
+  }
+
   void Erase(int key) {
     ModelRecord::KeyWrite write(record_, key);
     if (IsCache()) {
       cache_->Erase(ModelKeyName(key));
-      write.Commit(/*absent=*/true, ctx_.handle, 0);
+      write.Commit(/*absent=*/true, ctx_.handle, FileTierFlag());
       return;
     }
     const Status s = file_->Erase(ModelKeyName(key));
