@@ -269,6 +269,28 @@ TEST_P(RecoveryAfterCrashedCompactionTest, NeverBringsBackOlderValues) {
 INSTANTIATE_TEST_SUITE_P(IndexLostOrDamaged, RecoveryAfterCrashedCompactionTest,
                          testing::Bool());
 
+// A handle whose generation was replaced, and which then finds the current
+// index damaged, used to fail every call with Corruption until a fresh open
+// recovered the store. A writable handle recovers it itself.
+TEST(GenerationTest, WritableHandleRecoversAnIndexDamagedUnderIt) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto cache = OpenOrDie(dir);
+  ASSERT_NE(cache, nullptr);
+  ASSERT_OK(cache->Put("k", "v"));
+  {
+    auto other = OpenOrDie(dir);
+    ASSERT_NE(other, nullptr);
+    ASSERT_OK(other->Compact());
+  }
+  DamageIndexPrelude(dir);
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "v");
+  ASSERT_OK(cache->Put("k", "v2"));
+  auto fresh = OpenOrDie(dir);
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_EQ(GetOrMiss(*fresh, "k"), "v2");
+}
+
 // Recovery used to keep the log and move log_end back before a damaged
 // record, so later appends overwrote bytes that a zero-copy view of another
 // handle still pointed at. It recovers into a new log.

@@ -152,8 +152,14 @@ class FileCache::Impl {
   Status WithRecord(std::string_view key, Fn&& fn);
   Lookup FindLocked(Generation& gen, std::string_view key, RecordView* out);
   // Makes the current generation and mapping cover what other processes
-  // committed. Takes mu_ exclusively when it must swap or remap.
-  Status Refresh();
+  // committed. Takes mu_ exclusively when it must swap or remap. A writable
+  // handle that finds the current index missing or damaged rebuilds it, as
+  // Open would, taking the writers' mutex unless `writer_locked` says the
+  // caller holds it.
+  Status Refresh(bool writer_locked = false);
+  // Installs the current generation, recovering the store first when its
+  // index is missing or damaged. Writer lock held.
+  Status RecoverLocked();
   void CountCorrupt();
 
   // Runs fn with the store's writers' mutex held, the generation current,
@@ -264,7 +270,19 @@ Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
   return Status::Busy(dir_ + ": the store kept changing under this read");
 }
 
-Status FileCache::Impl::Refresh() {
+Status FileCache::Impl::RecoverLocked() {
+  // Another process may have recovered the store meanwhile.
+  Result<std::unique_ptr<Generation>> gen =
+      fcache_internal::OpenCurrentGeneration(env_, dir_, true);
+  if (gen.status().IsNotFound() || gen.status().IsCorruption()) {
+    gen = fcache_internal::Recover(env_, dir_, *lock_file_, env_->NowMillis());
+  }
+  if (!gen.ok()) return gen.status().WithContext("recovering " + dir_);
+  Install(std::move(*gen));
+  return Status::OK();
+}
+
+Status FileCache::Impl::Refresh(bool writer_locked) {
   bool replaced;
   {
     std::shared_lock lock(mu_);
@@ -277,6 +295,16 @@ Status FileCache::Impl::Refresh() {
     // the old generation meanwhile instead of waiting for the system calls.
     Result<std::unique_ptr<Generation>> gen =
         fcache_internal::OpenCurrentGeneration(env_, dir_, !options_.read_only);
+    const bool damaged =
+        gen.status().IsNotFound() || gen.status().IsCorruption();
+    if (damaged && !options_.read_only) {
+      if (writer_locked) return RecoverLocked();
+      WriterLock lock(lock_file_.get());
+      if (!lock.status().ok()) {
+        return lock.status().WithContext("locking " + dir_);
+      }
+      return RecoverLocked();
+    }
     if (!gen.ok()) return gen.status().WithContext("reopening " + dir_);
     // Another thread may have moved on already; the one not superseded is
     // current.
@@ -357,7 +385,7 @@ Status FileCache::Impl::MakeCurrentLocked() {
               gen_->ReadLimit() < LoadShared(gen_->index->header().log_end);
     }
     if (!stale) return Status::OK();
-    Status s = Refresh();
+    Status s = Refresh(/*writer_locked=*/true);
     if (!s.ok()) return s;
   }
   return Status::OK();  // still behind: the append path rewrites a bad log_end
