@@ -43,6 +43,7 @@
 #include "cereal/types/utility.hpp"
 #include "cereal/types/variant.hpp"
 #include "cereal/types/vector.hpp"
+#include "ucache/internal/language_level.h"
 
 namespace ucache {
 

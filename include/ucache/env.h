@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "ucache/internal/language_level.h"
 #include "ucache/status.h"
 
 namespace ucache {

@@ -70,6 +70,7 @@
 
 #include "ucache/cache.h"
 #include "ucache/codec.h"
+#include "ucache/internal/language_level.h"
 #include "ucache/options.h"
 #include "ucache/scoped_override.h"
 

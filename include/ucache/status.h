@@ -17,6 +17,8 @@
 #include <string_view>
 #include <utility>
 
+#include "ucache/internal/language_level.h"
+
 namespace ucache {
 
 class Status {

@@ -16,6 +16,7 @@
 #include "ucache/env.h"
 #include "ucache/fallback_cache.h"
 #include "ucache/file_cache.h"
+#include "ucache/internal/language_level.h"
 #include "ucache/memoize.h"
 #include "ucache/memory_cache.h"
 #include "ucache/options.h"
