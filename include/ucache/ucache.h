@@ -18,6 +18,7 @@
 #include "ucache/file_cache.h"
 #include "ucache/internal/language_level.h"
 #include "ucache/memoize.h"
+#include "ucache/memoize_types.h"
 #include "ucache/memory_cache.h"
 #include "ucache/options.h"
 #include "ucache/scoped_override.h"

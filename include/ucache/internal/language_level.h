@@ -11,7 +11,8 @@
 #define UCACHE_INTERNAL_LANGUAGE_LEVEL_H_
 
 #if !defined(__cplusplus) || __cplusplus < 202002L
-#error "ucache needs C++20: compile the code that includes ucache headers with -std=c++20 (Bazel: copts = [\"-std=c++20\"] on your target, or build --cxxopt=-std=c++20 in .bazelrc; CMake: linking ucache::ucache adds it)"
+#error \
+    "ucache needs C++20: compile the code that includes ucache headers with -std=c++20 (Bazel: copts = [\"-std=c++20\"] on your target, or build --cxxopt=-std=c++20 in .bazelrc; CMake: linking ucache::ucache adds it)"
 #endif
 
 #endif  // UCACHE_INTERNAL_LANGUAGE_LEVEL_H_
