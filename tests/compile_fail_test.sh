@@ -15,11 +15,12 @@ fail() {
   exit 1
 }
 
-# Compiles stdin's program with flags "$@"; the diagnostics land in
-# $work/err. Prints the compiler's exit status.
+# Compiles stdin's program with flags "$@" (add -E to stop after the
+# preprocessor, where #error fires); the diagnostics land in $work/err.
+# Prints the compiler's exit status.
 compile() {
   set +e
-  "$cxx" "$@" -fsyntax-only -I"$include" -x c++ - 2>"$work/err"
+  "$cxx" "$@" -fsyntax-only -I"$include" -x c++ - >/dev/null 2>"$work/err"
   echo $?
   set -e
 }
@@ -41,7 +42,7 @@ done
 # Each public header on its own says so too.
 for header in "$include"/ucache/*.h; do
   name="ucache/${header##*/}"
-  [ "$(printf '#include "%s"\n' "$name" | compile -std=c++17)" != 0 ] ||
+  [ "$(printf '#include "%s"\n' "$name" | compile -std=c++17 -E)" != 0 ] ||
     fail "$name compiled in C++17"
   grep -q 'ucache needs C++20' "$work/err" || fail "$name: no #error in C++17"
   [ "$(printf '#include "%s"\n' "$name" | compile -std=c++20)" = 0 ] ||
