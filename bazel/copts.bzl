@@ -1,6 +1,10 @@
 """Compiler flags shared by every ucache target."""
 
+# The language level comes first and travels with every target, so that a
+# workspace that uses @ucache//:ucache builds it whatever its own defaults
+# (Bazel's are -std=c++0x; copts come after them on the command line).
 UCACHE_COPTS = [
+    "-std=c++20",
     "-Wall",
     "-Wextra",
     "-Werror=return-type",

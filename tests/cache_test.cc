@@ -66,7 +66,7 @@ TEST(CacheTest, AutoLayersMemoryOverFile) {
   {
     std::shared_ptr<Cache> cache = Cache::Open(options);
     EXPECT_EQ(cache->active_backend(), Backend::kMemoryAndFile);
-    EXPECT_EQ(cache->active_reason(), "as configured");
+    EXPECT_EQ(cache->active_reason(), "as configured by options.backend");
     cache->Put("k", "v");
     std::optional<Cache::Hit> hit = cache->Get("k");
     ASSERT_TRUE(hit);
@@ -154,6 +154,43 @@ void ExpectServesFromMemory(const std::string& dir, Log* log,
   EXPECT_EQ(file->active_backend(), Backend::kFallback);
   file->Put("k", "v");
   EXPECT_EQ(file->Get("k")->tier, Tier::kFallback);
+}
+
+TEST(CacheTest, ActiveReasonNamesWhatDecided) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.read_environment = true;
+  auto reason = [&](const Options& o) {
+    return Cache::Open(o)->active_reason();
+  };
+  {
+    ScopedEnvVar backend("UCACHE_BACKEND", nullptr);
+    ScopedEnvVar disable("UCACHE_DISABLE", nullptr);
+    EXPECT_EQ(reason(options), "as configured by options.backend");
+    Options off = options;
+    off.disable = true;
+    EXPECT_EQ(reason(off), "disabled by options.disable");
+    off = options;
+    off.backend = Backend::kDisabled;
+    EXPECT_EQ(reason(off), "disabled by options.backend");
+  }
+  {
+    ScopedEnvVar backend("UCACHE_BACKEND", "memory");
+    ScopedEnvVar disable("UCACHE_DISABLE", nullptr);
+    EXPECT_EQ(reason(options), "as configured by UCACHE_BACKEND=memory");
+  }
+  {
+    ScopedEnvVar backend("UCACHE_BACKEND", "disabled");
+    ScopedEnvVar disable("UCACHE_DISABLE", nullptr);
+    EXPECT_EQ(reason(options), "disabled by UCACHE_BACKEND=disabled");
+  }
+  {
+    // UCACHE_DISABLE wins over everything, so it is what decided.
+    ScopedEnvVar backend("UCACHE_BACKEND", "disabled");
+    ScopedEnvVar disable("UCACHE_DISABLE", "1");
+    EXPECT_EQ(reason(options), "disabled by UCACHE_DISABLE=1");
+  }
 }
 
 TEST(CacheTest, DirectoryThatIsNotAStoreFallsBackToMemory) {

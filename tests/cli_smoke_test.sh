@@ -48,6 +48,14 @@ grep -q '^before:' "$work/out" || fail "compact printed no sizes"
 [ "$(code "$ucache" put "$store" k --ttl abc)" = 2 ] || fail "bad --ttl"
 "$ucache" --version | grep -q '^ucache ' || fail "--version"
 
+# `bazel run` starts the tool in its runfiles tree and says where the user
+# stands in BUILD_WORKING_DIRECTORY: a relative DIR is taken from there.
+mkdir -p "$work/user"
+(cd / && printf v | BUILD_WORKING_DIRECTORY="$work/user" "$ucache" put rel k) ||
+  fail "put with BUILD_WORKING_DIRECTORY"
+[ "$(cd / && BUILD_WORKING_DIRECTORY="$work/user" "$ucache" ls rel)" = k ] ||
+  fail "relative DIR not taken from BUILD_WORKING_DIRECTORY"
+
 # Keys are bytes, never paths: run from inside a jail, with the store given
 # relatively, traversal keys name no file anywhere (cli_test has the rest).
 mkdir -p "$work/jail/a"

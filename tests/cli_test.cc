@@ -20,6 +20,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/testutil.h"
+#include "ucache/file_cache.h"
 
 namespace ucache::cli {
 namespace {
@@ -34,14 +35,12 @@ struct CliResult {
 
 // Runs `ucache args...` with `input` on stdin.
 CliResult Ucache(const std::vector<std::string>& args,
-                 std::string_view input = {}, bool stdout_is_tty = false) {
+                 std::string_view input = {}, const CliOptions& options = {}) {
   std::vector<const char*> argv = {"ucache"};
   for (const std::string& arg : args) argv.push_back(arg.c_str());
   std::istringstream in{std::string(input)};
   std::ostringstream out;
   std::ostringstream err;
-  CliOptions options;
-  options.stdout_is_tty = stdout_is_tty;
   CliResult result;
   result.code =
       RunCli(static_cast<int>(argv.size()), argv.data(), in, out, err, options);
@@ -592,6 +591,70 @@ TEST_F(CliTest, TtlFlagAcceptedAndBadValuesRejected) {
   }
 }
 
+TEST_F(CliTest, TtlThatIsNoWholeNumberSaysSo) {
+  for (const char* bad : {"abc", "1.5", "-5", "", "1e3"}) {
+    CliResult r = Ucache({"put", Store(), "k", "--ttl", bad}, "v");
+    EXPECT_EQ(r.code, kExitError) << "--ttl " << bad;
+    EXPECT_NE(r.err.find("--ttl: \"" + std::string(bad) +
+                         "\" is not a whole number of seconds"),
+              std::string::npos)
+        << r.err;
+  }
+  // A whole number out of range still says what the range is.
+  CliResult r = Ucache({"put", Store(), "k", "--ttl", "99999999999"}, "v");
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_NE(r.err.find("not in range 0 to 3153600000"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliTest, UnknownSubcommandIsNamedWithTheSubcommands) {
+  CliResult r = Ucache({"lst", Store()});
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err,
+            "ucache: unknown subcommand \"lst\"; the subcommands are put, "
+            "get, rm, ls, clear, stats, verify, compact\n"
+            "Run with --help for more information.\n");
+}
+
+TEST_F(CliTest, KeyStartingWithDashSuggestsDoubleDash) {
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"put", Store(), "-k"},
+                                             {"get", Store(), "-k"},
+                                             {"rm", Store(), "k", "-x"}}) {
+    CliResult r = Ucache(args, "v");
+    EXPECT_EQ(r.code, kExitError) << ::testing::PrintToString(args);
+    const std::string hint = "A KEY that starts with '-' goes after `--`, " +
+                             ("e.g. `ucache " + args[0] + " DIR -- ") +
+                             args.back() + "`\n";
+    EXPECT_NE(r.err.find(hint), std::string::npos) << r.err;
+  }
+  // Known options and values that are not keys get no such hint.
+  CliResult r = Ucache({"put", Store(), "--ttl", "-5"}, "v");
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_EQ(r.err.find("goes after `--`"), std::string::npos) << r.err;
+  r = Ucache({"stats", "--json"});
+  EXPECT_EQ(r.code, kExitError);
+  EXPECT_EQ(r.err.find("goes after `--`"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(Store()));
+}
+
+TEST_F(CliTest, RelativeDirIsTakenFromTheWorkingDir) {
+  CliOptions from_tmp;
+  from_tmp.working_dir = tmp_.path();
+  CliResult r = Ucache({"put", "store", "k"}, "v", from_tmp);
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_TRUE(IsStore(Store()));
+  EXPECT_FALSE(fs::exists("store"));  // not in the current directory
+  r = Ucache({"ls", "store"}, {}, from_tmp);
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out, "k\n");
+  // An absolute DIR is taken as it is.
+  CliOptions elsewhere;
+  elsewhere.working_dir = "/nonexistent";
+  EXPECT_EQ(Ucache({"get", Store(), "k"}, {}, elsewhere).out, "v");
+}
+
 TEST_F(CliTest, CompactPrintsBeforeAndAfter) {
   std::mt19937_64 rng(11);
   for (int round = 0; round < 4; ++round) {
@@ -618,7 +681,9 @@ TEST_F(CliTest, CompactDrawsProgressBarOnTerminal) {
   for (int i = 0; i < 32; ++i) {
     Put("k" + std::to_string(i), RandomBytes(rng, 4096));
   }
-  CliResult r = Ucache({"compact", Store()}, {}, /*stdout_is_tty=*/true);
+  CliOptions terminal;
+  terminal.stdout_is_tty = true;
+  CliResult r = Ucache({"compact", Store()}, {}, terminal);
   ASSERT_EQ(r.code, kExitOk) << r.err;
   EXPECT_NE(r.out.find("before:"), std::string::npos) << r.out;
   EXPECT_EQ(r.err.find("ucache:"), std::string::npos) << r.err;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ucache/internal/codec.h"
 
 namespace ucache {
 namespace {
@@ -39,7 +40,7 @@ std::string WithCereal(const T&... values) {
 template <class... T>
 std::string WithKeyEncoder(const T&... values) {
   std::string out;
-  KeyEncoder encoder(&out);
+  codec_internal::KeyEncoder encoder(&out);
   encoder(values...);
   return out;
 }

@@ -415,10 +415,12 @@ TEST(MemoizeTest, ScopedOverrideDisablesOrSwitchesBackend) {
     ScopedOverride memory_only(Backend::kMemory);
     cached(2);
   }
-  // Computed inside the block into memory only: a new cache misses.
+  // Computed inside the block into memory only: a cache of its own (as a
+  // fresh process would have) misses.
   int other_runs = 0;
   auto other = memoize(
-      "scoped/v1", [&](int x) { return x + 0 * ++other_runs; }, options);
+      "scoped/v1", [&](int x) { return x + 0 * ++other_runs; },
+      Cache::Open(options));
   other(1);
   other(2);
   EXPECT_EQ(other_runs, 1) << "key 1 is on disk, key 2 must not be";
@@ -505,6 +507,79 @@ TEST(MemoizeTest, RejectsBadNames) {
   EXPECT_THROW(memoize("", fn), std::invalid_argument);
   EXPECT_THROW(memoize("tab\there", fn), std::invalid_argument);
   EXPECT_THROW(memoize(std::string(1025, 'n'), fn), std::invalid_argument);
+}
+
+// A plain function, so that options carrying it can share a cache.
+std::atomic<int> warnings{0};
+void CountWarnings(LogLevel level, std::string_view) {
+  if (level == LogLevel::kWarning) ++warnings;
+}
+
+TEST(MemoizeTest, OneStoreSharesOneCacheAndOneWarning) {
+  TempDir tmp;
+  ASSERT_TRUE(WriteWholeFile(tmp.Sub("file"), "", 0600));
+  Options unusable = StoreOptions(tmp.Sub("file") + "/store");
+  unusable.log = CountWarnings;
+  warnings = 0;
+  {
+    std::vector<Memoized<int(int)>> fns;
+    for (int i = 0; i < 5; ++i) {
+      fns.push_back(memoize(
+          "f" + std::to_string(i), [i](int x) { return x + i; }, unusable));
+    }
+    EXPECT_EQ(warnings.load(), 1) << "one cache, one file-tier warning";
+    for (const auto& fn : fns) EXPECT_EQ(&fn.cache(), &fns[0].cache());
+    EXPECT_EQ(fns[3](1), 4);
+    EXPECT_EQ(fns[0].active_backend(), Backend::kMemory);
+
+    // Other options, other caches.
+    Options other_dir = StoreOptions(tmp.Sub("other"));
+    auto a = memoize(
+        "a", [](int x) { return x; }, other_dir);
+    EXPECT_NE(&a.cache(), &fns[0].cache());
+    Options other_budget = unusable;
+    other_budget.memory.max_bytes /= 2;
+    auto b = memoize(
+        "b", [](int x) { return x; }, other_budget);
+    EXPECT_NE(&b.cache(), &fns[0].cache());
+    auto c = mcache(
+        "c", [](int x) { return x; }, unusable);
+    EXPECT_NE(&c.cache(), &fns[0].cache());
+    // A sink the registry cannot compare, and a cache of one's own.
+    Options lambda_sink = unusable;
+    lambda_sink.log = [](LogLevel, std::string_view) {};
+    auto d = memoize(
+        "d", [](int x) { return x; }, lambda_sink);
+    auto e = memoize(
+        "e", [](int x) { return x; }, lambda_sink);
+    EXPECT_NE(&d.cache(), &e.cache());
+    auto own = memoize(
+        "own", [](int x) { return x; }, Cache::Open(unusable));
+    EXPECT_NE(&own.cache(), &fns[0].cache());
+  }
+  // The shared cache died with its last function: a new one warns again.
+  warnings = 0;
+  auto again = memoize(
+      "again", [](int x) { return x; }, unusable);
+  EXPECT_EQ(warnings.load(), 1);
+}
+
+TEST(MemoizeTest, ForkedChildOpensItsOwnCache) {
+  TempDir tmp;
+  const Options options = StoreOptions(tmp.Sub("store"));
+  auto parent = memoize(
+      "parent", [](int x) { return x; }, options);
+  const Cache* parents = &parent.cache();
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    auto child = memoize(
+        "child", [](int x) { return x; }, options);
+    _exit(&child.cache() != parents && child(7) == 7 ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 }
 
 TEST(MemoizeTest, NamesAreNeverPaths) {

@@ -114,7 +114,7 @@ void CopyDirFlat(const std::string& from, const std::string& to) {
   }
 }
 
-FaultEnv::FaultEnv(std::shared_ptr<Env> base) : base_(std::move(base)) {}
+FaultEnv::FaultEnv(std::shared_ptr<Env> base) : EnvWrapper(std::move(base)) {}
 
 void FaultEnv::SetSpaceLimit(uint64_t bytes_remaining) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -153,7 +153,7 @@ void FaultEnv::SetNowMillis(int64_t millis) {
 void FaultEnv::AdvanceMillis(int64_t delta) {
   // Read the real clock outside mu_: the wrapped Env may be another FaultEnv
   // or something slow, and it is not ours to serialize.
-  const int64_t real = base_->NowMillis();
+  const int64_t real = target()->NowMillis();
   std::lock_guard<std::mutex> lock(mu_);
   now_millis_ = now_millis_.value_or(real) + delta;
 }
@@ -219,20 +219,21 @@ uint64_t FaultEnv::ChargeSpace(uint64_t n) {
 
 Result<int> FaultEnv::Open(const std::string& path, OpenMode mode) {
   if (Status s = Enter(Op::kOpen); !s.ok()) return s;
-  return Leave(Op::kOpen, base_->Open(path, mode));
+  return Leave(Op::kOpen, target()->Open(path, mode));
 }
 
 Status FaultEnv::Close(int fd) {
   if (Status s = Enter(Op::kClose); !s.ok()) return s;
-  return Leave(Op::kClose, base_->Close(fd));
+  return Leave(Op::kClose, target()->Close(fd));
 }
 
 Status FaultEnv::Write(int fd, const void* data, size_t n, uint64_t offset) {
   if (Status s = Enter(Op::kWrite); !s.ok()) return s;
   const uint64_t granted = ChargeSpace(n);
-  if (granted == n) return Leave(Op::kWrite, base_->Write(fd, data, n, offset));
+  if (granted == n)
+    return Leave(Op::kWrite, target()->Write(fd, data, n, offset));
   if (granted > 0) {
-    Status s = base_->Write(fd, data, static_cast<size_t>(granted), offset);
+    Status s = target()->Write(fd, data, static_cast<size_t>(granted), offset);
     if (!s.ok()) return s;
   }
   return Status::NoSpace(NoSpaceMessage("pwrite", fd));
@@ -240,7 +241,7 @@ Status FaultEnv::Write(int fd, const void* data, size_t n, uint64_t offset) {
 
 Status FaultEnv::Read(int fd, void* data, size_t n, uint64_t offset) {
   if (Status s = Enter(Op::kRead); !s.ok()) return s;
-  return Leave(Op::kRead, base_->Read(fd, data, n, offset));
+  return Leave(Op::kRead, target()->Read(fd, data, n, offset));
 }
 
 Status FaultEnv::Allocate(int fd, uint64_t offset, uint64_t len) {
@@ -255,27 +256,27 @@ Status FaultEnv::Allocate(int fd, uint64_t offset, uint64_t len) {
       *space_remaining_ -= len;
     }
   }
-  return Leave(Op::kAllocate, base_->Allocate(fd, offset, len));
+  return Leave(Op::kAllocate, target()->Allocate(fd, offset, len));
 }
 
 Status FaultEnv::Sync(int fd) {
   if (Status s = Enter(Op::kSync); !s.ok()) return s;
-  return Leave(Op::kSync, base_->Sync(fd));
+  return Leave(Op::kSync, target()->Sync(fd));
 }
 
 Result<FileInfo> FaultEnv::Stat(int fd) {
   if (Status s = Enter(Op::kStat); !s.ok()) return s;
-  return Leave(Op::kStat, base_->Stat(fd));
+  return Leave(Op::kStat, target()->Stat(fd));
 }
 
 Result<FileInfo> FaultEnv::StatPath(const std::string& path) {
   if (Status s = Enter(Op::kStatPath); !s.ok()) return s;
-  return Leave(Op::kStatPath, base_->StatPath(path));
+  return Leave(Op::kStatPath, target()->StatPath(path));
 }
 
 Result<void*> FaultEnv::Map(int fd, uint64_t len, bool writable) {
   if (Status s = Enter(Op::kMap); !s.ok()) return s;
-  return Leave(Op::kMap, base_->Map(fd, len, writable));
+  return Leave(Op::kMap, target()->Map(fd, len, writable));
 }
 
 void FaultEnv::Unmap(void* addr, uint64_t len) {
@@ -285,17 +286,17 @@ void FaultEnv::Unmap(void* addr, uint64_t len) {
     std::lock_guard<std::mutex> lock(mu_);
     CountLocked(Op::kUnmap);
   }
-  base_->Unmap(addr, len);
+  target()->Unmap(addr, len);
 }
 
 Status FaultEnv::Lock(int fd, LockMode mode) {
   if (Status s = Enter(Op::kLock); !s.ok()) return s;
-  return Leave(Op::kLock, base_->Lock(fd, mode));
+  return Leave(Op::kLock, target()->Lock(fd, mode));
 }
 
 Status FaultEnv::Unlock(int fd) {
   if (Status s = Enter(Op::kUnlock); !s.ok()) return s;
-  return Leave(Op::kUnlock, base_->Unlock(fd));
+  return Leave(Op::kUnlock, target()->Unlock(fd));
 }
 
 ScopedEnvVar::ScopedEnvVar(const char* name, const char* value) : name_(name) {
@@ -317,37 +318,37 @@ ScopedEnvVar::~ScopedEnvVar() {
 
 Status FaultEnv::LockByte(int fd, uint64_t offset, LockMode mode) {
   if (Status s = Enter(Op::kLock); !s.ok()) return s;
-  return Leave(Op::kLock, base_->LockByte(fd, offset, mode));
+  return Leave(Op::kLock, target()->LockByte(fd, offset, mode));
 }
 
 Status FaultEnv::UnlockByte(int fd, uint64_t offset) {
   if (Status s = Enter(Op::kUnlock); !s.ok()) return s;
-  return Leave(Op::kUnlock, base_->UnlockByte(fd, offset));
+  return Leave(Op::kUnlock, target()->UnlockByte(fd, offset));
 }
 
 Status FaultEnv::CreateDir(const std::string& path) {
   if (Status s = Enter(Op::kCreateDir); !s.ok()) return s;
-  return Leave(Op::kCreateDir, base_->CreateDir(path));
+  return Leave(Op::kCreateDir, target()->CreateDir(path));
 }
 
 Result<std::vector<std::string>> FaultEnv::ListDir(const std::string& path) {
   if (Status s = Enter(Op::kListDir); !s.ok()) return s;
-  return Leave(Op::kListDir, base_->ListDir(path));
+  return Leave(Op::kListDir, target()->ListDir(path));
 }
 
 Status FaultEnv::Rename(const std::string& from, const std::string& to) {
   if (Status s = Enter(Op::kRename); !s.ok()) return s;
-  return Leave(Op::kRename, base_->Rename(from, to));
+  return Leave(Op::kRename, target()->Rename(from, to));
 }
 
 Status FaultEnv::Remove(const std::string& path) {
   if (Status s = Enter(Op::kRemove); !s.ok()) return s;
-  return Leave(Op::kRemove, base_->Remove(path));
+  return Leave(Op::kRemove, target()->Remove(path));
 }
 
 Status FaultEnv::SyncDir(const std::string& path) {
   if (Status s = Enter(Op::kSyncDir); !s.ok()) return s;
-  return Leave(Op::kSyncDir, base_->SyncDir(path));
+  return Leave(Op::kSyncDir, target()->SyncDir(path));
 }
 
 int64_t FaultEnv::NowMillis() {
@@ -356,7 +357,7 @@ int64_t FaultEnv::NowMillis() {
     CountLocked(Op::kNowMillis);
     if (now_millis_) return *now_millis_;
   }
-  return base_->NowMillis();
+  return target()->NowMillis();
 }
 
 uint32_t FaultEnv::CurrentUser() {
@@ -364,7 +365,7 @@ uint32_t FaultEnv::CurrentUser() {
     std::lock_guard<std::mutex> lock(mu_);
     CountLocked(Op::kCurrentUser);
   }
-  return base_->CurrentUser();
+  return target()->CurrentUser();
 }
 
 std::string_view OpName(FaultEnv::Op op) {

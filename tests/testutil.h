@@ -110,11 +110,11 @@ class ScopedEnvVar {
   std::optional<std::string> old_;
 };
 
-// An Env that forwards every call to another Env, after consulting its knobs
-// in this order: the call is counted, a planned crash fires, a planned
-// failure is returned, the space budget is charged. A call stopped by a knob
-// never reaches the wrapped Env.
-class FaultEnv : public Env {
+// An Env that forwards every call to another Env (EnvWrapper's target()),
+// after consulting its knobs in this order: the call is counted, a planned
+// crash fires, a planned failure is returned, the space budget is charged. A
+// call stopped by a knob never reaches the wrapped Env.
+class FaultEnv : public EnvWrapper {
  public:
   // One per Env method.
   enum class Op {
@@ -143,9 +143,6 @@ class FaultEnv : public Env {
   static constexpr int kCrashExitCode = 86;
 
   explicit FaultEnv(std::shared_ptr<Env> base = NewPosixEnv());
-
-  // The wrapped Env, for doing things behind FaultEnv's back.
-  Env* base() const { return base_.get(); }
 
   // Disk-space budget: from now on, Write and Allocate together may consume
   // `bytes_remaining` bytes (every byte passed counts, overwrites included).
@@ -225,9 +222,6 @@ class FaultEnv : public Env {
   }
   // How many of `n` bytes the space budget lets through; the rest is lost.
   uint64_t ChargeSpace(uint64_t n);
-
-  // Constant after construction.
-  const std::shared_ptr<Env> base_;
 
   mutable std::mutex mu_;
   // Guarded by mu_.

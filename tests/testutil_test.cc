@@ -38,7 +38,7 @@ class FaultEnvTest : public ::testing::Test {
   }
 
   uint64_t SizeOf(int fd) {
-    Result<FileInfo> info = env_.base()->Stat(fd);
+    Result<FileInfo> info = env_.target()->Stat(fd);
     EXPECT_OK(info);
     return info.ok() ? info->size : 0;
   }
@@ -117,7 +117,7 @@ TEST_F(FaultEnvTest, FailNextFailsExactlyCountCalls) {
   env_.FailNext(FaultEnv::Op::kOpen, Status::PermissionDenied("nope"));
   Result<int> opened = env_.Open(dir_.Sub("g"), OpenMode::kCreate);
   EXPECT_EQ(opened.status().code(), Status::Code::kPermissionDenied);
-  EXPECT_FALSE(env_.base()->StatPath(dir_.Sub("g")).ok());
+  EXPECT_FALSE(env_.target()->StatPath(dir_.Sub("g")).ok());
 
   // An OK status cancels, and ClearFaults cancels everything.
   env_.FailNext(FaultEnv::Op::kStat, Status::IOError("x"), 5);

@@ -234,6 +234,57 @@ class ProgressBar {
   uint64_t last_total_ = 0;
 };
 
+// --ttl's first check, before CLI11 converts the text: "1.5" or "abc" would
+// otherwise read as out of range.
+CLI::Validator WholeSeconds() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const bool digits =
+            !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+              return c >= '0' && c <= '9';
+            });
+        if (digits) return "";
+        return "\"" + text +
+               "\" is not a whole number of seconds (0 means never expire)";
+      },
+      "");
+}
+
+bool IsSubcommand(const CLI::App& app, std::string_view name) {
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == name) return true;
+  }
+  return false;
+}
+
+// "put, get, rm, ...", in the order they were added.
+std::string SubcommandNames(const CLI::App& app) {
+  std::string names;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    if (!names.empty()) names += ", ";
+    names += sub->get_name();
+  }
+  return names;
+}
+
+// The first argument before any `--` that looks like an option but is none
+// of the app's or its subcommands' (a key such as "-k", most likely), or null.
+const char* UnknownDashArgument(const CLI::App& app, int argc,
+                                const char* const* argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--") return nullptr;
+    if (arg.size() < 2 || arg.front() != '-') continue;
+    const std::string name(arg.substr(0, arg.find('=')));
+    bool known = app.get_option_no_throw(name) != nullptr;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->get_option_no_throw(name) != nullptr;
+    }
+    if (!known) return argv[i];
+  }
+  return nullptr;
+}
+
 int Put(const Io& io, const Args& args) {
   if (Status s = CheckKey(args.key); !s.ok()) return Fail(io, "put", s);
   std::string value;
@@ -425,6 +476,7 @@ int Run(int argc, const char* const* argv, const Io& io) {
                   "Seconds until the value expires; 0 (the default) means "
                   "never")
       ->type_name("SECONDS")
+      ->check(WholeSeconds())
       ->check(CLI::Range(int64_t{0}, kMaxTtlSeconds).description(""));
 
   CLI::App* get = app.add_subcommand(
@@ -460,12 +512,32 @@ int Run(int argc, const char* const* argv, const Io& io) {
   add_dir(compact);
   compact->footer(std::string(kCompactFooter) + kFooter);
 
+  // CLI11 would call a misspelt subcommand one of "the following arguments
+  // [that] were not expected".
+  if (argc > 1 && argv[1][0] != '-' && !IsSubcommand(app, argv[1])) {
+    io.err << "ucache: unknown subcommand \"" << argv[1]
+           << "\"; the subcommands are " << SubcommandNames(app) << "\n"
+           << "Run with --help for more information.\n";
+    return kExitError;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     // CLI11 reports --help and --version as "errors" with exit code 0 and
     // prints them to `out`; real errors go to `err`.
-    return app.exit(e, io.out, io.err) == 0 ? kExitOk : kExitError;
+    if (app.exit(e, io.out, io.err) == 0) return kExitOk;
+    if (const char* arg = UnknownDashArgument(app, argc, argv);
+        arg != nullptr && (dynamic_cast<const CLI::RequiredError*>(&e) ||
+                           dynamic_cast<const CLI::ExtrasError*>(&e))) {
+      io.err << "A KEY that starts with '-' goes after `--`, e.g. `ucache "
+             << argv[1] << " DIR -- " << arg << "`\n";
+    }
+    return kExitError;
+  }
+
+  if (!io.options.working_dir.empty() && !args.dir.empty() &&
+      args.dir.front() != '/') {
+    args.dir = io.options.working_dir + "/" + args.dir;
   }
 
   if (put->parsed()) return Put(io, args);

@@ -34,6 +34,10 @@ struct CliOptions {
   // Whether stdout is a terminal; `compact` draws a progress bar on the
   // error stream only then, so that scripts and logs never see one.
   bool stdout_is_tty = false;
+  // Where a relative DIR is taken from; empty: the current directory. main()
+  // passes $BUILD_WORKING_DIRECTORY, which `bazel run` sets to the directory
+  // the user ran it from (the tool itself runs in its runfiles tree).
+  std::string working_dir;
 };
 
 // Parses `argv` (argv[0] is the program name) and runs one subcommand.

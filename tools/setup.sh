@@ -5,7 +5,7 @@
 #   UCACHE_SKIP_DEMO=1 tools/setup.sh  # install only
 #
 # Installs, from Debian's own archive, Bazel (bazel-bootstrap 4.2.3 and the
-# rules it reads offline), the compiler, the libraries ucache links (cereal,
+# rules it reads offline), CMake and pkg-config, the compiler, the libraries ucache links (cereal,
 # xxHash, LZ4, CLI11, GoogleTest, Google Benchmark), the stores the benchmark
 # compares against (LMDB, RocksDB, LevelDB, SQLite, Python's joblib and
 # diskcache), and clang with its sanitizer and fuzzer runtimes. Nothing is
@@ -18,8 +18,9 @@
 set -euo pipefail
 
 readonly PACKAGES=(
-  # Build system and compiler.
-  bazel-bootstrap bazel-rules-java bazel-platforms g++
+  # Build systems and compiler: Bazel (the primary build) and CMake with
+  # pkg-config (the second build, and what its installed package offers).
+  bazel-bootstrap bazel-rules-java bazel-platforms g++ cmake pkgconf
   # Libraries ucache builds with (wrapped by deps.bzl, see third_party/).
   # libgtest-dev and libgmock-dev ship libgtest.a/libgmock.a themselves.
   libcereal-dev libxxhash-dev liblz4-dev libcli11-dev

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "tools/cli.h"
@@ -12,6 +13,9 @@ int main(int argc, char** argv) {
   std::ios::sync_with_stdio(false);
   ucache::cli::CliOptions options;
   options.stdout_is_tty = isatty(STDOUT_FILENO) == 1;
+  if (const char* dir = std::getenv("BUILD_WORKING_DIRECTORY")) {
+    options.working_dir = dir;
+  }
   return ucache::cli::RunCli(argc, argv, std::cin, std::cout, std::cerr,
                              options);
 }

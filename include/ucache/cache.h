@@ -34,6 +34,7 @@
 
 #include "ucache/fallback_cache.h"
 #include "ucache/file_cache.h"
+#include "ucache/internal/language_level.h"
 #include "ucache/memory_cache.h"
 #include "ucache/options.h"
 #include "ucache/status.h"
@@ -100,7 +101,9 @@ class Cache {
   bool disabled() const;
 
   // The backend that serves calls (without a ScopedOverride), and why it is
-  // that one: "as configured", or what failed.
+  // that one: "as configured by UCACHE_BACKEND=memory" (or by
+  // options.backend), "disabled by UCACHE_DISABLE=1" (or options.disable,
+  // ...), or what failed.
   Backend active_backend() const;
   std::string active_reason() const;
 

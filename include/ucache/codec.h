@@ -10,9 +10,11 @@
 // function as cereal documents. Raw bytes are in this machine's byte order;
 // stores are not meant to move between architectures.
 //
-// Keys. KeyEncoder writes arguments in exactly cereal's binary encoding
+// Keys. A call's arguments are written in exactly cereal's binary encoding
 // (BinaryOutputArchive's bytes) into a string, without a stream, so that
-// hashing a call's arguments costs no allocation for small arguments.
+// hashing them costs no allocation for small arguments. The cereal headers
+// for the standard library's types (containers, strings, tuples, optional,
+// variant, chrono, smart pointers) come with this header.
 
 #ifndef UCACHE_CODEC_H_
 #define UCACHE_CODEC_H_
@@ -20,102 +22,23 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <streambuf>
+#include <istream>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <vector>
 
-#include "cereal/archives/binary.hpp"
-#include "cereal/cereal.hpp"
-#include "cereal/types/array.hpp"
-#include "cereal/types/chrono.hpp"
-#include "cereal/types/complex.hpp"
-#include "cereal/types/map.hpp"
-#include "cereal/types/memory.hpp"
-#include "cereal/types/optional.hpp"
-#include "cereal/types/set.hpp"
-#include "cereal/types/string.hpp"
-#include "cereal/types/tuple.hpp"
-#include "cereal/types/unordered_map.hpp"
-#include "cereal/types/unordered_set.hpp"
-#include "cereal/types/utility.hpp"
-#include "cereal/types/variant.hpp"
-#include "cereal/types/vector.hpp"
+#include "ucache/internal/codec.h"
+#include "ucache/internal/language_level.h"
 
 namespace ucache {
-
-// A cereal output archive that appends cereal's binary encoding to a
-// std::string. Same bytes as cereal::BinaryOutputArchive.
-class KeyEncoder
-    : public cereal::OutputArchive<KeyEncoder, cereal::AllowEmptyClassElision> {
- public:
-  explicit KeyEncoder(std::string* out)
-      : cereal::OutputArchive<KeyEncoder, cereal::AllowEmptyClassElision>(this),
-        out_(out) {}
-
-  void saveBinary(const void* data, std::size_t size) {
-    out_->append(static_cast<const char*>(data), size);
-  }
-
- private:
-  std::string* out_;
-};
-
-// cereal's glue for KeyEncoder, mirroring what binary.hpp declares for
-// BinaryOutputArchive.
-template <class T>
-std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(
-    KeyEncoder& ar, const T& t) {
-  ar.saveBinary(std::addressof(t), sizeof(t));
-}
-template <class Archive, class T>
-CEREAL_ARCHIVE_RESTRICT(KeyEncoder, KeyEncoder)
-CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::NameValuePair<T>& t) {
-  ar(t.value);
-}
-template <class Archive, class T>
-CEREAL_ARCHIVE_RESTRICT(KeyEncoder, KeyEncoder)
-CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::SizeTag<T>& t) {
-  ar(t.size);
-}
-template <class T>
-void CEREAL_SAVE_FUNCTION_NAME(KeyEncoder& ar,
-                               const cereal::BinaryData<T>& bd) {
-  ar.saveBinary(bd.data, static_cast<std::size_t>(bd.size));
-}
-
-namespace codec_internal {
-
-// A read-only streambuf over bytes someone else owns, for cereal's input
-// archive.
-class ViewBuf : public std::streambuf {
- public:
-  explicit ViewBuf(std::string_view bytes) {
-    char* p = const_cast<char*>(bytes.data());
-    setg(p, p, p + bytes.size());
-  }
-};
-
-template <class T>
-inline constexpr bool kRawElement =
-    std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
-
-// Copies `bytes` into `n` elements at `out`, which the caller sized.
-template <class T>
-void CopyElements(std::string_view bytes, T* out) {
-  std::memcpy(static_cast<void*>(out), bytes.data(), bytes.size());
-}
-
-}  // namespace codec_internal
 
 // The general case: cereal's binary archive.
 template <class T, class Enable = void>
 struct Codec {
   static constexpr bool kRaw = false;
   static void Encode(const T& value, std::string* out) {
-    KeyEncoder archive(out);
+    codec_internal::KeyEncoder archive(out);
     archive(value);
   }
   // False when `bytes` is not a T's encoding (a cache may forget, never
@@ -205,13 +128,5 @@ struct Codec<std::string> {
 };
 
 }  // namespace ucache
-
-namespace cereal::traits::detail {
-// What cereal's save_minimal checks pair KeyEncoder with.
-template <>
-struct get_input_from_output<ucache::KeyEncoder> {
-  using type = cereal::BinaryInputArchive;
-};
-}  // namespace cereal::traits::detail
 
 #endif  // UCACHE_CODEC_H_

@@ -19,8 +19,10 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "ucache/internal/language_level.h"
 #include "ucache/status.h"
 
 namespace ucache {
@@ -113,6 +115,83 @@ class Env {
 
 // The real Linux implementation. It holds no state; make as many as you like.
 std::shared_ptr<Env> NewPosixEnv();
+
+// An Env that forwards every call to another one: derive from it and
+// override only the calls to change (a failing Sync, a clock that jumps),
+// as leveldb's EnvWrapper does. Thread-safe when the target is.
+//
+//   class SlowSync : public ucache::EnvWrapper {
+//    public:
+//     using EnvWrapper::EnvWrapper;
+//     ucache::Status Sync(int fd) override {
+//       std::this_thread::sleep_for(std::chrono::milliseconds(10));
+//       return EnvWrapper::Sync(fd);
+//     }
+//   };
+//   options.env = std::make_shared<SlowSync>(ucache::NewPosixEnv());
+class EnvWrapper : public Env {
+ public:
+  // `target` receives every call that is not overridden; it must not be
+  // null, and it is kept alive as long as the wrapper.
+  explicit EnvWrapper(std::shared_ptr<Env> target)
+      : target_(std::move(target)) {}
+
+  // The wrapped Env, for doing things behind the wrapper's back.
+  Env* target() const { return target_.get(); }
+
+  Result<int> Open(const std::string& path, OpenMode mode) override {
+    return target_->Open(path, mode);
+  }
+  Status Close(int fd) override { return target_->Close(fd); }
+  Status Write(int fd, const void* data, size_t n, uint64_t offset) override {
+    return target_->Write(fd, data, n, offset);
+  }
+  Status Read(int fd, void* data, size_t n, uint64_t offset) override {
+    return target_->Read(fd, data, n, offset);
+  }
+  Status Allocate(int fd, uint64_t offset, uint64_t len) override {
+    return target_->Allocate(fd, offset, len);
+  }
+  Status Sync(int fd) override { return target_->Sync(fd); }
+  Result<FileInfo> Stat(int fd) override { return target_->Stat(fd); }
+  Result<FileInfo> StatPath(const std::string& path) override {
+    return target_->StatPath(path);
+  }
+  Result<void*> Map(int fd, uint64_t len, bool writable) override {
+    return target_->Map(fd, len, writable);
+  }
+  void Unmap(void* addr, uint64_t len) override { target_->Unmap(addr, len); }
+  Status Lock(int fd, LockMode mode) override {
+    return target_->Lock(fd, mode);
+  }
+  Status Unlock(int fd) override { return target_->Unlock(fd); }
+  Status LockByte(int fd, uint64_t offset, LockMode mode) override {
+    return target_->LockByte(fd, offset, mode);
+  }
+  Status UnlockByte(int fd, uint64_t offset) override {
+    return target_->UnlockByte(fd, offset);
+  }
+  Status CreateDir(const std::string& path) override {
+    return target_->CreateDir(path);
+  }
+  Result<std::vector<std::string>> ListDir(const std::string& path) override {
+    return target_->ListDir(path);
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return target_->Rename(from, to);
+  }
+  Status Remove(const std::string& path) override {
+    return target_->Remove(path);
+  }
+  Status SyncDir(const std::string& path) override {
+    return target_->SyncDir(path);
+  }
+  int64_t NowMillis() override { return target_->NowMillis(); }
+  uint32_t CurrentUser() override { return target_->CurrentUser(); }
+
+ private:
+  const std::shared_ptr<Env> target_;
+};
 
 }  // namespace ucache
 

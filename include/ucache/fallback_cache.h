@@ -19,6 +19,8 @@
 #include <string>
 #include <string_view>
 
+#include "ucache/internal/language_level.h"
+
 namespace ucache {
 
 struct FallbackCacheOptions {

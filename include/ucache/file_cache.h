@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "ucache/env.h"
+#include "ucache/internal/language_level.h"
 #include "ucache/status.h"
 
 namespace ucache {

@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 
+#include "ucache/internal/language_level.h"
 #include "ucache/status.h"
 
 namespace ucache {

@@ -24,6 +24,7 @@
 
 #include "ucache/fallback_cache.h"
 #include "ucache/file_cache.h"
+#include "ucache/internal/language_level.h"
 #include "ucache/memory_cache.h"
 #include "ucache/status.h"
 

@@ -19,6 +19,7 @@
 
 #include <optional>
 
+#include "ucache/internal/language_level.h"
 #include "ucache/options.h"
 
 namespace ucache {

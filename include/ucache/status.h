@@ -17,6 +17,8 @@
 #include <string_view>
 #include <utility>
 
+#include "ucache/internal/language_level.h"
+
 namespace ucache {
 
 // [[nodiscard]]: a dropped Status hides the cause of a failure. Where a

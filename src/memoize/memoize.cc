@@ -2,8 +2,12 @@
 
 #include "ucache/memoize.h"
 
+#include <xxhash.h>
+
 #include <array>
 #include <cstring>
+#include <stdexcept>
+#include <string_view>
 
 namespace ucache::memoize_internal {
 
@@ -49,7 +53,9 @@ void AppendHex64(uint64_t v, char* out) {
 
 }  // namespace
 
-void AppendKeyHash(XXH128_hash_t hash, std::string* key) {
+void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key) {
+  const XXH128_hash_t hash =
+      XXH3_128bits_withSeed(encoded.data(), encoded.size(), seed);
   char out[33];
   out[0] = '#';
   AppendHex64(hash.high64, out + 1);

@@ -36,6 +36,7 @@ class Cache::Impl {
   explicit Impl(selector_internal::Resolved resolved)
       : options_(std::move(resolved.options)),
         dir_status_(std::move(resolved.dir_status)),
+        decided_by_(std::move(resolved.decided_by)),
         log_(options_.log ? options_.log : LogSink(LogToStderr)) {
     for (const std::string& w : resolved.warnings) {
       log_(LogLevel::kWarning, w);
@@ -164,12 +165,12 @@ class Cache::Impl {
 
   // The backend the options ask for, degraded to what opens; opens it.
   Backend Choose() {
-    std::string why = "as configured";
+    std::string why = "as configured by " + decided_by_;
     Backend chosen = Backend::kFallback;
     switch (options_.disable ? Backend::kDisabled : options_.backend) {
       case Backend::kDisabled:
         chosen = Backend::kDisabled;
-        why = "disabled by options or UCACHE_DISABLE";
+        why = "disabled by " + decided_by_;
         break;
       case Backend::kAuto:
       case Backend::kMemoryAndFile: {
@@ -300,6 +301,7 @@ class Cache::Impl {
   // Constant after construction.
   const Options options_;
   const Status dir_status_;
+  const std::string decided_by_;  // what chose the backend (resolve.h)
   const LogSink log_;
   Backend configured_ = Backend::kFallback;  // set once, in the constructor
 

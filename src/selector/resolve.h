@@ -18,6 +18,11 @@ struct Resolved {
   Options options;  // dir resolved, or empty with dir_status saying why
   Status dir_status;
   std::vector<std::string> warnings;  // ignored environment variables
+  // What decided the backend, for Cache::active_reason(): when disabled,
+  // "UCACHE_DISABLE=<value>", "options.disable", or whichever of the two
+  // below asked for kDisabled; otherwise "UCACHE_BACKEND=<value>" or
+  // "options.backend".
+  std::string decided_by;
 };
 
 Resolved ResolveOptions(const Options& options);

@@ -1,0 +1,480 @@
+// The machinery behind memoize.h: signatures, the shared state of a
+// memoized function (its cache, stats and single-flight table), key
+// functions and handle construction. Not part of the API: include
+// "ucache/memoize.h", and expect anything here to change.
+
+#ifndef UCACHE_INTERNAL_MEMOIZE_H_
+#define UCACHE_INTERNAL_MEMOIZE_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <unordered_map>
+#include <utility>
+
+#include "ucache/cache.h"
+#include "ucache/codec.h"
+#include "ucache/internal/language_level.h"
+#include "ucache/memoize_types.h"
+#include "ucache/options.h"
+#include "ucache/scoped_override.h"
+
+namespace ucache::memoize_internal {
+
+// R(Args...) of a function pointer, function, or callable object with one
+// non-template operator(); no `type` for anything else (a generic lambda, an
+// object with overloaded operator()), so that Make can say so in a sentence.
+template <class F, class = void>
+struct Signature {};
+template <class F>
+struct Signature<F, std::void_t<decltype(&F::operator())>>
+    : Signature<decltype(&F::operator())> {};
+template <class R, class... A>
+struct Signature<R(A...)> {
+  using type = R(A...);
+};
+template <class R, class... A>
+struct Signature<R (*)(A...)> : Signature<R(A...)> {};
+template <class R, class... A>
+struct Signature<R (*)(A...) noexcept> : Signature<R(A...)> {};
+template <class C, class R, class... A>
+struct Signature<R (C::*)(A...)> : Signature<R(A...)> {};
+template <class C, class R, class... A>
+struct Signature<R (C::*)(A...) const> : Signature<R(A...)> {};
+template <class C, class R, class... A>
+struct Signature<R (C::*)(A...) noexcept> : Signature<R(A...)> {};
+template <class C, class R, class... A>
+struct Signature<R (C::*)(A...) const noexcept> : Signature<R(A...)> {};
+
+// How a memoized call takes each argument: references as declared (so a
+// `ThreadPool&` stays mutable), values by const reference.
+template <class A>
+using Param = std::conditional_t<std::is_reference_v<A>, A, const A&>;
+
+// How acache keeps an argument until its computation runs: values copied,
+// lvalue references as references (the caller keeps the object alive).
+template <class A>
+using Stored =
+    std::conditional_t<std::is_lvalue_reference_v<A>,
+                       std::reference_wrapper<std::remove_reference_t<A>>,
+                       std::decay_t<A>>;
+
+template <size_t J, size_t... I>
+inline constexpr bool kIgnored = ((J == I) || ...);
+
+// Validates a memoize name; throws std::invalid_argument (a programming
+// error, found on the first run).
+void CheckName(const std::string& name);
+// The seed of a function's key hashes: a hash of its name and signature.
+uint64_t KeySeed(const std::string& name, const char* signature);
+// Appends "#" and the 32 hex digits of the XXH3-128 hash of `encoded` (the
+// arguments' encoding) under `seed` to `key`.
+void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key);
+// The Cache that memoize(name, fn, options) uses: one per process for each
+// set of options that resolves to the same cache (OptionsShareCache), kept
+// while any memoized function or other holder uses it.
+std::shared_ptr<Cache> SharedCache(const Options& options);
+
+// The state copies of one Memoized (or AsyncMemoized) share.
+template <class R, class... Args>
+class State : public std::enable_shared_from_this<State<R, Args...>> {
+ public:
+  using Fn = std::function<R(Args...)>;
+  using KeyFn = std::function<void(codec_internal::KeyEncoder&,
+                                   const std::decay_t<Args>&...)>;
+
+  State(std::string name, Fn fn, KeyFn key_fn, std::shared_ptr<Cache> cache)
+      : name_(std::move(name)),
+        fn_(std::move(fn)),
+        key_fn_(std::move(key_fn)),
+        cache_(std::move(cache)),
+        seed_(KeySeed(name_, typeid(R(std::decay_t<Args>...)).name())) {}
+
+  const std::string& name() const { return name_; }
+  Cache& cache() const { return *cache_; }
+
+  R Call(Param<Args>... args) {
+    ++stats_.calls;
+    if (cache_->disabled()) {
+      ++stats_.bypassed;
+      return fn_(std::forward<Param<Args>>(args)...);
+    }
+    const std::string key = Key(args...);
+    if (std::optional<R> v = Lookup(key)) return std::move(*v);
+    return Fill(key, [&] { return fn_(std::forward<Param<Args>>(args)...); });
+  }
+
+  template <class E>
+  ArrayView<E> View(Param<Args>... args) {
+    ++stats_.calls;
+    std::shared_ptr<const R> value;
+    if (cache_->disabled()) {
+      ++stats_.bypassed;
+      value =
+          std::make_shared<const R>(fn_(std::forward<Param<Args>>(args)...));
+    } else {
+      const std::string key = Key(args...);
+      if (std::optional<Cache::Hit> hit = cache_->Get(key)) {
+        const uintptr_t at = reinterpret_cast<uintptr_t>(hit->data.data());
+        if (hit->data.size() % sizeof(E) == 0 && at % alignof(E) == 0) {
+          CountHit(hit->tier);
+          return ArrayView<E>(reinterpret_cast<const E*>(hit->data.data()),
+                              hit->data.size() / sizeof(E),
+                              std::move(hit->keep_alive));
+        }
+        ++stats_.undecodable;
+      }
+      value = std::make_shared<const R>(
+          Fill(key, [&] { return fn_(std::forward<Param<Args>>(args)...); }));
+    }
+    return ArrayView<E>(value->data(), value->size(), value);
+  }
+
+  std::shared_future<R> CallAsync(Param<Args>... args) {
+    ++stats_.calls;
+    if (cache_->disabled()) {
+      ++stats_.bypassed;
+      return Spawn(std::tuple<Stored<Args>...>(args...), std::nullopt);
+    }
+    std::string key = Key(args...);
+    if (std::optional<R> v = Lookup(key)) return Ready(std::move(*v));
+    std::shared_ptr<Flight> flight;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto [it, inserted] = flights_.try_emplace(key);
+      if (!inserted) {
+        flight = it->second;
+      } else {
+        it->second = std::make_shared<Flight>(std::thread::id());
+        return Spawn(std::tuple<Stored<Args>...>(args...),
+                     std::make_pair(std::move(key), it->second));
+      }
+    }
+    if (flight->leader.load() == std::this_thread::get_id()) {
+      ++stats_.recursions;
+      try {
+        return Ready(fn_(std::forward<Param<Args>>(args)...));
+      } catch (...) {
+        std::promise<R> failed;
+        failed.set_exception(std::current_exception());
+        return failed.get_future().share();
+      }
+    }
+    ++stats_.waits;
+    return flight->result;
+  }
+
+  MemoizeStats Stats() const {
+    MemoizeStats s;
+    s.calls = stats_.calls.load();
+    s.memory_hits = stats_.memory_hits.load();
+    s.file_hits = stats_.file_hits.load();
+    s.fallback_hits = stats_.fallback_hits.load();
+    s.hits = s.memory_hits + s.file_hits + s.fallback_hits;
+    s.misses = stats_.misses.load();
+    s.waits = stats_.waits.load();
+    s.peer_fills = stats_.peer_fills.load();
+    s.recursions = stats_.recursions.load();
+    s.exceptions = stats_.exceptions.load();
+    s.bypassed = stats_.bypassed.load();
+    s.undecodable = stats_.undecodable.load();
+    s.compute_seconds = static_cast<double>(stats_.compute_nanos.load()) / 1e9;
+    s.backend = cache_->active_backend();
+    s.reason = cache_->active_reason();
+    return s;
+  }
+
+ private:
+  // One computation in flight in this process.
+  struct Flight {
+    explicit Flight(std::thread::id leader_thread)
+        : result(promise.get_future().share()), leader(leader_thread) {}
+    std::promise<R> promise;
+    std::shared_future<R> result;
+    // The thread running the computation (none yet while an acache thread
+    // starts): a call for the same key from it is recursion and must not
+    // wait for itself.
+    std::atomic<std::thread::id> leader;
+  };
+
+  struct Counters {
+    std::atomic<uint64_t> calls{0}, memory_hits{0}, file_hits{0},
+        fallback_hits{0}, misses{0}, waits{0}, peer_fills{0}, recursions{0},
+        exceptions{0}, bypassed{0}, undecodable{0}, compute_nanos{0};
+  };
+
+  std::string Key(const std::decay_t<Args>&... args) const {
+    std::string encoded;
+    codec_internal::KeyEncoder encoder(&encoded);
+    key_fn_(encoder, args...);
+    std::string key;
+    key.reserve(name_.size() + 33);
+    key = name_;
+    AppendKeyHash(encoded, seed_, &key);
+    return key;
+  }
+
+  void CountHit(Tier tier) {
+    switch (tier) {
+      case Tier::kMemory:
+        ++stats_.memory_hits;
+        break;
+      case Tier::kFile:
+        ++stats_.file_hits;
+        break;
+      case Tier::kFallback:
+        ++stats_.fallback_hits;
+        break;
+    }
+  }
+
+  std::optional<R> Lookup(const std::string& key) {
+    std::optional<Cache::Hit> hit = cache_->Get(key);
+    if (!hit) return std::nullopt;
+    std::optional<R> value(std::in_place);
+    if (!Codec<R>::Decode(hit->data, &*value)) {
+      ++stats_.undecodable;
+      return std::nullopt;
+    }
+    CountHit(hit->tier);
+    return value;
+  }
+
+  // A miss: lead the computation of `key`, join the one in flight, or (for
+  // recursion) compute without caching.
+  template <class Compute>
+  R Fill(const std::string& key, Compute&& compute) {
+    std::shared_ptr<Flight> flight;
+    bool leader = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto [it, inserted] = flights_.try_emplace(key);
+      if (inserted) {
+        it->second = std::make_shared<Flight>(std::this_thread::get_id());
+      }
+      leader = inserted;
+      flight = it->second;
+    }
+    if (leader) return Lead(key, *flight, compute);
+    if (flight->leader.load() == std::this_thread::get_id()) {
+      ++stats_.recursions;
+      return compute();
+    }
+    ++stats_.waits;
+    return flight->result.get();
+  }
+
+  // Computes (or, after waiting for another process, reads) the value of
+  // `key`, publishes it to the flight's followers, and lands the flight.
+  template <class Compute>
+  R Lead(const std::string& key, Flight& flight, Compute&& compute) {
+    try {
+      R value = LeadUnguarded(key, compute);
+      // Landed before the followers wake, so a call that starts after the
+      // result is known never joins this flight: after an exception, it
+      // computes again.
+      Land(key);
+      flight.promise.set_value(value);
+      return value;
+    } catch (...) {
+      ++stats_.exceptions;
+      Land(key);
+      flight.promise.set_exception(std::current_exception());
+      throw;
+    }
+  }
+
+  template <class Compute>
+  R LeadUnguarded(const std::string& key, Compute&& compute) {
+    // Another process computing this key holds its lock: wait, then read
+    // what it stored. The lock is released after our own Put, for the same
+    // reason.
+    KeyLock lock = cache_->LockKey(key);
+    if (lock.held()) {
+      if (std::optional<R> v = Lookup(key)) {
+        ++stats_.peer_fills;
+        return std::move(*v);
+      }
+    }
+    ++stats_.misses;
+    const auto start = std::chrono::steady_clock::now();
+    R value = compute();
+    stats_.compute_nanos += static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::steady_clock::now() - start)
+            .count());
+    std::string bytes;
+    Codec<R>::Encode(value, &bytes);
+    cache_->Put(key, bytes);
+    return value;
+  }
+
+  void Land(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mu_);
+    flights_.erase(key);
+  }
+
+  static std::shared_future<R> Ready(R value) {
+    std::promise<R> p;
+    p.set_value(std::move(value));
+    return p.get_future().share();
+  }
+
+  // Runs the function on a thread of its own with `args`: as the leader of
+  // `flight` (key and flight) when given, else uncached. The thread keeps
+  // this state alive and carries the caller's ScopedOverride with it.
+  std::shared_future<R> Spawn(
+      std::tuple<Stored<Args>...> args,
+      std::optional<std::pair<std::string, std::shared_ptr<Flight>>> flight) {
+    std::shared_ptr<State> self = this->shared_from_this();
+    const std::optional<Backend> scope = ScopedOverride::Current();
+    if (!flight) {
+      auto task = std::make_shared<std::packaged_task<R()>>(
+          [self, args = std::move(args)]() mutable {
+            return std::apply(self->fn_, args);
+          });
+      std::shared_future<R> result = task->get_future().share();
+      std::thread([task] { (*task)(); }).detach();
+      return result;
+    }
+    std::shared_future<R> result = flight->second->result;
+    std::thread([self, scope, args = std::move(args),
+                 flight = std::move(*flight)]() mutable {
+      std::optional<ScopedOverride> in_scope;
+      if (scope) in_scope.emplace(*scope);
+      flight.second->leader.store(std::this_thread::get_id());
+      try {
+        self->Lead(flight.first, *flight.second,
+                   [&] { return std::apply(self->fn_, args); });
+      } catch (...) {
+        // Delivered through the flight's future.
+      }
+    }).detach();
+    return result;
+  }
+
+  // Constant after construction.
+  const std::string name_;
+  const Fn fn_;
+  const KeyFn key_fn_;
+  const std::shared_ptr<Cache> cache_;
+  const uint64_t seed_;
+
+  Counters stats_;
+
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // mu_
+};
+
+// The key function for a key selection.
+template <class... Args>
+auto MakeKeyFn(AllArgs) {
+  return [](codec_internal::KeyEncoder& encoder,
+            const std::decay_t<Args>&... args) {
+    if constexpr (sizeof...(Args) > 0) encoder(args...);
+  };
+}
+
+template <class... Args, size_t... I>
+auto MakeKeyFn(Ignore<I...>) {
+  static_assert(((I < sizeof...(Args)) && ...),
+                "ucache::Ignore<I...>: no such argument position");
+  return [](codec_internal::KeyEncoder& encoder,
+            const std::decay_t<Args>&... args) {
+    const auto all = std::forward_as_tuple(args...);
+    [&]<size_t... J>(std::index_sequence<J...>) {
+      auto one = [&]<size_t K>(std::integral_constant<size_t, K>) {
+        if constexpr (!kIgnored<K, I...>) encoder(std::get<K>(all));
+      };
+      (one(std::integral_constant<size_t, J>{}), ...);
+    }
+    (std::index_sequence_for<Args...>{});
+  };
+}
+
+template <class... Args, class F>
+auto MakeKeyFn(KeyBy<F> key_by) {
+  return [fn = std::move(key_by.fn)](codec_internal::KeyEncoder& encoder,
+                                     const std::decay_t<Args>&... args) {
+    encoder(fn(args...));
+  };
+}
+
+template <class Sig>
+struct Types;
+template <class R, class... Args>
+struct Types<R(Args...)> {
+  static_assert(!std::is_void_v<R>, "a memoized function must return a value");
+  using StateType = State<R, Args...>;
+  template <class KeySpec>
+  static typename StateType::KeyFn KeyFn(KeySpec spec) {
+    return MakeKeyFn<Args...>(std::move(spec));
+  }
+};
+
+// What Memoized and AsyncMemoized share: the state handle and the
+// accessors.
+template <class StateType>
+class Handle {
+ public:
+  MemoizeStats stats() const { return Get().Stats(); }
+  const std::string& name() const { return Get().name(); }
+  Cache& cache() const { return Get().cache(); }
+  Backend active_backend() const { return Get().cache().active_backend(); }
+
+ protected:
+  Handle() = default;
+  explicit Handle(std::shared_ptr<StateType> state)
+      : state_(std::move(state)) {}
+  StateType& Get() const {
+    if (state_ == nullptr)
+      throw std::logic_error("empty ucache memoized handle");
+    return *state_;
+  }
+
+ private:
+  std::shared_ptr<StateType> state_;
+};
+
+// Checks the name first, so that a bad one opens nothing, then builds the
+// handle over the cache `open()` returns.
+template <template <class> class HandleType, class F, class Open, class KeySpec>
+auto Make(std::string name, F fn, Open&& open, KeySpec key) {
+  constexpr bool kDeducible = requires {
+    typename Signature<std::decay_t<F>>::type;
+  };
+  static_assert(kDeducible,
+                "ucache::memoize cannot tell this function's signature: pass "
+                "a function pointer, a lambda with explicit parameter types, "
+                "or an object with one non-template operator(). Wrap a "
+                "generic lambda or an overload set in a lambda that names the "
+                "types, e.g. [](int n, double d) { return simulate(n, d); }");
+  if constexpr (kDeducible) {
+    using Sig = typename Signature<std::decay_t<F>>::type;
+    using T = Types<Sig>;
+    CheckName(name);
+    return HandleType<Sig>(std::make_shared<typename T::StateType>(
+        std::move(name), std::move(fn), T::KeyFn(std::move(key)), open()));
+  }
+}
+
+inline Options WithBackend(Options options, Backend backend) {
+  options.backend = backend;
+  return options;
+}
+
+}  // namespace ucache::memoize_internal
+
+#endif  // UCACHE_INTERNAL_MEMOIZE_H_
