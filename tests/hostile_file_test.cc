@@ -8,6 +8,8 @@
 // new of the process (std::string and std::vector included). Operations that
 // could hang or throw run in a fork()-ed child with a deadline.
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -17,7 +19,9 @@
 #include <limits>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "src/fcache/format.h"
@@ -25,6 +29,7 @@
 #include "tests/forge.h"
 #include "tests/stress_util.h"
 #include "tests/testutil.h"
+#include "tools/cli.h"
 #include "ucache/ucache.h"
 
 namespace ucache {
@@ -72,7 +77,8 @@ class HostileFileTest : public testing::Test {
   template <typename Edit>
   void ForgeFirstRecord(Edit edit) {
     std::string log = ReadWholeFile(Path(kLog));
-    ASSERT_GE(log.size(), fcache_internal::kLogHeaderSize + sizeof(RecordHeader));
+    ASSERT_GE(log.size(),
+              fcache_internal::kLogHeaderSize + sizeof(RecordHeader));
     RecordHeader h;
     std::memcpy(&h, log.data() + fcache_internal::kLogHeaderSize, sizeof(h));
     edit(&h);
@@ -106,6 +112,108 @@ class HostileFileTest : public testing::Test {
 
   TempDir tmp_;
 };
+
+// What a child saw, for the parent's messages.
+struct ChildReport {
+  char text[512] = {};
+  void Set(const std::string& s) {
+    std::snprintf(text, sizeof(text), "%s", s.c_str());
+  }
+};
+
+// Runs fn(report) in a fork()-ed child with a deadline, so that a hang is a
+// test failure rather than a hung test. Returns how the child ended; its
+// exit code is fn's return value.
+template <typename Fn>
+ChildExit RunBounded(
+    Shared<ChildReport>& report, Fn&& fn,
+    std::chrono::milliseconds deadline = std::chrono::seconds(10)) {
+  const pid_t child = Spawn([&] { return fn(*report); });
+  return WaitChild(child, deadline);
+}
+
+// `ucache args...` in-process, as the shell would run it.
+int RunUcache(const std::vector<std::string>& args, std::string* err) {
+  std::vector<const char*> argv = {"ucache"};
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  std::istringstream in;
+  std::ostringstream out, errs;
+  const int code =
+      cli::RunCli(static_cast<int>(argv.size()), argv.data(), in, out, errs);
+  *err = errs.str();
+  return code;
+}
+
+// A FIFO (or a device) where a store file should be: a plain open of a FIFO
+// blocks until a writer comes, forever, and a device is nobody's store. Every
+// open of a store file must refuse it, promptly, naming the file and what it
+// is; read-only handles never open `lock`, so a FIFO there does not concern
+// them.
+TEST_F(HostileFileTest, FifoOrDeviceInPlaceOfAStoreFile) {
+  struct Kind {
+    const char* what;
+    mode_t mode;
+  };
+  std::vector<Kind> kinds = {{"a FIFO", S_IFIFO | 0600}};
+  {
+    // /dev/zero's numbers; only root may make a device node.
+    const std::string probe = tmp_.Sub("probe");
+    if (mknod(probe.c_str(), S_IFCHR | 0600, makedev(1, 5)) == 0) {
+      kinds.push_back({"a character device", S_IFCHR | 0600});
+      unlink(probe.c_str());
+    }
+  }
+  for (const Kind& kind : kinds) {
+    for (const std::string& name :
+         {std::string("index"), kLog, std::string("lock")}) {
+      for (const bool read_only : {true, false}) {
+        SCOPED_TRACE(std::string(kind.what) + " as " + name +
+                     (read_only ? ", read-only" : ", writable"));
+        RemoveTree(dir());
+        Build("k", "v");
+        ASSERT_EQ(unlink(Path(name).c_str()), 0);
+        ASSERT_EQ(mknod(Path(name).c_str(), kind.mode, makedev(1, 5)), 0);
+        const bool concerned = !(read_only && name == "lock");
+        Shared<ChildReport> report;
+        const ChildExit opened = RunBounded(report, [&](ChildReport& r) {
+          FileCacheOptions options;
+          options.read_only = read_only;
+          auto fc = FileCache::Open(dir(), options);
+          r.Set(fc.status().ToString());
+          if (!fc.ok()) return concerned ? 0 : 1;
+          std::string value;
+          if (!(*fc)->Get("k", &value).ok() || value != "v") return 2;
+          return concerned ? 3 : 0;
+        });
+        EXPECT_TRUE(opened.clean())
+            << opened.ToString()
+            << " (1: refused, 3: opened): " << report->text;
+        if (concerned) {
+          EXPECT_NE(
+              std::string(report->text).find(Path(name) + ": is " + kind.what),
+              std::string::npos)
+              << report->text;
+        }
+        if (!read_only) continue;
+        // The CLI's reading commands take the same path.
+        for (const char* cmd : {"get", "ls", "stats", "verify"}) {
+          std::vector<std::string> args = {cmd, dir()};
+          if (std::string(cmd) == "get") args.push_back("k");
+          const ChildExit ran = RunBounded(report, [&](ChildReport& r) {
+            std::string err;
+            const int code = RunUcache(args, &err);
+            r.Set(err);
+            return code;
+          });
+          EXPECT_FALSE(ran.timed_out || ran.signaled())
+              << cmd << ": " << ran.ToString();
+          EXPECT_EQ(ran.code(), concerned ? cli::kExitError : cli::kExitOk)
+              << cmd << ": " << report->text;
+        }
+      }
+    }
+  }
+}
 
 // An LZ4 record claiming the largest value there is (about 2 GiB), with a
 // valid checksum, 255 times its stored size as LZ4 allows: the claim must

@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <random>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/env.h"
 #include "ucache/status.h"
@@ -137,6 +140,63 @@ TEST_F(PosixEnvTest, OpenSetsCloseOnExec) {
   ASSERT_GE(fd, 0);
   EXPECT_TRUE(::fcntl(fd, F_GETFD) & FD_CLOEXEC);
   ASSERT_OK(env_->Close(fd));
+}
+
+// A FIFO under a store file's name would block a plain open until some
+// writer came along, forever; a device or a directory is no file of ours
+// either. Each open runs in a child with a deadline, so that a regression
+// fails instead of hanging the test.
+TEST_F(PosixEnvTest, OpenRefusesAnythingButARegularFileWithoutBlocking) {
+  struct Case {
+    std::string path;
+    std::string what;  // as the message must name it
+  };
+  std::vector<Case> cases;
+  cases.push_back({dir_.Sub("fifo"), "a FIFO"});
+  ASSERT_EQ(::mkfifo(cases.back().path.c_str(), 0600), 0);
+  cases.push_back({dir_.Sub("dir"), "a directory"});
+  ASSERT_EQ(::mkdir(cases.back().path.c_str(), 0700), 0);
+  // /dev/zero's numbers; only root may make a device node.
+  if (::mknod(dir_.Sub("zero").c_str(), S_IFCHR | 0600, ::makedev(1, 5)) == 0) {
+    cases.push_back({dir_.Sub("zero"), "a character device"});
+  }
+  for (const Case& c : cases) {
+    for (OpenMode mode :
+         {OpenMode::kReadOnly, OpenMode::kReadWrite, OpenMode::kCreate}) {
+      if (c.what == "a directory" && mode != OpenMode::kReadOnly) {
+        continue;  // the kernel itself refuses to open one for writing
+      }
+      SCOPED_TRACE(c.what + ", mode " + std::to_string(static_cast<int>(mode)));
+      struct Message {
+        char text[256];
+      };
+      Shared<Message> message;
+      const pid_t child = Spawn([&] {
+        Result<int> fd = env_->Open(c.path, mode);
+        if (fd.ok()) return 1;
+        std::snprintf(message->text, sizeof(message->text), "%s",
+                      fd.status().ToString().c_str());
+        return fd.status().code() == Status::Code::kIOError ? 0 : 2;
+      });
+      const ChildExit ended = WaitChild(child, std::chrono::seconds(10));
+      EXPECT_TRUE(ended.clean()) << ended.ToString() << ": " << message->text;
+      EXPECT_NE(std::string(message->text).find(c.path + ": is " + c.what),
+                std::string::npos)
+          << message->text;
+    }
+  }
+}
+
+// The O_NONBLOCK that keeps a FIFO from blocking the open must not outlive
+// it on the files we do open.
+TEST_F(PosixEnvTest, OpenedFilesAreBlocking) {
+  for (OpenMode mode : {OpenMode::kCreateExclusive, OpenMode::kCreate,
+                        OpenMode::kReadWrite, OpenMode::kReadOnly}) {
+    int fd = OpenOrDie(dir_.Sub("f"), mode);
+    ASSERT_GE(fd, 0);
+    EXPECT_FALSE(::fcntl(fd, F_GETFL) & O_NONBLOCK) << static_cast<int>(mode);
+    ASSERT_OK(env_->Close(fd));
+  }
 }
 
 TEST_F(PosixEnvTest, WriteAndReadRoundTripAtOffsets) {

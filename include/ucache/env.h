@@ -55,7 +55,10 @@ class Env {
   virtual ~Env() = default;
 
   // Opens `path` without following a symlink in its last component and with
-  // close-on-exec. Returns the descriptor.
+  // close-on-exec. Returns the descriptor. Only a regular file is opened:
+  // anything else (a FIFO, a device, a socket, a directory) is refused with
+  // an IOError naming the path and what it is, without blocking on it (a
+  // FIFO with no writer would block a plain open forever).
   virtual Result<int> Open(const std::string& path, OpenMode mode) = 0;
   virtual Status Close(int fd) = 0;
 

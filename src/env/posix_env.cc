@@ -80,6 +80,16 @@ FileInfo ToFileInfo(const struct stat& st) {
   return info;
 }
 
+// What a non-regular file is, for the message that refuses it.
+const char* FileTypeName(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  return "not a regular file";
+}
+
 int OpenRetry(const char* path, int flags, mode_t mode = 0) {
   int fd;
   do {
@@ -101,7 +111,11 @@ struct flock ByteRange(short type, uint64_t offset) {
 class PosixEnv final : public Env {
  public:
   Result<int> Open(const std::string& path, OpenMode mode) override {
-    const int flags = O_NOFOLLOW | O_CLOEXEC;
+    // O_NONBLOCK so that a FIFO (or a device) planted under a store file's
+    // name cannot block the open; FinishOpen refuses it and clears the
+    // flag on regular files. O_NOCTTY so that a terminal cannot become our
+    // controlling one on the way.
+    const int flags = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     switch (mode) {
       case OpenMode::kReadOnly:
         return OpenExisting(path, flags | O_RDONLY);
@@ -125,7 +139,7 @@ class PosixEnv final : public Env {
           if (fd >= 0) return FinishCreate(path, fd);
           if (errno != EEXIST) return ErrnoStatus("open", path, errno);
           fd = OpenRetry(path.c_str(), flags | O_RDWR);
-          if (fd >= 0) return fd;
+          if (fd >= 0) return FinishOpen(path, fd);
           if (errno != ENOENT) return ErrnoStatus("open", path, errno);
         }
         return Status::IOError("open " + path +
@@ -410,7 +424,30 @@ class PosixEnv final : public Env {
   Result<int> OpenExisting(const std::string& path, int flags) {
     int fd = OpenRetry(path.c_str(), flags);
     if (fd < 0) return ErrnoStatus("open", path, errno);
-    return fd;
+    return FinishOpen(path, fd);
+  }
+
+  // Refuses `fd` unless it is a regular file, checked on the descriptor
+  // (a check of the path could be raced), then makes it blocking again:
+  // O_NONBLOCK has no effect on a regular file today, but it must not
+  // change what a later call means.
+  Result<int> FinishOpen(const std::string& path, int fd) {
+    struct stat st;
+    Status s;
+    if (::fstat(fd, &st) != 0) {
+      s = ErrnoStatus("fstat", path, errno);
+    } else if (!S_ISREG(st.st_mode)) {
+      s = Status::IOError("open " + path + ": is " + FileTypeName(st.st_mode) +
+                          ", not a regular file; refusing it");
+    } else {
+      const int fl = ::fcntl(fd, F_GETFL);
+      if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        s = ErrnoStatus("fcntl(F_SETFL)", path, errno);
+      }
+    }
+    if (s.ok()) return fd;
+    ::close(fd);
+    return s;
   }
 
   // The umask may have removed bits from a file we just created; put them
@@ -423,7 +460,7 @@ class PosixEnv final : public Env {
       ::unlink(path.c_str());
       return ErrnoStatus("fchmod", path, err);
     }
-    return fd;
+    return FinishOpen(path, fd);
   }
 
   // For filesystems without fallocate: writing zeros past the end of the
