@@ -415,5 +415,135 @@ TEST_F(HostileFileTest, IndexCountersClaimingHugeCounts) {
   }
 }
 
+// The uid the foreign-owner tests give an attacker's files: "nobody".
+constexpr uid_t kOtherUser = 65534;
+
+// Empty when this process may give a file to kOtherUser; else why not.
+// Only root may, and only where that uid exists: Bazel's linux-sandbox runs
+// tests in a user namespace that maps uid 0 alone (hence the test target's
+// "no-sandbox" tag).
+std::string WhyNoOtherUser(const std::string& dir) {
+  if (geteuid() != 0) return "needs root to give a file to another user";
+  const std::string probe = dir + "/chown-probe";
+  if (!WriteWholeFile(probe, "", 0600)) return "cannot create " + probe;
+  const bool ok = chown(probe.c_str(), kOtherUser, kOtherUser) == 0;
+  const int err = errno;
+  unlink(probe.c_str());
+  if (ok) return "";
+  return std::string(
+             "cannot chown a file to uid 65534 here (a user namespace "
+             "without it?): ") +
+         strerror(err);
+}
+
+// A store of another user's making in `dir`, holding `key` -> `value` in
+// log `log_id` (1 or 2), its files chowned to kOtherUser. Needs root.
+void BuildForeignStore(const std::string& dir, uint64_t log_id,
+                       const std::string& key, const std::string& value) {
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  auto fc = FileCache::Open(dir, options);
+  ASSERT_OK(fc);
+  if (log_id == 2) ASSERT_OK((*fc)->Clear());
+  ASSERT_OK((*fc)->Put(key, value));
+  for (const std::string& name : ListDirNames(dir)) {
+    ASSERT_EQ(chown((dir + "/" + name).c_str(), kOtherUser, kOtherUser), 0)
+        << strerror(errno);
+  }
+}
+
+// In a directory others can write (0777, or 1777 for files of their own),
+// another user renames a file of theirs over the store's index, log or lock.
+// Every open of it is refused, naming the file and its owner; before, the
+// store served that user's bytes as its own.
+TEST_F(HostileFileTest, ForeignFileRenamedOverAStoreFile) {
+  if (std::string why = WhyNoOtherUser(tmp_.path()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string foreign = tmp_.Sub("foreign");
+  for (const std::string& name :
+       {std::string("index"), kLog, std::string("lock")}) {
+    for (const bool read_only : {true, false}) {
+      if (read_only && name == "lock")
+        continue;  // read-only handles never open it
+      SCOPED_TRACE(name + (read_only ? ", read-only" : ", writable"));
+      RemoveTree(dir());
+      RemoveTree(foreign);
+      Build("k", "v");
+      BuildForeignStore(foreign, 1, "k", "theirs");
+      ASSERT_EQ(rename((foreign + "/" + name).c_str(), Path(name).c_str()), 0);
+      FileCacheOptions options;
+      options.read_only = read_only;
+      auto fc = FileCache::Open(dir(), options);
+      if (fc.ok()) {
+        std::string value;
+        EXPECT_NE((*fc)->Get("k", &value).ok() ? value : "", "theirs")
+            << "served another user's bytes";
+      }
+      EXPECT_EQ(fc.status().code(), Status::Code::kPermissionDenied)
+          << fc.status().ToString();
+      EXPECT_NE(
+          fc.status().message().find(Path(name) + ": owned by user 65534"),
+          std::string::npos)
+          << fc.status().ToString();
+    }
+  }
+}
+
+// A planted log.<hex> with a higher id than the store's own, owned by
+// another user, and the index gone: recovery, which tries the newest log
+// first, rebuilt the store from the planted one. It must pass over it and
+// recover from the store's own log.
+TEST_F(HostileFileTest, ForeignLogPlantedForRecovery) {
+  if (std::string why = WhyNoOtherUser(tmp_.path()); !why.empty()) {
+    GTEST_SKIP() << why;
+  }
+  const std::string foreign = tmp_.Sub("foreign");
+  const std::string planted = "log.0000000000000002";
+  Build("k", "v");
+  BuildForeignStore(foreign, 2, "k", "theirs");
+  ASSERT_EQ(rename((foreign + "/" + planted).c_str(), Path(planted).c_str()),
+            0);
+  ASSERT_EQ(unlink(Path("index").c_str()), 0);
+
+  auto fc = FileCache::Open(dir());
+  ASSERT_OK(fc);
+  std::string value;
+  ASSERT_OK((*fc)->Get("k", &value));
+  EXPECT_EQ(value, "v") << "recovered from the planted log";
+  auto report = (*fc)->Verify();
+  ASSERT_OK(report);
+  EXPECT_TRUE(report->clean()) << VerifyString(*report);
+}
+
+// A store directory every user may write is refused outright, sticky or
+// not: anyone could replace its files. Group-writable is allowed: with a
+// umask of 002 (Debian's default for user-private groups) every mkdir makes
+// one, and foreign files are refused one by one anyway.
+TEST_F(HostileFileTest, StoreDirectoryWritableByEveryone) {
+  Build("k", "v");
+  for (const mode_t mode : {0777, 01777, 0703}) {
+    for (const bool read_only : {true, false}) {
+      SCOPED_TRACE(std::to_string(mode) +
+                   (read_only ? ", read-only" : ", writable"));
+      ASSERT_EQ(chmod(dir().c_str(), mode), 0);
+      FileCacheOptions options;
+      options.read_only = read_only;
+      auto fc = FileCache::Open(dir(), options);
+      EXPECT_EQ(fc.status().code(), Status::Code::kPermissionDenied)
+          << fc.status().ToString();
+      EXPECT_NE(fc.status().message().find(dir() + ": writable by every user"),
+                std::string::npos)
+          << fc.status().ToString();
+    }
+  }
+  ASSERT_EQ(chmod(dir().c_str(), 0770), 0);
+  auto fc = FileCache::Open(dir());
+  ASSERT_OK(fc);
+  std::string value;
+  ASSERT_OK((*fc)->Get("k", &value));
+  EXPECT_EQ(value, "v");
+}
+
 }  // namespace
 }  // namespace ucache

@@ -1,8 +1,10 @@
 #include "ucache/file_cache.h"
 
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
@@ -49,8 +51,16 @@ Status CreateDirs(Env& env, const std::string& dir) {
   return Status::OK();
 }
 
+// "0777", "1777": how chmod and ls -l users read a mode.
+std::string OctalMode(uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
 // Checks that `dir` may hold our store: a real directory (not a symlink)
-// owned by us, and either empty or already a store.
+// owned by us and not writable by everyone, and either empty or already a
+// store.
 Status CheckStoreDir(Env& env, const std::string& dir,
                      const FileCacheOptions& options) {
   Result<FileInfo> info = env.StatPath(dir);
@@ -73,6 +83,14 @@ Status CheckStoreDir(Env& env, const std::string& dir,
     return Status::PermissionDenied(
         dir + ": owned by user " + std::to_string(info->owner) +
         ", not by this process's user " + std::to_string(env.CurrentUser()));
+  }
+  if (info->mode & S_IWOTH) {
+    // Anyone may then rename files over the store's, plant logs or remove
+    // them (the sticky bit stops only the last). Store files of other users
+    // are refused anyway (FileHandle::Open); this says so before any is.
+    return Status::PermissionDenied(
+        dir + ": writable by every user (mode " + OctalMode(info->mode) +
+        "), who could replace the store's files; chmod o-w it");
   }
   Result<std::vector<std::string>> names = env.ListDir(dir);
   if (!names.ok()) return names.status();
