@@ -8,10 +8,13 @@
 // new of the process (std::string and std::vector included). Operations that
 // could hang or throw run in a fork()-ed child with a deadline.
 
+#include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -543,6 +546,122 @@ TEST_F(HostileFileTest, StoreDirectoryWritableByEveryone) {
   std::string value;
   ASSERT_OK((*fc)->Get("k", &value));
   EXPECT_EQ(value, "v");
+}
+
+// Copies `from` to `to` as cp --sparse=always does: every all-zero 4 KiB
+// block becomes a hole. Returns the bytes left as holes.
+uint64_t SparseCopy(const std::string& from, const std::string& to) {
+  const std::string data = ReadWholeFile(from);
+  const int fd =
+      open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) return 0;
+  constexpr size_t kBlock = 4096;
+  uint64_t holes = 0;
+  for (size_t off = 0; off < data.size(); off += kBlock) {
+    const std::string_view block = std::string_view(data).substr(off, kBlock);
+    if (block.find_first_not_of('\0') == std::string_view::npos) {
+      holes += block.size();
+    } else if (pwrite(fd, block.data(), block.size(), off) !=
+               static_cast<ssize_t>(block.size())) {
+      holes = 0;
+      break;
+    }
+  }
+  if (ftruncate(fd, static_cast<off_t>(data.size())) != 0) holes = 0;
+  close(fd);
+  return holes;
+}
+
+// Store files with holes (a copy made by cp --sparse=always, rsync -S or
+// tar -S) on a full disk: a store through the mapping into a hole needs a
+// block there is no room for, and the kernel answers with SIGBUS. Every page
+// written through a mapping must be allocated first, so that the disk's
+// refusal is an error: kNoSpace, from the open (the index is allocated in
+// full) or from the put (the log's reserved tail, as the put reaches it).
+// On a real tmpfs, which keeps holes and fills up for real.
+TEST_F(HostileFileTest, SparseCopyOnAFullDisk) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  const std::string mnt = tmp_.Sub("tmpfs");
+  ASSERT_EQ(mkdir(mnt.c_str(), 0700), 0);
+  if (mount("tmpfs", mnt.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+            "size=1m,mode=0700") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
+  }
+  struct Unmount {
+    std::string dir;
+    ~Unmount() {
+      if (umount(dir.c_str()) != 0) umount2(dir.c_str(), MNT_DETACH);
+    }
+  } unmount{mnt};
+
+  // The source: a 256 KiB value, whose append reserved about 32 KiB of
+  // zeros ahead in the log, and an index of mostly empty slots.
+  std::mt19937_64 rng(3);
+  const std::string big = RandomBytes(rng, 256 << 10);
+  Build("big", big);
+  const std::string copy = mnt + "/store";
+  const std::string filler = mnt + "/filler";
+  // Only the log sparse: the open succeeds and the put must refuse. Every
+  // file sparse: the open itself may refuse.
+  for (const bool all_sparse : {false, true}) {
+    SCOPED_TRACE(all_sparse ? "every file sparse" : "the log sparse");
+    RemoveTree(copy);
+    unlink(filler.c_str());
+    ASSERT_EQ(mkdir(copy.c_str(), 0700), 0);
+    for (const std::string& name : ListDirNames(dir())) {
+      if (all_sparse || name == kLog) {
+        EXPECT_GE(SparseCopy(Path(name), copy + "/" + name),
+                  name == kLog ? 16u << 10 : 0u)
+            << name << ": the copy must have holes where appends go";
+      } else {
+        ASSERT_TRUE(
+            WriteWholeFile(copy + "/" + name, ReadWholeFile(Path(name)), 0600));
+      }
+    }
+    {
+      // Fill the disk.
+      const int fd = open(filler.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+      ASSERT_GE(fd, 0);
+      const std::string block(4096, 'x');
+      while (write(fd, block.data(), block.size()) > 0) {
+      }
+      close(fd);
+    }
+    struct Outcome {
+      int step = 0;
+      ChildReport open, put;
+    };
+    Shared<Outcome> outcome;
+    const pid_t child = Spawn([&]() -> int {
+      signal(SIGBUS, SIG_DFL);  // let the parent see the signal itself
+      auto fc = FileCache::Open(copy);
+      outcome->open.Set(fc.status().ToString());
+      outcome->step = 1;
+      if (!fc.ok()) return all_sparse && fc.status().IsNoSpace() ? 0 : 2;
+      // 16 KiB of incompressible bytes reach past the page where the log's
+      // records end, into the reserved tail.
+      Status s = (*fc)->Put("new", RandomBytes(rng, 16 << 10));
+      outcome->put.Set(s.ToString());
+      outcome->step = 2;
+      if (!s.IsNoSpace()) return 3;
+      std::string value;
+      if (!(*fc)->Get("big", &value).ok() || value != big) return 4;
+      return 0;
+    });
+    const ChildExit ended = WaitChild(child, std::chrono::seconds(20));
+    EXPECT_TRUE(ended.clean())
+        << ended.ToString() << " after step " << outcome->step
+        << " (0 opening, 1 putting, 2 reading); open: " << outcome->open.text
+        << "; put: " << outcome->put.text;
+    // With room again, the copy works as a store.
+    ASSERT_EQ(unlink(filler.c_str()), 0);
+    auto fc = FileCache::Open(copy);
+    ASSERT_OK(fc);
+    ASSERT_OK((*fc)->Put("new", "value"));
+    std::string value;
+    ASSERT_OK((*fc)->Get("big", &value));
+    EXPECT_EQ(value, big);
+  }
 }
 
 }  // namespace

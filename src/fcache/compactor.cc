@@ -76,6 +76,9 @@ Status CopyRecords(const Generation& from, LogFile& to,
 void MarkSuperseded(const std::shared_ptr<Env>& env, int fd) {
   Result<FileInfo> info = env->Stat(fd);
   if (!info.ok() || info->size < kIndexHeaderSize) return;
+  // A damaged file may have a hole there: a store into it on a full disk
+  // would be a SIGBUS.
+  if (!env->Allocate(fd, 0, kIndexHeaderSize).ok()) return;
   Result<std::shared_ptr<Mapping>> map =
       Mapping::Create(env, fd, kIndexHeaderSize, /*writable=*/true);
   if (!map.ok()) return;
