@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -662,6 +663,127 @@ TEST_F(HostileFileTest, SparseCopyOnAFullDisk) {
     ASSERT_OK((*fc)->Get("big", &value));
     EXPECT_EQ(value, big);
   }
+}
+
+// What a store looks like while another process creates it (FileCache::Open
+// makes the directory, then the lock file, then the first log, then
+// index.tmp, renamed to index last). A read-only handle opened at any of
+// these steps reads as an empty store, and a later call of that same handle
+// sees the store once it exists; `ucache get/ls/stats/verify` agree. Before,
+// the open said NotFound and the CLI NotAStore (exit 2).
+TEST_F(HostileFileTest, ReadOnlyOpenOfAStoreBeingCreated) {
+  // The files of a newly created store, to lay out its intermediate states.
+  const std::string fresh = tmp_.Sub("fresh");
+  ASSERT_OK(FileCache::Open(fresh));
+  const std::vector<std::vector<std::string>> states = {
+      {}, {"lock"}, {"lock", kLog}, {"lock", kLog, "index.tmp"}};
+  for (const std::vector<std::string>& files : states) {
+    std::string trace = "holding:";
+    for (const std::string& name : files) trace += " " + name;
+    SCOPED_TRACE(trace);
+    RemoveTree(dir());
+    ASSERT_EQ(mkdir(dir().c_str(), 0700), 0);
+    for (const std::string& name : files) {
+      const std::string from =
+          fresh + "/" + (name == "index.tmp" ? "index" : name);
+      ASSERT_TRUE(WriteWholeFile(Path(name), ReadWholeFile(from), 0600));
+    }
+    const std::vector<std::string> before = ListDirNames(dir());
+
+    FileCacheOptions read_only;
+    read_only.read_only = true;
+    auto ro = FileCache::Open(dir(), read_only);
+    ASSERT_OK(ro);
+    FileCache& cache = **ro;
+    std::string value;
+    EXPECT_TRUE(cache.Get("k", &value).IsNotFound());
+    ValueView view;
+    EXPECT_TRUE(cache.GetView("k", &view).IsNotFound());
+    EXPECT_FALSE(cache.Contains("k"));
+    int keys = 0;
+    EXPECT_OK(cache.ForEachKey([&](std::string_view) { ++keys; }));
+    EXPECT_EQ(keys, 0);
+    auto stats = cache.GetStats();
+    ASSERT_OK(stats);
+    EXPECT_EQ(stats->entries, 0u);
+    EXPECT_EQ(stats->file_bytes, 0u);
+    auto report = cache.Verify();
+    ASSERT_OK(report);
+    EXPECT_TRUE(report->clean());
+    EXPECT_EQ(report->records_checked, 0u);
+    std::string err;
+    EXPECT_EQ(RunUcache({"get", dir(), "k"}, &err), cli::kExitMiss) << err;
+    for (const char* cmd : {"ls", "stats", "verify"}) {
+      EXPECT_EQ(RunUcache({cmd, dir()}, &err), cli::kExitOk)
+          << cmd << ": " << err;
+    }
+    EXPECT_EQ(ListDirNames(dir()), before) << "a reader wrote";
+
+    // The creator finishes; the same handle now sees the store.
+    {
+      auto rw = FileCache::Open(dir());
+      ASSERT_OK(rw);
+      ASSERT_OK((*rw)->Put("k", "v"));
+    }
+    ASSERT_OK(cache.Get("k", &value));
+    EXPECT_EQ(value, "v");
+    keys = 0;
+    EXPECT_OK(cache.ForEachKey([&](std::string_view) { ++keys; }));
+    EXPECT_EQ(keys, 1);
+    stats = cache.GetStats();
+    ASSERT_OK(stats);
+    EXPECT_EQ(stats->entries, 1u);
+  }
+}
+
+// The same race for real: a process creates the store with its first put
+// while another runs `ucache get` on it, round after round, from the moment
+// the directory exists. Every get is a miss or the value, never an error.
+TEST_F(HostileFileTest, ReadersRacingTheFirstPut) {
+  constexpr int kRounds = 40;
+  struct Race {
+    std::atomic<int> reader_ready{0};
+    std::atomic<int> errors{0};
+    ChildReport first_error;
+  };
+  Shared<Race> race;
+  int misses = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    RemoveTree(dir());
+    ASSERT_EQ(mkdir(dir().c_str(), 0700), 0);
+    race->reader_ready = 0;
+    const pid_t reader = Spawn([&] {
+      int missed = 0;
+      for (;;) {
+        std::string err;
+        const int code = RunUcache({"get", dir(), "k"}, &err);
+        race->reader_ready = 1;
+        if (code == cli::kExitOk) return missed > 0 ? 1 : 0;
+        if (code != cli::kExitMiss) {
+          if (race->errors++ == 0) race->first_error.Set(err);
+          return 2;
+        }
+        ++missed;
+      }
+    });
+    const pid_t writer = Spawn([&] {
+      while (race->reader_ready == 0) {
+      }
+      auto fc = FileCache::Open(dir());
+      return fc.ok() && (*fc)->Put("k", "v").ok() ? 0 : 1;
+    });
+    const ChildExit wrote = WaitChild(writer, std::chrono::seconds(20));
+    const ChildExit read = WaitChild(reader, std::chrono::seconds(20));
+    ASSERT_TRUE(wrote.clean()) << wrote.ToString();
+    ASSERT_TRUE(!read.timed_out && !read.signaled() && read.code() != 2)
+        << "round " << round << ": " << read.ToString() << ": "
+        << race->first_error.text;
+    misses += read.code();
+  }
+  EXPECT_EQ(race->errors, 0);
+  // At least the first get of each round runs before the store has an
+  // index; the race must actually have been run.
+  EXPECT_EQ(misses, kRounds);
 }
 
 }  // namespace

@@ -111,7 +111,8 @@ Status CheckStoreDir(Env& env, const std::string& dir,
   const bool has_index =
       std::find(names->begin(), names->end(),
                 fcache_internal::kIndexFileName) != names->end();
-  if (!has_index && (options.read_only || !options.create_if_missing)) {
+  // Read-only, no index yet is a store being created (see OpenGeneration).
+  if (!has_index && !options.read_only && !options.create_if_missing) {
     return Status::NotFound(dir + ": no store index here");
   }
   return Status::OK();
@@ -147,14 +148,15 @@ class FileCache::Impl {
   Result<VerifyReport> Verify();
 
   // Opening: finds or builds the current generation, rewriting one of an
-  // older format. `lock_file` is null for read-only handles.
+  // older format. `lock_file` is null for read-only handles, whose
+  // generation is null while the store has no index yet.
   static Result<std::unique_ptr<Generation>> OpenGeneration(
       const std::shared_ptr<Env>& env, const std::string& dir,
       const FileCacheOptions& options, LockFile* lock_file);
 
  private:
   // The outcome of looking a key up under the shared lock.
-  enum class Lookup { kFound, kMissing, kRetry };
+  enum class Lookup { kFound, kMissing, kRetry, kNoStore };
 
   // Calls fn(gen, record) with the key's verified-in-bounds, unexpired put
   // record while holding mu_ shared. fn returns false when the record fails
@@ -192,7 +194,10 @@ class FileCache::Impl {
   // Held shared by every operation that touches gen_'s mappings; exclusive
   // to replace gen_ or remap its log.
   std::shared_mutex mu_;
-  std::unique_ptr<Generation> gen_;  // guarded by mu_
+  // Guarded by mu_. Null only in a read-only handle opened on a store being
+  // created (no index yet), until a call finds its first generation: such
+  // a handle reads as an empty store meanwhile.
+  std::unique_ptr<Generation> gen_;
 
   std::atomic<uint64_t> local_corrupt_{0};  // for read-only handles
 };
@@ -244,7 +249,11 @@ Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
     {
       std::shared_lock lock(mu_);
       RecordView record;
-      switch (FindLocked(*gen_, key, &record)) {
+      switch (gen_ ? FindLocked(*gen_, key, &record) : Lookup::kNoStore) {
+        case Lookup::kNoStore:
+          // Still none after a Refresh: an empty store.
+          if (attempt > 0) return Status::NotFound();
+          break;
         case Lookup::kMissing:
           return Status::NotFound();
         case Lookup::kFound:
@@ -262,22 +271,25 @@ Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
 }
 
 Status FileCache::Impl::Refresh() {
-  bool superseded;
+  bool superseded, none;
   {
     std::shared_lock lock(mu_);
-    superseded = gen_->index->superseded();
+    none = gen_ == nullptr;
+    superseded = none || gen_->index->superseded();
   }
   if (superseded) {
     // Opened without mu_ held, so that readers of this handle go on with
     // the old generation meanwhile instead of waiting for the system calls.
     Result<std::unique_ptr<Generation>> gen =
         fcache_internal::OpenCurrentGeneration(env_, dir_, !options_.read_only);
+    // A store being created has no index yet; it is empty until it has.
+    if (none && gen.status().IsNotFound()) return Status::OK();
     if (!gen.ok()) return gen.status().WithContext("reopening " + dir_);
     // Another thread may have moved on already; the one not superseded is
     // current.
     std::unique_ptr<Generation> fresh = std::move(*gen);
     std::unique_lock lock(mu_);
-    if (gen_->index->superseded()) gen_.swap(fresh);
+    if (gen_ == nullptr || gen_->index->superseded()) gen_.swap(fresh);
     lock.unlock();
     fresh.reset();  // unmapping takes a while: not under mu_
     return Status::OK();
@@ -647,6 +659,7 @@ Status FileCache::Impl::ForEachKey(
   std::vector<std::string> keys;
   {
     std::shared_lock lock(mu_);
+    if (gen_ == nullptr) return Status::OK();  // no index yet: empty
     const Generation& gen = *gen_;
     const int64_t now = env_->NowMillis();
     gen.index->ForEachLiveSlot([&](uint64_t, uint64_t loc) {
@@ -666,8 +679,9 @@ Result<FileCacheStats> FileCache::Impl::GetStats() {
   Status s = Refresh();
   if (!s.ok()) return s;
   std::shared_lock lock(mu_);
-  const IndexHeader& h = gen_->index->header();
   FileCacheStats st;
+  if (gen_ == nullptr) return st;  // no index yet: empty
+  const IndexHeader& h = gen_->index->header();
   st.entries = LoadShared(h.live_slots);
   st.live_bytes = LoadShared(h.live_bytes);
   st.raw_value_bytes = LoadShared(h.raw_value_bytes);
@@ -687,8 +701,9 @@ Result<VerifyReport> FileCache::Impl::Verify() {
   Status s = Refresh();
   if (!s.ok()) return s;
   std::shared_lock lock(mu_);
-  const Generation& gen = *gen_;
   VerifyReport report;
+  if (gen_ == nullptr) return report;  // no index yet: empty
+  const Generation& gen = *gen_;
   const uint64_t limit = gen.ReadLimit();
   const uint64_t log_end = LoadShared(gen.index->header().log_end);
   uint64_t pos = fcache_internal::kLogHeaderSize;
@@ -720,9 +735,11 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
   Result<std::unique_ptr<Generation>> gen =
       fcache_internal::OpenCurrentGeneration(env, dir, !options.read_only);
   if (options.read_only) {
-    if (gen.status().IsNotFound()) {
-      return Status::NotFound(dir + ": no store index here");
-    }
+    // No index: a store being created (another process made the directory,
+    // perhaps the lock file and a log, and has not published its first
+    // index yet). Reading one as empty beats failing a reader that merely
+    // came early; the handle looks again on every call.
+    if (gen.status().IsNotFound()) return std::unique_ptr<Generation>();
     return gen;
   }
   const Status::Code code = gen.status().code();
