@@ -786,5 +786,39 @@ TEST_F(HostileFileTest, ReadersRacingTheFirstPut) {
   EXPECT_EQ(misses, kRounds);
 }
 
+// A forged log of 256 GiB, all hole after its one record, and no index:
+// recovery checks that everything after the last record is zero (reserved
+// space never written) and used to read every byte of it, for minutes here
+// and hours for terabytes. Holes are zeros it need not read (Env::NextData).
+// This test guards the recovery scan as it is rewritten: it fails unless the
+// scan skips holes with NextData.
+TEST_F(HostileFileTest, SparseLogOfManyGibibytesWithoutIndex) {
+  constexpr uint64_t kClaim = uint64_t{256} << 30;
+  Build("k", "v");
+  ASSERT_EQ(truncate(Path(kLog).c_str(), static_cast<off_t>(kClaim)), 0);
+  ASSERT_EQ(unlink(Path("index").c_str()), 0);
+  Shared<ChildReport> report;
+  const ChildExit ended = RunBounded(
+      report,
+      [&](ChildReport& r) {
+        auto fc = FileCache::Open(dir());
+        r.Set(fc.status().ToString());
+        if (!fc.ok()) return 1;
+        std::string value;
+        if (!(*fc)->Get("k", &value).ok() || value != "v") return 2;
+        // Appends go on after the record, allocating one reservation ahead,
+        // not the 256 GiB tail.
+        Status s = (*fc)->Put("new", "value");
+        r.Set(s.ToString());
+        return s.ok() ? 0 : 3;
+      },
+      std::chrono::seconds(20));
+  EXPECT_TRUE(ended.clean()) << ended.ToString() << ": " << report->text;
+  struct stat st;
+  ASSERT_EQ(stat(Path(kLog).c_str(), &st), 0);
+  EXPECT_LT(static_cast<uint64_t>(st.st_blocks) * 512, uint64_t{1} << 20)
+      << "allocated the hole";
+}
+
 }  // namespace
 }  // namespace ucache

@@ -275,6 +275,43 @@ TEST_F(PosixEnvTest, AllocateGrowsTheFileButNeverShrinksIt) {
   ASSERT_OK(env_->Close(fd));
 }
 
+TEST_F(PosixEnvTest, NextDataStepsOverHoles) {
+  constexpr uint64_t kMiB = 1 << 20;
+  const std::string path = dir_.Sub("sparse");
+  int fd = OpenOrDie(path, OpenMode::kCreate);
+  ASSERT_GE(fd, 0);
+  // Data at 0 and at 1 MiB, holes between and after, up to 4 MiB.
+  ASSERT_OK(env_->Write(fd, "a", 1, 0));
+  ASSERT_OK(env_->Write(fd, "b", 1, kMiB));
+  ASSERT_EQ(::ftruncate(fd, 4 * kMiB), 0);
+  struct stat st;
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  if (static_cast<uint64_t>(st.st_blocks) * 512 >= 4 * kMiB) {
+    ASSERT_OK(env_->Close(fd));
+    GTEST_SKIP() << "this filesystem keeps no holes";
+  }
+  const struct {
+    uint64_t offset, next;
+  } cases[] = {
+      {0, 0},                // in data
+      {1, 1},                // still in the first block
+      {64 << 10, kMiB},      // in the hole: the next data
+      {kMiB, kMiB},          // at data
+      {2 * kMiB, 4 * kMiB},  // only a hole after: the file's size
+      {4 * kMiB, 4 * kMiB},  // at the end
+      {8 * kMiB, 4 * kMiB},  // past it
+  };
+  for (const auto& c : cases) {
+    Result<uint64_t> next = env_->NextData(fd, c.offset);
+    ASSERT_OK(next);
+    EXPECT_EQ(*next, c.next) << "from " << c.offset;
+  }
+  EXPECT_EQ(env_->NextData(fd, ~uint64_t{0}).status().code(),
+            Status::Code::kInvalidArgument);
+  ASSERT_OK(env_->Close(fd));
+  EXPECT_EQ(env_->NextData(fd, 0).status().code(), Status::Code::kIOError);
+}
+
 TEST_F(PosixEnvTest, MapSeesWritesThroughAnotherDescriptor) {
   const std::string path = dir_.Sub("f");
   int fd1 = OpenOrDie(path, OpenMode::kCreate);

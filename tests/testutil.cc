@@ -263,6 +263,11 @@ Status FaultEnv::Sync(int fd) {
   return Leave(Op::kSync, base_->Sync(fd));
 }
 
+Result<uint64_t> FaultEnv::NextData(int fd, uint64_t offset) {
+  if (Status s = Enter(Op::kNextData); !s.ok()) return s;
+  return Leave(Op::kNextData, base_->NextData(fd, offset));
+}
+
 Result<FileInfo> FaultEnv::Stat(int fd) {
   if (Status s = Enter(Op::kStat); !s.ok()) return s;
   return Leave(Op::kStat, base_->Stat(fd));
@@ -404,6 +409,8 @@ std::string_view OpName(FaultEnv::Op op) {
       return "Remove";
     case Op::kSyncDir:
       return "SyncDir";
+    case Op::kNextData:
+      return "NextData";
     case Op::kNowMillis:
       return "NowMillis";
     case Op::kCurrentUser:

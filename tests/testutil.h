@@ -135,6 +135,7 @@ class FaultEnv : public Env {
     kRename,
     kRemove,
     kSyncDir,
+    kNextData,
     kNowMillis,
     kCurrentUser,
   };
@@ -189,6 +190,7 @@ class FaultEnv : public Env {
   Status Read(int fd, void* data, size_t n, uint64_t offset) override;
   Status Allocate(int fd, uint64_t offset, uint64_t len) override;
   Status Sync(int fd) override;
+  Result<uint64_t> NextData(int fd, uint64_t offset) override;
   Result<FileInfo> Stat(int fd) override;
   Result<FileInfo> StatPath(const std::string& path) override;
   Result<void*> Map(int fd, uint64_t len, bool writable) override;

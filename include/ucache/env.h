@@ -72,6 +72,12 @@ class Env {
   virtual Status Allocate(int fd, uint64_t offset, uint64_t len) = 0;
   // Makes the file's data durable (fdatasync).
   virtual Status Sync(int fd) = 0;
+  // The offset of the first byte at or after `offset` that is data rather
+  // than a hole (lseek SEEK_DATA), or the file's size when no data lies
+  // there, so that a scan can step over the holes of a sparse file instead
+  // of reading their zeros. A filesystem that cannot tell reports `offset`
+  // (every byte is data).
+  virtual Result<uint64_t> NextData(int fd, uint64_t offset) = 0;
   virtual Result<FileInfo> Stat(int fd) = 0;
   // Like lstat: a symlink is reported as one, not followed.
   virtual Result<FileInfo> StatPath(const std::string& path) = 0;

@@ -205,4 +205,8 @@ void LogFile::Store(uint64_t offset, std::string_view bytes) {
 
 Status LogFile::Sync() { return env_->Sync(file_.fd()); }
 
+Result<uint64_t> LogFile::NextData(uint64_t offset) const {
+  return env_->NextData(file_.fd(), offset);
+}
+
 }  // namespace ucache::fcache_internal

@@ -81,6 +81,11 @@ class LogFile {
 
   Status Sync();
 
+  // The first offset at or after `offset` that holds data rather than a
+  // hole, or the file's size (Env::NextData): for scans that must not read
+  // terabytes of a forged sparse log.
+  Result<uint64_t> NextData(uint64_t offset) const;
+
  private:
   LogFile(std::shared_ptr<Env> env, std::string path, uint64_t id,
           FileHandle file, bool writable)
