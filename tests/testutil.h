@@ -149,10 +149,13 @@ class FaultEnv : public Env {
   Env* base() const { return base_.get(); }
 
   // Disk-space budget: from now on, Write and Allocate together may consume
-  // `bytes_remaining` bytes (every byte passed counts, overwrites included).
-  // A Write that does not fit lands the prefix that fits, as a short write
-  // on a full disk would, then returns Status::NoSpace; an Allocate that
-  // does not fit reserves nothing and returns Status::NoSpace.
+  // `bytes_remaining` bytes (every byte a Write passes counts, overwrites
+  // included; an Allocate counts only the bytes past the end of the file,
+  // since FaultEnv takes files to have no holes and allocating allocated
+  // blocks needs no space). A Write that does not fit lands the prefix that
+  // fits, as a short write on a full disk would, then returns
+  // Status::NoSpace; an Allocate that does not fit reserves nothing and
+  // returns Status::NoSpace.
   void SetSpaceLimit(uint64_t bytes_remaining);
   void ClearSpaceLimit();
   // The budget left, or nullopt when there is no limit.
