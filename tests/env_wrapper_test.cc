@@ -36,6 +36,9 @@ TEST(EnvWrapperTest, ForwardsEveryCallToItsTarget) {
   EXPECT_EQ(std::string(got, 4), "abcd");
   ASSERT_OK(env.Allocate(*fd, 0, 4096));
   ASSERT_OK(env.Sync(*fd));
+  Result<uint64_t> data = env.NextData(*fd, 0);
+  ASSERT_OK(data);
+  EXPECT_EQ(*data, 0u);
   Result<FileInfo> info = env.Stat(*fd);
   ASSERT_OK(info);
   EXPECT_EQ(info->size, 4096u);

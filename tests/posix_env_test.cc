@@ -5,12 +5,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <random>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/env.h"
 #include "ucache/status.h"
@@ -139,6 +142,63 @@ TEST_F(PosixEnvTest, OpenSetsCloseOnExec) {
   ASSERT_OK(env_->Close(fd));
 }
 
+// A FIFO under a store file's name would block a plain open until some
+// writer came along, forever; a device or a directory is no file of ours
+// either. Each open runs in a child with a deadline, so that a regression
+// fails instead of hanging the test.
+TEST_F(PosixEnvTest, OpenRefusesAnythingButARegularFileWithoutBlocking) {
+  struct Case {
+    std::string path;
+    std::string what;  // as the message must name it
+  };
+  std::vector<Case> cases;
+  cases.push_back({dir_.Sub("fifo"), "a FIFO"});
+  ASSERT_EQ(::mkfifo(cases.back().path.c_str(), 0600), 0);
+  cases.push_back({dir_.Sub("dir"), "a directory"});
+  ASSERT_EQ(::mkdir(cases.back().path.c_str(), 0700), 0);
+  // /dev/zero's numbers; only root may make a device node.
+  if (::mknod(dir_.Sub("zero").c_str(), S_IFCHR | 0600, ::makedev(1, 5)) == 0) {
+    cases.push_back({dir_.Sub("zero"), "a character device"});
+  }
+  for (const Case& c : cases) {
+    for (OpenMode mode :
+         {OpenMode::kReadOnly, OpenMode::kReadWrite, OpenMode::kCreate}) {
+      if (c.what == "a directory" && mode != OpenMode::kReadOnly) {
+        continue;  // the kernel itself refuses to open one for writing
+      }
+      SCOPED_TRACE(c.what + ", mode " + std::to_string(static_cast<int>(mode)));
+      struct Message {
+        char text[256];
+      };
+      Shared<Message> message;
+      const pid_t child = Spawn([&] {
+        Result<int> fd = env_->Open(c.path, mode);
+        if (fd.ok()) return 1;
+        std::snprintf(message->text, sizeof(message->text), "%s",
+                      fd.status().ToString().c_str());
+        return fd.status().code() == Status::Code::kIOError ? 0 : 2;
+      });
+      const ChildExit ended = WaitChild(child, std::chrono::seconds(10));
+      EXPECT_TRUE(ended.clean()) << ended.ToString() << ": " << message->text;
+      EXPECT_NE(std::string(message->text).find(c.path + ": is " + c.what),
+                std::string::npos)
+          << message->text;
+    }
+  }
+}
+
+// The O_NONBLOCK that keeps a FIFO from blocking the open must not outlive
+// it on the files we do open.
+TEST_F(PosixEnvTest, OpenedFilesAreBlocking) {
+  for (OpenMode mode : {OpenMode::kCreateExclusive, OpenMode::kCreate,
+                        OpenMode::kReadWrite, OpenMode::kReadOnly}) {
+    int fd = OpenOrDie(dir_.Sub("f"), mode);
+    ASSERT_GE(fd, 0);
+    EXPECT_FALSE(::fcntl(fd, F_GETFL) & O_NONBLOCK) << static_cast<int>(mode);
+    ASSERT_OK(env_->Close(fd));
+  }
+}
+
 TEST_F(PosixEnvTest, WriteAndReadRoundTripAtOffsets) {
   std::mt19937_64 rng(1);
   int fd = OpenOrDie(dir_.Sub("f"), OpenMode::kCreate);
@@ -213,6 +273,43 @@ TEST_F(PosixEnvTest, AllocateGrowsTheFileButNeverShrinksIt) {
   ASSERT_OK(env_->Read(fd, buf, 8, 0));
   EXPECT_EQ(std::string(buf, 8), std::string("head\0\0\0\0", 8));
   ASSERT_OK(env_->Close(fd));
+}
+
+TEST_F(PosixEnvTest, NextDataStepsOverHoles) {
+  constexpr uint64_t kMiB = 1 << 20;
+  const std::string path = dir_.Sub("sparse");
+  int fd = OpenOrDie(path, OpenMode::kCreate);
+  ASSERT_GE(fd, 0);
+  // Data at 0 and at 1 MiB, holes between and after, up to 4 MiB.
+  ASSERT_OK(env_->Write(fd, "a", 1, 0));
+  ASSERT_OK(env_->Write(fd, "b", 1, kMiB));
+  ASSERT_EQ(::ftruncate(fd, 4 * kMiB), 0);
+  struct stat st;
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  if (static_cast<uint64_t>(st.st_blocks) * 512 >= 4 * kMiB) {
+    ASSERT_OK(env_->Close(fd));
+    GTEST_SKIP() << "this filesystem keeps no holes";
+  }
+  const struct {
+    uint64_t offset, next;
+  } cases[] = {
+      {0, 0},                // in data
+      {1, 1},                // still in the first block
+      {64 << 10, kMiB},      // in the hole: the next data
+      {kMiB, kMiB},          // at data
+      {2 * kMiB, 4 * kMiB},  // only a hole after: the file's size
+      {4 * kMiB, 4 * kMiB},  // at the end
+      {8 * kMiB, 4 * kMiB},  // past it
+  };
+  for (const auto& c : cases) {
+    Result<uint64_t> next = env_->NextData(fd, c.offset);
+    ASSERT_OK(next);
+    EXPECT_EQ(*next, c.next) << "from " << c.offset;
+  }
+  EXPECT_EQ(env_->NextData(fd, ~uint64_t{0}).status().code(),
+            Status::Code::kInvalidArgument);
+  ASSERT_OK(env_->Close(fd));
+  EXPECT_EQ(env_->NextData(fd, 0).status().code(), Status::Code::kIOError);
 }
 
 TEST_F(PosixEnvTest, MapSeesWritesThroughAnotherDescriptor) {

@@ -135,6 +135,7 @@ class FaultEnv : public EnvWrapper {
     kRename,
     kRemove,
     kSyncDir,
+    kNextData,
     kNowMillis,
     kCurrentUser,
   };
@@ -145,10 +146,13 @@ class FaultEnv : public EnvWrapper {
   explicit FaultEnv(std::shared_ptr<Env> base = NewPosixEnv());
 
   // Disk-space budget: from now on, Write and Allocate together may consume
-  // `bytes_remaining` bytes (every byte passed counts, overwrites included).
-  // A Write that does not fit lands the prefix that fits, as a short write
-  // on a full disk would, then returns Status::NoSpace; an Allocate that
-  // does not fit reserves nothing and returns Status::NoSpace.
+  // `bytes_remaining` bytes (every byte a Write passes counts, overwrites
+  // included; an Allocate counts only the bytes past the end of the file,
+  // since FaultEnv takes files to have no holes and allocating allocated
+  // blocks needs no space). A Write that does not fit lands the prefix that
+  // fits, as a short write on a full disk would, then returns
+  // Status::NoSpace; an Allocate that does not fit reserves nothing and
+  // returns Status::NoSpace.
   void SetSpaceLimit(uint64_t bytes_remaining);
   void ClearSpaceLimit();
   // The budget left, or nullopt when there is no limit.
@@ -186,6 +190,7 @@ class FaultEnv : public EnvWrapper {
   Status Read(int fd, void* data, size_t n, uint64_t offset) override;
   Status Allocate(int fd, uint64_t offset, uint64_t len) override;
   Status Sync(int fd) override;
+  Result<uint64_t> NextData(int fd, uint64_t offset) override;
   Result<FileInfo> Stat(int fd) override;
   Result<FileInfo> StatPath(const std::string& path) override;
   Result<void*> Map(int fd, uint64_t len, bool writable) override;

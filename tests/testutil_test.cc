@@ -98,6 +98,13 @@ TEST_F(FaultEnvTest, AllocateIsChargedAllOrNothing) {
   ASSERT_OK(env_.Allocate(fd, 0, 4096));
   EXPECT_EQ(SizeOf(fd), 4096u);
   EXPECT_EQ(env_.SpaceRemaining(), 904u);
+  // What the file holds is allocated already and costs nothing again, as
+  // with posix_fallocate; only the part past its end is charged.
+  ASSERT_OK(env_.Allocate(fd, 0, 4096));
+  EXPECT_EQ(env_.SpaceRemaining(), 904u);
+  ASSERT_OK(env_.Allocate(fd, 3584, 1024));
+  EXPECT_EQ(SizeOf(fd), 4608u);
+  EXPECT_EQ(env_.SpaceRemaining(), 392u);
   ASSERT_OK(env_.Close(fd));
 }
 

@@ -101,8 +101,11 @@ Result<std::unique_ptr<FileCache>> OpenStore(const std::string& dir,
   if (access != Access::kCreate) {
     // Checked here rather than left to Open so that a mistyped path never
     // becomes a new store, and a directory that holds something else is not
-    // touched at all, whatever the engine would do with it.
-    if (!IsStore(dir)) {
+    // touched at all, whatever the engine would do with it. Reading commands
+    // leave the rest to a read-only Open, which never writes and reads a
+    // store being created (no index yet) as an empty one: a `get` racing
+    // the first `put` is a miss, not an error.
+    if (access == Access::kRead || !IsStore(dir)) {
       namespace fs = std::filesystem;
       std::error_code ec;
       const fs::file_type type = fs::status(dir, ec).type();
@@ -113,7 +116,9 @@ Result<std::unique_ptr<FileCache>> OpenStore(const std::string& dir,
       if (type != fs::file_type::directory) {
         return Status::NotAStore(dir + " is not a directory");
       }
-      return Status::NotAStore(dir + " holds no ucache store");
+      if (access == Access::kWrite) {
+        return Status::NotAStore(dir + " holds no ucache store");
+      }
     }
     options.create_if_missing = false;
     options.read_only = access == Access::kRead;

@@ -57,7 +57,10 @@ class Env {
   virtual ~Env() = default;
 
   // Opens `path` without following a symlink in its last component and with
-  // close-on-exec. Returns the descriptor.
+  // close-on-exec. Returns the descriptor. Only a regular file is opened:
+  // anything else (a FIFO, a device, a socket, a directory) is refused with
+  // an IOError naming the path and what it is, without blocking on it (a
+  // FIFO with no writer would block a plain open forever).
   virtual Result<int> Open(const std::string& path, OpenMode mode) = 0;
   virtual Status Close(int fd) = 0;
 
@@ -71,6 +74,12 @@ class Env {
   virtual Status Allocate(int fd, uint64_t offset, uint64_t len) = 0;
   // Makes the file's data durable (fdatasync).
   virtual Status Sync(int fd) = 0;
+  // The offset of the first byte at or after `offset` that is data rather
+  // than a hole (lseek SEEK_DATA), or the file's size when no data lies
+  // there, so that a scan can step over the holes of a sparse file instead
+  // of reading their zeros. A filesystem that cannot tell reports `offset`
+  // (every byte is data).
+  virtual Result<uint64_t> NextData(int fd, uint64_t offset) = 0;
   virtual Result<FileInfo> Stat(int fd) = 0;
   // Like lstat: a symlink is reported as one, not followed.
   virtual Result<FileInfo> StatPath(const std::string& path) = 0;
@@ -153,6 +162,9 @@ class EnvWrapper : public Env {
     return target_->Allocate(fd, offset, len);
   }
   Status Sync(int fd) override { return target_->Sync(fd); }
+  Result<uint64_t> NextData(int fd, uint64_t offset) override {
+    return target_->NextData(fd, offset);
+  }
   Result<FileInfo> Stat(int fd) override { return target_->Stat(fd); }
   Result<FileInfo> StatPath(const std::string& path) override {
     return target_->StatPath(path);

@@ -16,6 +16,23 @@
 //    store opens and serves only verified records.
 //
 // Thread safety: a FileCache handle may be used from many threads at once.
+//
+// Caveats: what stays undefined (as in every memory-mapped store, LMDB's
+// included):
+//  * Truncating a store's files (truncate, a copy over them in place, an
+//    editor's save) while any handle has them mapped raises SIGBUS in the
+//    processes that touch the pages cut off. ucache itself never truncates
+//    or rewrites a file another process may map; remove a store only when no
+//    process has it open, or with Clear().
+//  * Copy-on-write filesystems (btrfs, ZFS, bcachefs) may need new blocks to
+//    overwrite blocks already allocated, so a store through a mapping on a
+//    full disk can still be a SIGBUS there. Keep stores on ext4, xfs or
+//    tmpfs. (Holes are handled: see doc/format.md, section 1.)
+//  * The writers' mutex is a pthread mutex of the C library in the lock
+//    file: every process sharing a store must use the same C library (for
+//    instance, not glibc and musl builds side by side).
+//  * Local filesystems only: flock on NFS is emulated with fcntl locks, which
+//    do not exclude two handles of one process.
 
 #ifndef UCACHE_FILE_CACHE_H_
 #define UCACHE_FILE_CACHE_H_
@@ -169,8 +186,13 @@ class FileCache {
   // Opens (or creates) the store in directory `dir`. Fails with kNotFound
   // when there is no store and none may be created, kNotAStore
   // when `dir` holds files but no store, kVersionTooNew when the store was
-  // written by a newer format, kPermissionDenied when it belongs to another
-  // user or is reachable only through a symlink.
+  // written by a newer format, kPermissionDenied when it or one of its files
+  // belongs to another user, every user may write the directory, or it is
+  // reachable only through a symlink, kIOError when a store file is not a
+  // regular file (a FIFO, a device), kNoSpace when a writable open cannot
+  // allocate the holes of a sparse copy of the store. A read-only open of a
+  // store being created (the directory exists, its index not yet) succeeds
+  // and reads as an empty store until the store exists.
   static Result<std::unique_ptr<FileCache>> Open(
       const std::string& dir, const FileCacheOptions& options = {});
 

@@ -80,6 +80,16 @@ FileInfo ToFileInfo(const struct stat& st) {
   return info;
 }
 
+// What a non-regular file is, for the message that refuses it.
+const char* FileTypeName(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  if (S_ISDIR(mode)) return "a directory";
+  return "not a regular file";
+}
+
 int OpenRetry(const char* path, int flags, mode_t mode = 0) {
   int fd;
   do {
@@ -101,7 +111,11 @@ struct flock ByteRange(short type, uint64_t offset) {
 class PosixEnv final : public Env {
  public:
   Result<int> Open(const std::string& path, OpenMode mode) override {
-    const int flags = O_NOFOLLOW | O_CLOEXEC;
+    // O_NONBLOCK so that a FIFO (or a device) planted under a store file's
+    // name cannot block the open; FinishOpen refuses it and clears the
+    // flag on regular files. O_NOCTTY so that a terminal cannot become our
+    // controlling one on the way.
+    const int flags = O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
     switch (mode) {
       case OpenMode::kReadOnly:
         return OpenExisting(path, flags | O_RDONLY);
@@ -125,7 +139,7 @@ class PosixEnv final : public Env {
           if (fd >= 0) return FinishCreate(path, fd);
           if (errno != EEXIST) return ErrnoStatus("open", path, errno);
           fd = OpenRetry(path.c_str(), flags | O_RDWR);
-          if (fd >= 0) return fd;
+          if (fd >= 0) return FinishOpen(path, fd);
           if (errno != ENOENT) return ErrnoStatus("open", path, errno);
         }
         return Status::IOError("open " + path +
@@ -212,6 +226,26 @@ class PosixEnv final : public Env {
     } while (rc != 0 && errno == EINTR);
     if (rc != 0) return ErrnoStatus("fdatasync", FdName(fd), errno);
     return Status::OK();
+  }
+
+  Result<uint64_t> NextData(int fd, uint64_t offset) override {
+    Status range = CheckRange("lseek(SEEK_DATA)", fd, offset, 0);
+    if (!range.ok()) return range;
+    // Moves the descriptor's file offset, which nothing uses: all I/O here
+    // is pread and pwrite.
+    const off_t pos = ::lseek(fd, static_cast<off_t>(offset), SEEK_DATA);
+    if (pos >= 0) return static_cast<uint64_t>(pos);
+    const int err = errno;
+    if (err == ENXIO) {
+      // Only a hole from `offset` on, or `offset` at or past the end.
+      struct stat st;
+      if (::fstat(fd, &st) != 0) {
+        return ErrnoStatus("fstat", FdName(fd), errno);
+      }
+      return static_cast<uint64_t>(st.st_size);
+    }
+    if (err == EINVAL) return offset;  // SEEK_DATA unsupported here
+    return ErrnoStatus("lseek(SEEK_DATA)", FdName(fd), err);
   }
 
   Result<FileInfo> Stat(int fd) override {
@@ -410,7 +444,30 @@ class PosixEnv final : public Env {
   Result<int> OpenExisting(const std::string& path, int flags) {
     int fd = OpenRetry(path.c_str(), flags);
     if (fd < 0) return ErrnoStatus("open", path, errno);
-    return fd;
+    return FinishOpen(path, fd);
+  }
+
+  // Refuses `fd` unless it is a regular file, checked on the descriptor
+  // (a check of the path could be raced), then makes it blocking again:
+  // O_NONBLOCK has no effect on a regular file today, but it must not
+  // change what a later call means.
+  Result<int> FinishOpen(const std::string& path, int fd) {
+    struct stat st;
+    Status s;
+    if (::fstat(fd, &st) != 0) {
+      s = ErrnoStatus("fstat", path, errno);
+    } else if (!S_ISREG(st.st_mode)) {
+      s = Status::IOError("open " + path + ": is " + FileTypeName(st.st_mode) +
+                          ", not a regular file; refusing it");
+    } else {
+      const int fl = ::fcntl(fd, F_GETFL);
+      if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+        s = ErrnoStatus("fcntl(F_SETFL)", path, errno);
+      }
+    }
+    if (s.ok()) return fd;
+    ::close(fd);
+    return s;
   }
 
   // The umask may have removed bits from a file we just created; put them
@@ -423,7 +480,7 @@ class PosixEnv final : public Env {
       ::unlink(path.c_str());
       return ErrnoStatus("fchmod", path, err);
     }
-    return fd;
+    return FinishOpen(path, fd);
   }
 
   // For filesystems without fallocate: writing zeros past the end of the

@@ -19,6 +19,24 @@ bool AllZero(const uint8_t* p, uint64_t n) {
   return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
 }
 
+// True when `log` holds only zeros from `pos` to the end of what it can
+// read. Holes are zeros and are stepped over unread (Env::NextData), so a
+// forged sparse log of terabytes costs what its data regions cost; should
+// the Env fail to tell, every byte is read.
+bool ZerosToEnd(const LogFile& log, uint64_t pos) {
+  constexpr uint64_t kChunkBytes = 1 << 20;
+  const uint64_t end = log.readable();
+  while (pos < end) {
+    Result<uint64_t> data = log.NextData(pos);
+    if (data.ok()) pos = std::max(pos, *data);
+    if (pos >= end) break;
+    const uint64_t n = std::min(kChunkBytes, end - pos);
+    if (!AllZero(log.data() + pos, n)) return false;
+    pos += n;
+  }
+  return true;
+}
+
 bool Expired(const RecordHeader& h, int64_t now_ms) {
   return h.expires_ms != 0 && h.expires_ms <= now_ms;
 }
@@ -100,6 +118,9 @@ Result<std::unique_ptr<Generation>> CopyAndPublish(
 void MarkSuperseded(const std::shared_ptr<Env>& env, int fd) {
   Result<FileInfo> info = env->Stat(fd);
   if (!info.ok() || info->size < kIndexHeaderSize) return;
+  // A damaged file may have a hole there: a store into it on a full disk
+  // would be a SIGBUS.
+  if (!env->Allocate(fd, 0, kIndexHeaderSize).ok()) return;
   Result<std::shared_ptr<Mapping>> map =
       Mapping::Create(env, fd, kIndexHeaderSize, /*writable=*/true);
   if (!map.ok()) return;
@@ -195,7 +216,7 @@ std::vector<LiveRecord> LatestRecords(const LogFile& log, int64_t now_ms,
       // Space reserved for appends and never written holds zeros up to the
       // end of the file: the log ends there. Anything else is damage, and
       // nothing after it can be stepped to.
-      if (!AllZero(log.data() + pos, log.readable() - pos)) horizon = pos;
+      if (!ZerosToEnd(log, pos)) horizon = pos;
       break;
     }
     pos += view.size;

@@ -1,8 +1,10 @@
 #include "ucache/file_cache.h"
 
+#include <sys/stat.h>
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <mutex>
 #include <shared_mutex>
@@ -51,8 +53,16 @@ Status CreateDirs(Env& env, const std::string& dir) {
   return Status::OK();
 }
 
+// "0777", "1777": how chmod and ls -l users read a mode.
+std::string OctalMode(uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof(buf), "%04o", static_cast<unsigned>(mode & 07777));
+  return buf;
+}
+
 // Checks that `dir` may hold our store: a real directory (not a symlink)
-// owned by us, and either empty or already a store.
+// owned by us and not writable by everyone, and either empty or already a
+// store.
 Status CheckStoreDir(Env& env, const std::string& dir,
                      const FileCacheOptions& options) {
   Result<FileInfo> info = env.StatPath(dir);
@@ -76,6 +86,14 @@ Status CheckStoreDir(Env& env, const std::string& dir,
         dir + ": owned by user " + std::to_string(info->owner) +
         ", not by this process's user " + std::to_string(env.CurrentUser()));
   }
+  if (info->mode & S_IWOTH) {
+    // Anyone may then rename files over the store's, plant logs or remove
+    // them (the sticky bit stops only the last). Store files of other users
+    // are refused anyway (FileHandle::Open); this says so before any is.
+    return Status::PermissionDenied(
+        dir + ": writable by every user (mode " + OctalMode(info->mode) +
+        "), who could replace the store's files; chmod o-w it");
+  }
   Result<std::vector<std::string>> names = env.ListDir(dir);
   if (!names.ok()) return names.status();
   bool ours = false;
@@ -95,7 +113,8 @@ Status CheckStoreDir(Env& env, const std::string& dir,
   const bool has_index =
       std::find(names->begin(), names->end(),
                 fcache_internal::kIndexFileName) != names->end();
-  if (!has_index && (options.read_only || !options.create_if_missing)) {
+  // Read-only, no index yet is a store being created (see OpenGeneration).
+  if (!has_index && !options.read_only && !options.create_if_missing) {
     return Status::NotFound(dir + ": no store index here");
   }
   return Status::OK();
@@ -136,14 +155,15 @@ class FileCache::Impl {
   Status MaintenanceStatus();
 
   // Opening: finds or builds the current generation, rewriting one of an
-  // older format. `lock_file` is null for read-only handles.
+  // older format. `lock_file` is null for read-only handles, whose
+  // generation is null while the store has no index yet.
   static Result<std::unique_ptr<Generation>> OpenGeneration(
       const std::shared_ptr<Env>& env, const std::string& dir,
       const FileCacheOptions& options, LockFile* lock_file);
 
  private:
   // The outcome of looking a key up under the shared lock.
-  enum class Lookup { kFound, kMissing, kRetry };
+  enum class Lookup { kFound, kMissing, kRetry, kNoStore };
 
   // Calls fn(gen, record) with the key's verified-in-bounds, unexpired put
   // record while holding mu_ shared. fn returns false when the record fails
@@ -196,7 +216,10 @@ class FileCache::Impl {
   // Held shared by every operation that touches gen_'s mappings; exclusive
   // to replace gen_ or remap its log.
   std::shared_mutex mu_;
-  std::unique_ptr<Generation> gen_;  // guarded by mu_
+  // Guarded by mu_. Null only in a read-only handle opened on a store being
+  // created (no index yet), until a call finds its first generation: such
+  // a handle reads as an empty store meanwhile.
+  std::unique_ptr<Generation> gen_;
 
   std::atomic<uint64_t> local_corrupt_{0};  // for read-only handles
 
@@ -253,7 +276,11 @@ Status FileCache::Impl::WithRecord(std::string_view key, Fn&& fn) {
     {
       std::shared_lock lock(mu_);
       RecordView record;
-      switch (FindLocked(*gen_, key, &record)) {
+      switch (gen_ ? FindLocked(*gen_, key, &record) : Lookup::kNoStore) {
+        case Lookup::kNoStore:
+          // Still none after a Refresh: an empty store.
+          if (attempt > 0) return Status::NotFound();
+          break;
         case Lookup::kMissing:
           return Status::NotFound();
         case Lookup::kFound:
@@ -283,10 +310,13 @@ Status FileCache::Impl::RecoverLocked() {
 }
 
 Status FileCache::Impl::Refresh(bool writer_locked) {
-  bool replaced;
+  bool replaced, none;
   {
     std::shared_lock lock(mu_);
-    Result<bool> current = gen_->Current(lock_file_.get(), !options_.read_only);
+    // A read-only handle of a store being created has no generation yet.
+    none = gen_ == nullptr;
+    Result<bool> current =
+        none ? false : gen_->Current(lock_file_.get(), !options_.read_only);
     if (!current.ok()) return current.status();
     replaced = !*current;
   }
@@ -295,6 +325,8 @@ Status FileCache::Impl::Refresh(bool writer_locked) {
     // the old generation meanwhile instead of waiting for the system calls.
     Result<std::unique_ptr<Generation>> gen =
         fcache_internal::OpenCurrentGeneration(env_, dir_, !options_.read_only);
+    // A store being created has no index yet; it is empty until it has.
+    if (none && gen.status().IsNotFound()) return Status::OK();
     const bool damaged =
         gen.status().IsNotFound() || gen.status().IsCorruption();
     if (damaged && !options_.read_only) {
@@ -310,7 +342,7 @@ Status FileCache::Impl::Refresh(bool writer_locked) {
     // current.
     std::unique_ptr<Generation> fresh = std::move(*gen);
     std::unique_lock lock(mu_);
-    if (gen_->Replaced()) gen_.swap(fresh);
+    if (gen_ == nullptr || gen_->Replaced()) gen_.swap(fresh);
     lock.unlock();
     fresh.reset();  // unmapping takes a while: not under mu_
     return Status::OK();
@@ -577,6 +609,7 @@ Status FileCache::Impl::ForEachKey(
   std::vector<std::string> keys;
   {
     std::shared_lock lock(mu_);
+    if (gen_ == nullptr) return Status::OK();  // no index yet: empty
     const Generation& gen = *gen_;
     const int64_t now = env_->NowMillis();
     gen.index->ForEachLiveSlot([&](uint64_t, uint64_t loc) {
@@ -596,8 +629,9 @@ Result<FileCacheStats> FileCache::Impl::GetStats() {
   Status s = Refresh();
   if (!s.ok()) return s;
   std::shared_lock lock(mu_);
-  const IndexHeader& h = gen_->index->header();
   FileCacheStats st;
+  if (gen_ == nullptr) return st;  // no index yet: empty
+  const IndexHeader& h = gen_->index->header();
   st.entries = LoadShared(h.live_slots);
   st.live_bytes = LoadShared(h.live_bytes);
   st.raw_value_bytes = LoadShared(h.raw_value_bytes);
@@ -619,8 +653,9 @@ Result<VerifyReport> FileCache::Impl::Verify() {
   Status s = Refresh();
   if (!s.ok()) return s;
   std::shared_lock lock(mu_);
-  const Generation& gen = *gen_;
   VerifyReport report;
+  if (gen_ == nullptr) return report;  // no index yet: empty
+  const Generation& gen = *gen_;
   const uint64_t limit = gen.ReadLimit();
   const uint64_t log_end = LoadShared(gen.index->header().log_end);
   uint64_t pos = fcache_internal::kLogHeaderSize;
@@ -663,9 +698,11 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
   Result<std::unique_ptr<Generation>> gen =
       fcache_internal::OpenCurrentGeneration(env, dir, !options.read_only);
   if (options.read_only) {
-    if (gen.status().IsNotFound()) {
-      return Status::NotFound(dir + ": no store index here");
-    }
+    // No index: a store being created (another process made the directory,
+    // perhaps the lock file and a log, and has not published its first
+    // index yet). Reading one as empty beats failing a reader that merely
+    // came early; the handle looks again on every call.
+    if (gen.status().IsNotFound()) return std::unique_ptr<Generation>();
     return gen;
   }
   const Status::Code code = gen.status().code();

@@ -3,6 +3,7 @@
 #ifndef UCACHE_SRC_FCACHE_FILE_HANDLE_H_
 #define UCACHE_SRC_FCACHE_FILE_HANDLE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -27,11 +28,26 @@ class FileHandle {
     return *this;
   }
 
+  // Opens a store file (Env::Open refuses anything but a regular file) and
+  // refuses one that another user owns: in a directory others can write,
+  // they could have renamed a file of their own over a store file, or
+  // planted a log, and its bytes would be served as the store's. Checked on
+  // the descriptor, so the file checked is the file read.
   static Result<FileHandle> Open(Env* env, const std::string& path,
                                  OpenMode mode) {
     Result<int> fd = env->Open(path, mode);
     if (!fd.ok()) return fd.status();
-    return FileHandle(env, *fd);
+    FileHandle file(env, *fd);
+    Result<FileInfo> info = env->Stat(*fd);
+    if (!info.ok()) return info.status();
+    const uint32_t us = env->CurrentUser();
+    if (info->owner != us) {
+      return Status::PermissionDenied(
+          path + ": owned by user " + std::to_string(info->owner) +
+          ", not by this process's user " + std::to_string(us) +
+          "; refusing a file another user may have planted");
+    }
+    return file;
   }
 
   int fd() const { return fd_; }

@@ -64,6 +64,14 @@ Result<std::unique_ptr<IndexFile>> IndexFile::Open(std::shared_ptr<Env> env,
       info->size != IndexFileBytes(capacity)) {
     return Status::Corruption(path + ": size does not match its header");
   }
+  if (writable) {
+    // A sparse copy of the store (cp --sparse=always, rsync -S, tar -S)
+    // has holes where slots are empty, and the first store into one needs a
+    // block: on a full disk, a SIGBUS. Allocating what is allocated already
+    // costs nothing.
+    s = env->Allocate(file->fd(), 0, info->size);
+    if (!s.ok()) return s.WithContext("allocating " + path);
+  }
   Result<std::shared_ptr<Mapping>> map =
       Mapping::Create(env, file->fd(), info->size, writable);
   if (!map.ok()) return map.status();

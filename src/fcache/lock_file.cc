@@ -86,12 +86,7 @@ Result<std::unique_ptr<LockFile>> LockFile::Open(std::shared_ptr<Env> env,
     if (!sole_user && s.code() != Status::Code::kBusy) {
       return s.WithContext("locking " + path);
     }
-    if (sole_user) {
-      // Reserve the blocks first, so that stores through the mapping can
-      // never fault for lack of space.
-      s = env->Allocate(fd, 0, kLockFileSize);
-      if (!s.ok()) return s.WithContext("allocating " + path);
-    } else {
+    if (!sole_user) {
       // Someone has the store open (or is initializing it); wait for the
       // initializer, if any, to finish.
       s = env->Lock(fd, LockMode::kSharedWait);
@@ -104,6 +99,11 @@ Result<std::unique_ptr<LockFile>> LockFile::Open(std::shared_ptr<Env> env,
         continue;
       }
     }
+    // Reserve the blocks before mapping, so that stores through the mapping
+    // can never fault for lack of space; a file others use already may
+    // still be a sparse copy with a hole (allocated ranges cost nothing).
+    s = env->Allocate(fd, 0, kLockFileSize);
+    if (!s.ok()) return s.WithContext("allocating " + path);
     Result<std::shared_ptr<Mapping>> map =
         Mapping::Create(env, fd, kLockFileSize, /*writable=*/true);
     if (!map.ok()) return map.status().WithContext("mapping " + path);

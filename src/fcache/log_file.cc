@@ -153,11 +153,28 @@ Result<bool> LogFile::Reserve(uint64_t offset, uint64_t n, uint64_t max_size) {
     if (!*fits) return false;
   }
   const uint64_t have = readable();
+  const uint64_t ahead = std::min(end / 8, kMaxReserveBytes);
+  const uint64_t want = std::max(
+      end,
+      std::min({AlignUp(end + ahead, kPageBytes), max_size, map_->length()}));
+  const uint64_t from = std::max(offset, allocated_);
+  const uint64_t held = std::min(end, have);
+  if (from < held) {
+    // The file holds this space already, but perhaps as a hole: a sparse
+    // copy of the store (cp --sparse=always, rsync -S, tar -S) turns
+    // reserved zeros into one, and a store into a hole needs a block, which
+    // on a full disk is a SIGBUS. So allocate first, as far ahead as a
+    // reservation goes (never the whole of a huge sparse file at once);
+    // allocated ranges cost nothing.
+    Status s = env_->Allocate(file_.fd(), from, held - from);
+    if (!s.ok()) return s.WithContext("allocating space in " + path_);
+    const uint64_t upto = std::min(want, have);
+    allocated_ =
+        upto > held && env_->Allocate(file_.fd(), held, upto - held).ok()
+            ? upto
+            : held;
+  }
   if (end > have) {
-    const uint64_t ahead = std::min(end / 8, kMaxReserveBytes);
-    const uint64_t want = std::max(
-        end,
-        std::min({AlignUp(end + ahead, kPageBytes), max_size, map_->length()}));
     // This record's space first; the rest is for later appends, which will
     // try again should the disk be too full for it now.
     Status s = WriteZeros(*env_, file_.fd(), have, end);
@@ -168,6 +185,8 @@ Result<bool> LogFile::Reserve(uint64_t offset, uint64_t n, uint64_t max_size) {
     if (readable() < end) {
       return Status::IOError(path_ + ": shorter than just reserved");
     }
+    // Written, so allocated.
+    allocated_ = readable();
   }
   if (write_map_ == nullptr) {
     Result<std::shared_ptr<Mapping>> write_map =
@@ -185,5 +204,9 @@ void LogFile::Store(uint64_t offset, std::string_view bytes) {
 }
 
 Status LogFile::Sync() { return env_->Sync(file_.fd()); }
+
+Result<uint64_t> LogFile::NextData(uint64_t offset) const {
+  return env_->NextData(file_.fd(), offset);
+}
 
 }  // namespace ucache::fcache_internal

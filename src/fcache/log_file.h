@@ -68,8 +68,9 @@ class LogFile {
   Status Write(uint64_t offset, std::string_view bytes);
 
   // Makes [offset, offset + n) ready for Store(): reserves file space for
-  // it unless the file holds it already, in chunks that grow with the log
-  // but never take the file past `max_size` (nor less than offset + n).
+  // it unless the file holds it already (then allocates the blocks, should
+  // they be a hole), in chunks that grow with the log but never take the
+  // file past `max_size` (nor less than offset + n).
   // False when the mapping must grow first: Remap(offset + n), then try
   // again. Only
   // the holder of the store's writers' mutex calls it; readers may run.
@@ -79,6 +80,11 @@ class LogFile {
   void Store(uint64_t offset, std::string_view bytes);
 
   Status Sync();
+
+  // The first offset at or after `offset` that holds data rather than a
+  // hole, or the file's size (Env::NextData): for scans that must not read
+  // terabytes of a forged sparse log.
+  Result<uint64_t> NextData(uint64_t offset) const;
 
  private:
   LogFile(std::shared_ptr<Env> env, std::string path, uint64_t id,
@@ -102,6 +108,10 @@ class LogFile {
   // The writers' mapping, as long as map_; null until the first Reserve(),
   // which creates it under the writers' mutex. Readers never touch it.
   std::shared_ptr<Mapping> write_map_;
+  // Reserve() has made sure that the blocks of the file from the first
+  // append offset it saw up to here are allocated. Guarded by the store's
+  // writers' mutex.
+  uint64_t allocated_ = 0;
 };
 
 }  // namespace ucache::fcache_internal
