@@ -128,6 +128,30 @@ Result<std::unique_ptr<LockFile>> LockFile::Open(std::shared_ptr<Env> env,
       "close them and reopen");
 }
 
+Result<std::unique_ptr<LockFile>> LockFile::OpenReadOnly(
+    std::shared_ptr<Env> env, const std::string& dir) {
+  const std::string path = dir + "/" + kLockFileName;
+  auto usable = [&](const Result<FileInfo>& info) {
+    return info.ok() && info->is_regular && info->size >= kLockFileSize &&
+           info->owner == env->CurrentUser();
+  };
+  if (!usable(env->StatPath(path))) {
+    return Status::NotFound(path + ": no lock file to read changes from");
+  }
+  Result<FileHandle> file =
+      FileHandle::Open(env.get(), path, OpenMode::kReadOnly);
+  if (!file.ok()) return file.status();
+  // Checked again on the descriptor: the name may have been replaced.
+  if (!usable(env->Stat(file->fd()))) {
+    return Status::NotFound(path + ": no lock file to read changes from");
+  }
+  Result<std::shared_ptr<Mapping>> map =
+      Mapping::Create(env, file->fd(), kLockFileSize, /*writable=*/false);
+  if (!map.ok()) return map.status().WithContext("mapping " + path);
+  return std::unique_ptr<LockFile>(
+      new LockFile(env, std::move(*file), std::move(*map)));
+}
+
 pthread_mutex_t* LockFile::mutex() const {
   return reinterpret_cast<pthread_mutex_t*>(map_->data() + kLockMutexOffset);
 }
