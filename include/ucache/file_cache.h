@@ -184,7 +184,8 @@ class FileCache {
   // means the store's default_ttl. Keys are 1..kMaxKeyBytes bytes, values
   // at most kMaxValueBytes. Fails with kNoSpace on a full disk, with
   // kInvalidArgument for this value alone (a bad key or ttl, or a record
-  // alone too large for max_bytes); the store is unchanged then.
+  // too large for max_bytes even in an empty store), with kNoSpace too when
+  // max_bytes cannot make room for it; the store is unchanged then.
   Status Put(std::string_view key, std::string_view value,
              std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
   // The same; on success also sets `*version` to the committed record's

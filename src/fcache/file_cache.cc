@@ -452,12 +452,18 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         const uint64_t overhead =
             fcache_internal::kLogHeaderSize + index_bytes + size;
         if (evicted || overhead >= target) {
-          // This record alone is too large: a refusal of the value, not a
-          // failure of the store (a selector keeps writing other keys).
-          return Status::InvalidArgument("a record of " + std::to_string(size) +
-                                         " bytes does not fit in max_bytes=" +
-                                         std::to_string(options_.max_bytes) +
-                                         " of " + dir_);
+          const std::string what = "a record of " + std::to_string(size) +
+                                   " bytes does not fit in max_bytes=" +
+                                   std::to_string(options_.max_bytes) + " of " +
+                                   dir_;
+          // Too large even for an empty store: a refusal of this value, not
+          // a full store (a selector keeps writing other values).
+          const uint64_t alone =
+              fcache_internal::kLogHeaderSize +
+              fcache_internal::IndexFileBytes(fcache_internal::CapacityFor(1)) +
+              size;
+          if (alone >= target) return Status::InvalidArgument(what);
+          return Status::NoSpace(what);
         }
         plan.live_byte_budget = target - overhead;
         evicted = rewrite = true;
