@@ -10,13 +10,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/scoped_override.h"
 
@@ -389,6 +392,243 @@ TEST(CacheTest, DefaultLogSinkWritesOneLineToStderr) {
   EXPECT_EQ(err.rfind("ucache: warning: file tier unavailable at ", 0), 0u)
       << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+}
+
+// ---- The tiers agree (cache.h, "The newest version") ----------------------
+
+TEST(CacheTest, LargePutDropsTheOlderSmallCopyFromMemory) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.large_value_bytes = 1000;
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  cache->Put("k", "small");
+  EXPECT_EQ(cache->Get("k")->tier, Tier::kMemory);
+  const std::string large(1001, 'l');
+  cache->Put("k", large);
+  // Gone at once, not only once a later hit finds it stale: a copy whose
+  // key is new to the file tier (evicted there meanwhile) would pass.
+  EXPECT_EQ(cache->GetStats().memory->entries, 0u);
+  std::optional<Cache::Hit> hit = cache->Get("k");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->data, large);
+  EXPECT_EQ(hit->tier, Tier::kFile);
+}
+
+TEST(CacheTest, RefusedFileWriteErasesTheOlderFileValue) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.backend = Backend::kFile;
+  options.file.max_bytes = 1 << 20;
+  options.file.compression = Compression::kNone;
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  cache->Put("k", "old");
+  const std::string huge(2 << 20, 'h');  // a record alone over max_bytes
+  cache->Put("k", huge);
+  std::optional<Cache::Hit> hit = cache->Get("k");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->tier, Tier::kFallback);
+  EXPECT_TRUE(hit->data == huge) << "a value of " << hit->data.size();
+  // Another process cannot see the new value, and must not see the old.
+  EXPECT_EQ(ValueOf(Cache::Open(options)->Get("k")), "<miss>");
+}
+
+TEST(CacheTest, FileValueThatCannotBeErasedIsNeverServedAgain) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.backend = Backend::kFile;
+  options.file.env = env;
+  options.file_retry_interval = std::chrono::milliseconds(0);
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  cache->Put("k", "old");
+  {
+    // Another handle publishes a generation: the next write must first open
+    // it, and failing those opens fails the put and then the erase, before
+    // either commits.
+    auto other = FileCache::Open(options.dir);
+    ASSERT_OK(other);
+    ASSERT_OK((*other)->Compact());
+  }
+  env->ResetCalls();
+  env->FailNext(FaultEnv::Op::kOpen, Status::IOError("injected EIO"), 2);
+  cache->Put("k", "new");
+  EXPECT_EQ(env->Calls(FaultEnv::Op::kOpen), 2);
+  std::optional<Cache::Hit> hit = cache->Get("k");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->data, "new");
+  EXPECT_EQ(hit->tier, Tier::kFallback);
+  EXPECT_EQ(cache->GetStats().shadowed_keys, 1u);
+  // Other processes may still read the older value (cache.h says so).
+  EXPECT_EQ(ValueOf(Cache::Open(options)->Get("k")), "old");
+  // A write that reaches the file tier ends the shadow.
+  cache->Put("k", "newer");
+  EXPECT_EQ(cache->GetStats().shadowed_keys, 0u);
+  EXPECT_EQ(cache->Get("k")->tier, Tier::kFile);
+  EXPECT_EQ(ValueOf(Cache::Open(options)->Get("k")), "newer");
+}
+
+// Two caches on one store stand for two processes: each has its own memory
+// tier and file handle.
+TEST(CacheTest, MemoryCopySeesAnotherProcesssOverwriteAndErase) {
+  TempDir tmp;
+  Log log;
+  const Options options = StoreOptions(tmp.Sub("store"), &log);
+  std::shared_ptr<Cache> writer = Cache::Open(options);
+  std::shared_ptr<Cache> reader = Cache::Open(options);
+  writer->Put("k", "v1");
+  writer->Put("other", "x");
+  EXPECT_EQ(reader->Get("k")->tier, Tier::kFile);
+  EXPECT_EQ(reader->Get("k")->tier, Tier::kMemory);
+  // A change to another key costs a version probe, not the copy.
+  writer->Put("other", "y");
+  std::optional<Cache::Hit> hit = reader->Get("k");
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->tier, Tier::kMemory);
+  EXPECT_EQ(hit->data, "v1");
+  writer->Put("k", "v2");
+  EXPECT_EQ(ValueOf(reader->Get("k")), "v2");
+  EXPECT_EQ(reader->Get("k")->tier, Tier::kMemory);
+  writer->Erase("k");
+  EXPECT_EQ(ValueOf(reader->Get("k")), "<miss>");
+  EXPECT_EQ(reader->GetStats().stale_dropped, 2u);
+}
+
+TEST(CacheTest, MemoryCopySeesAForkedProcesssOverwrite) {
+  TempDir tmp;
+  Log log;
+  const Options options = StoreOptions(tmp.Sub("store"), &log);
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  cache->Put("k", "parent");
+  EXPECT_EQ(cache->Get("k")->tier, Tier::kMemory);
+  const pid_t pid = Spawn([&] {
+    Cache::Open(options)->Put("k", "child");
+    return 0;
+  });
+  ASSERT_TRUE(WaitChild(pid, std::chrono::seconds(30)).clean());
+  EXPECT_EQ(ValueOf(cache->Get("k")), "child");
+}
+
+// Calls a hook once, from inside the next NowMillis: a file read of a
+// record with an expiry calls it after finding the record, before copying
+// it out, which is where a racing write hurts a fill.
+class HookEnv : public FaultEnv {
+ public:
+  void OnNextNowMillis(std::function<void()> hook) { hook_ = std::move(hook); }
+  int64_t NowMillis() override {
+    if (std::function<void()> hook = std::exchange(hook_, nullptr)) hook();
+    return FaultEnv::NowMillis();
+  }
+
+ private:
+  std::function<void()> hook_;
+};
+
+TEST(CacheTest, FillThatRacedANewerWriteDoesNotOutliveIt) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.ttl = std::chrono::hours(1);
+  std::shared_ptr<Cache> writer = Cache::Open(options);
+  auto env = std::make_shared<HookEnv>();
+  options.file.env = env;
+  std::shared_ptr<Cache> reader = Cache::Open(options);
+  writer->Put("k", "v1");
+  env->OnNextNowMillis([&] { writer->Put("k", "v2"); });
+  EXPECT_EQ(ValueOf(reader->Get("k")), "v1");  // in flight: either is right
+  EXPECT_EQ(ValueOf(reader->Get("k")), "v2");
+  EXPECT_EQ(ValueOf(reader->Get("k")), "v2");
+}
+
+TEST(CacheTest, FileHitCopiesTheRecordsExpiryIntoMemory) {
+  TempDir tmp;
+  Log log;
+  auto env = std::make_shared<FaultEnv>();
+  env->SetNowMillis(1'000'000'000'000);
+  auto memory_now = std::make_shared<std::atomic<int64_t>>(0);
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.file.env = env;
+  options.memory.clock = [memory_now] { return memory_now->load(); };
+  auto advance = [&](int64_t ms) {
+    env->AdvanceMillis(ms);
+    *memory_now += ms;
+  };
+  options.ttl = std::chrono::milliseconds(1000);
+  Cache::Open(options)->Put("k", "v");
+  advance(500);
+  options.ttl = std::chrono::milliseconds(0);  // the reader's: forever
+  std::shared_ptr<Cache> reader = Cache::Open(options);
+  EXPECT_EQ(reader->Get("k")->tier, Tier::kFile);
+  advance(400);
+  EXPECT_EQ(reader->Get("k")->tier, Tier::kMemory);
+  advance(200);  // 1100 ms after the put
+  EXPECT_EQ(ValueOf(reader->Get("k")), "<miss>");
+}
+
+TEST(CacheTest, OneRefusedValueDoesNotStopOtherWrites) {
+  TempDir tmp;
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.file.max_bytes = 1 << 20;
+  options.file.compression = Compression::kNone;
+  options.file_retry_interval = std::chrono::hours(1);
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  cache->Put("huge", std::string(2 << 20, 'h'));
+  for (int i = 0; i < 100; ++i) cache->Put("k" + std::to_string(i), "small");
+  EXPECT_EQ(cache->active_backend(), Backend::kMemoryAndFile);
+  const CacheStats s = cache->GetStats();
+  EXPECT_EQ(s.file_refusals, 1u);
+  EXPECT_EQ(s.file_failures, 0u);
+  options.backend = Backend::kFile;
+  std::shared_ptr<Cache> other = Cache::Open(options);
+  int on_disk = 0;
+  for (int i = 0; i < 100; ++i) {
+    on_disk += other->Get("k" + std::to_string(i)).has_value();
+  }
+  EXPECT_EQ(on_disk, 100);
+  EXPECT_TRUE(log.warnings().empty());
+}
+
+// A relative path names one store for the cache's whole life, whatever the
+// program's working directory later becomes.
+TEST(CacheTest, RelativeStorePathIsResolvedOnceAtOpen) {
+  TempDir tmp;
+  ASSERT_EQ(mkdir(tmp.Sub("a").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(tmp.Sub("b").c_str(), 0700), 0);
+  {
+    Result<std::unique_ptr<FileCache>> b =
+        FileCache::Open(tmp.Sub("b/rel/store"));
+    ASSERT_OK(b);
+    ASSERT_OK((*b)->Put("k", "b's value"));
+  }
+  for (const bool from_environment : {false, true}) {
+    const pid_t pid = Spawn([&] {
+      if (chdir(tmp.Sub("a").c_str()) != 0) return 2;
+      Options options;
+      options.backend = Backend::kFile;
+      options.read_environment = from_environment;
+      if (from_environment) {
+        setenv("UCACHE_DIR", "rel", 1);
+        options.store = "store";
+      } else {
+        options.dir = "rel/store";
+      }
+      std::shared_ptr<Cache> cache = Cache::Open(options);
+      if (cache->options().dir != tmp.Sub("a/rel/store")) return 3;
+      cache->Put("k", "a's value");
+      if (chdir(tmp.Sub("b").c_str()) != 0) return 2;
+      // A new generation makes the cache's handle reopen the store's files.
+      Result<std::unique_ptr<FileCache>> a =
+          FileCache::Open(tmp.Sub("a/rel/store"));
+      if (!a.ok() || !(*a)->Compact().ok()) return 2;
+      return ValueOf(cache->Get("k")) == "a's value" ? 0 : 4;
+    });
+    const ChildExit exit = WaitChild(pid, std::chrono::seconds(30));
+    EXPECT_TRUE(exit.clean())
+        << "from_environment=" << from_environment << ": " << exit.ToString();
+  }
 }
 
 }  // namespace

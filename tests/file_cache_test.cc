@@ -435,9 +435,10 @@ TEST(FileCacheTest, MaxBytesEvictsOldestFirst) {
   for (int i = 0; i < 300; ++i)
     present += cache->Contains("k" + std::to_string(i));
   EXPECT_EQ(present + stats->evictions, 300u);
-  // A record that can never fit is refused, and the store is unchanged.
+  // A record that can never fit is refused as an argument (not a full
+  // store), and the store is unchanged.
   Status s = cache->Put("huge", std::string(2 << 20, 'h'));
-  EXPECT_TRUE(s.IsNoSpace()) << s.ToString();
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << s.ToString();
   EXPECT_EQ(GetOrMiss(*cache, "k299"), value);
 }
 
@@ -806,6 +807,67 @@ TEST(FileCacheTest, FailedReservationIsNoSpaceAndReadsKeepWorking) {
   ASSERT_OK(cache->Put("after", "space came back"));
   EXPECT_EQ(GetOrMiss(*cache, "after"), "space came back");
   EXPECT_TRUE(cache->Verify()->clean());
+}
+
+// The change count (doc/format.md, section 5) that near caches of the store
+// stamp their copies with: one shared number, moved by every commit that
+// replaces or removes a version, read-only handles included.
+TEST(FileCacheTest, ChangeCountMovesOnEveryReplacementOrRemoval) {
+  TempDir tmp;
+  auto writer = OpenOrDie(tmp.Sub("store"));
+  FileCacheOptions ro;
+  ro.read_only = true;
+  ASSERT_OK(writer->Put("k", "v1"));
+  auto reader = OpenOrDie(tmp.Sub("store"), ro);
+  uint64_t last = reader->ChangeCount();
+  EXPECT_EQ(writer->ChangeCount(), last);
+  auto moved = [&] {
+    const uint64_t now = reader->ChangeCount();
+    return std::exchange(last, now) != now;
+  };
+  ASSERT_OK(writer->Put("new", "x"));
+  EXPECT_FALSE(moved()) << "a new key's first put";
+  ASSERT_OK(writer->Put("k", "v2"));
+  EXPECT_TRUE(moved()) << "overwrite";
+  ASSERT_OK(writer->Erase("absent"));
+  EXPECT_FALSE(moved()) << "erase of an absent key";
+  ASSERT_OK(writer->Erase("k"));
+  EXPECT_TRUE(moved()) << "erase";
+  ASSERT_OK(writer->Compact());
+  EXPECT_TRUE(moved()) << "compaction";
+  ASSERT_OK(writer->Clear());
+  EXPECT_TRUE(moved()) << "clear";
+}
+
+TEST(FileCacheTest, VersionNamesTheCurrentRecord) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.Sub("store"));
+  uint64_t put_version = 0;
+  ASSERT_OK(cache->Put("k", "v1", std::chrono::milliseconds(0), &put_version));
+  ValueView view;
+  ASSERT_OK(cache->GetView("k", &view));
+  EXPECT_EQ(view.version(), put_version);
+  EXPECT_EQ(view.expires_ms(), 0);
+  Result<uint64_t> version = cache->Version("k");
+  ASSERT_OK(version);
+  EXPECT_EQ(*version, put_version);
+  ASSERT_OK(cache->Put("k", "v2"));
+  version = cache->Version("k");
+  ASSERT_OK(version);
+  EXPECT_NE(*version, put_version);
+  ASSERT_OK(cache->Erase("k"));
+  EXPECT_TRUE(cache->Version("k").status().IsNotFound());
+}
+
+TEST(FileCacheTest, ReadOnlyHandleWithoutLockFileSeesChangeEveryCall) {
+  TempDir tmp;
+  ASSERT_OK(OpenOrDie(tmp.Sub("store"))->Put("k", "v"));
+  ASSERT_EQ(unlink(tmp.Sub("store/lock").c_str()), 0);
+  FileCacheOptions ro;
+  ro.read_only = true;
+  auto reader = OpenOrDie(tmp.Sub("store"), ro);
+  EXPECT_NE(reader->ChangeCount(), reader->ChangeCount());
+  EXPECT_EQ(GetOrMiss(*reader, "k"), "v");
 }
 
 }  // namespace

@@ -73,7 +73,7 @@ void CompactAndDie(const std::string& dir, FaultEnv::Op op, bool after) {
 // The publication record of the store in `dir`, as a read-only handle
 // would map it.
 Publication ReadPublication(const std::string& dir) {
-  auto lock = fcache_internal::LockFile::OpenForReading(NewPosixEnv(), dir);
+  auto lock = fcache_internal::LockFile::OpenReadOnly(NewPosixEnv(), dir);
   EXPECT_OK(lock);
   if (!lock.ok()) return {};
   return (*lock)->publication();

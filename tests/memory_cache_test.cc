@@ -487,5 +487,28 @@ TEST(MemoryCacheTest, ConcurrentHammer) {
   }
 }
 
+TEST(MemoryCacheTest, StampIsKeptAndRestampedOnlyOnTheSameValue) {
+  std::unique_ptr<MemoryCache> cache = OpenOrDie({});
+  ASSERT_TRUE(
+      cache->Put("k", "v1", std::chrono::milliseconds(0), MemoryStamp{1, 10})
+          .ok());
+  MemoryStamp stamp;
+  std::shared_ptr<const std::string> v1 = cache->GetShared("k", &stamp);
+  ASSERT_NE(v1, nullptr);
+  EXPECT_EQ(stamp.changes, 1u);
+  EXPECT_EQ(stamp.version, 10u);
+  cache->Restamp("k", v1.get(), MemoryStamp{2, 10});
+  ASSERT_NE(cache->GetShared("k", &stamp), nullptr);
+  EXPECT_EQ(stamp.changes, 2u);
+  // A value put meanwhile keeps its own stamp.
+  ASSERT_TRUE(
+      cache->Put("k", "v2", std::chrono::milliseconds(0), MemoryStamp{3, 20})
+          .ok());
+  cache->Restamp("k", v1.get(), MemoryStamp{4, 10});
+  ASSERT_NE(cache->GetShared("k", &stamp), nullptr);
+  EXPECT_EQ(stamp.changes, 3u);
+  EXPECT_EQ(stamp.version, 20u);
+}
+
 }  // namespace
 }  // namespace ucache

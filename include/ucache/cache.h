@@ -8,13 +8,48 @@
 // Values larger than Options::large_value_bytes live in the file tier alone
 // while it serves (it maps them; a memory copy would only add a copy).
 //
+// The newest version. While the file tier serves, it holds the newest
+// version of every key: the memory tier is a near cache of it, and the
+// fallback tier holds only what the file tier refused. Every path keeps
+// that rule, so the tiers agree: a tier that does not keep a new version
+// must not keep serving an older one.
+//  * Put writes the file tier first. When the file tier keeps the value,
+//    the memory tier keeps a copy (or, for a large value, drops its older
+//    one) and the fallback tier drops the key. When the file tier does not
+//    take the value (it refuses it, its disk is full, writes are paused
+//    after a failure), the key's older value is erased from the file tier
+//    and the new one goes to the memory or fallback tier. If even that
+//    erase fails, this cache never again serves the file tier's value of
+//    the key, until a later write or erase of it reaches the file tier
+//    (CacheStats::shadowed_keys); other processes, which cannot know, may
+//    meanwhile read that older value from the file tier, but never see
+//    this process's newer one.
+//  * Each memory copy is stamped with FileCache::ChangeCount, read before
+//    the file read or write that produced the copy, and with its record's
+//    version (ValueView::version). A memory hit whose stamp equals the
+//    current count is served; otherwise the file tier's current version of
+//    the key is probed (FileCache::Version, no value bytes): the same, the
+//    copy is re-stamped and served; else it is dropped
+//    (CacheStats::stale_dropped) and the read goes on to the file tier. So
+//    a write committed by any handle of any process is seen on this
+//    cache's next call, as FileCache promises for its own handles, and a
+//    fill that raced a newer write cannot outlive it.
+//  * A memory copy expires when its file record does, not a full ttl
+//    after the read that copied it.
+//  * A ScopedOverride that restricts a call to the memory tier serves that
+//    tier as it is, unchecked; a write under it reaches only the memory
+//    tier and replaces nothing in the file tier.
+//
 // Opening never fails: when the file tier cannot open (directory not
 // writable, not a store, locks unsupported) the cache serves from memory, and
 // when nothing else can serve, from the fallback tier; each such event is one
 // warning through Options::log. A file tier that fails at run time (a full
-// disk) keeps serving reads while writes go to the other tiers, and is
-// retried every Options::file_retry_interval; active_backend() says what
-// serves meanwhile and active_reason() why.
+// disk, I/O errors) keeps serving reads while writes go to the other tiers,
+// and is retried every Options::file_retry_interval; active_backend() says
+// what serves meanwhile and active_reason() why. A value the file tier
+// refuses on its own account (a record too large for FileCacheOptions::
+// max_bytes, a bad ttl) is not a failure of the tier: later writes of other
+// values go on reaching it (CacheStats::file_refusals).
 //
 // A ScopedOverride (scoped_override.h) in the calling thread disables the
 // cache or restricts it to one tier for the calls that thread makes inside
@@ -53,6 +88,9 @@ struct CacheStats {
   uint64_t misses = 0;
   uint64_t puts = 0;           // Put calls (not disabled)
   uint64_t file_failures = 0;  // file-tier writes that failed
+  uint64_t file_refusals = 0;  // values the file tier refused (too large)
+  uint64_t stale_dropped = 0;  // memory copies the file tier had replaced
+  uint64_t shadowed_keys = 0;  // keys whose file value this cache skips
   // Each tier's own statistics, for the tiers that are open.
   std::optional<MemoryCacheStats> memory;
   std::optional<FileCacheStats> file;
@@ -80,11 +118,12 @@ class Cache {
   // The value of `key` from the first tier that has it, or nullopt.
   std::optional<Hit> Get(std::string_view key);
 
-  // Stores `value` under `key` in every serving tier, with Options::ttl.
-  // When no serving tier keeps it (the file tier failing, a value too large
-  // for the memory tier), the fallback tier does. A cache may forget, so
-  // there is nothing to return: failures show in the log and the stats.
-  // Disabled: stores nothing.
+  // Stores `value` under `key` in every serving tier, with Options::ttl,
+  // and removes older versions from the tiers that do not keep it (see the
+  // rule above). When no serving tier keeps it (the file tier failing, a
+  // value too large for the memory tier), the fallback tier does. A cache
+  // may forget, so there is nothing to return: failures show in the log
+  // and the stats. Disabled: stores nothing.
   void Put(std::string_view key, std::string_view value);
 
   // Removes `key` from every open tier.
@@ -109,7 +148,8 @@ class Cache {
 
   CacheStats GetStats() const;
 
-  // The options in force: after the environment, with dir resolved (empty
+  // The options in force: after the environment, with dir resolved to an
+  // absolute path once, at open, so a later chdir moves nothing (empty
   // when no store path could be found).
   const Options& options() const;
 

@@ -107,12 +107,21 @@ class ValueView {
   std::string_view data() const { return data_; }
   size_t size() const { return data_.size(); }
   bool zero_copy() const { return zero_copy_; }
+  // The record's version: what FileCache::Version returns while the key
+  // still holds this record (its checksum; two records of one key with the
+  // same value and expiry share it).
+  uint64_t version() const { return version_; }
+  // The record's expiry, Unix milliseconds on the store's Env clock; 0 for
+  // never.
+  int64_t expires_ms() const { return expires_ms_; }
 
  private:
   friend class FileCache;
   std::shared_ptr<const void> keep_alive_;
   std::string_view data_;
   bool zero_copy_ = false;
+  uint64_t version_ = 0;
+  int64_t expires_ms_ = 0;
 };
 
 struct FileCacheStats {
@@ -204,8 +213,10 @@ class FileCache {
   // means the store's default_ttl; a TTL too large to add to the clock
   // means forever. Keys are 1..kMaxKeyBytes bytes, values at most
   // kMaxValueBytes. OK means the record committed: every handle sees it
-  // from its next call. Fails with kNoSpace on a full disk, or when one
-  // record alone exceeds max_bytes; the store is unchanged then. With
+  // from its next call. Fails with kNoSpace on a full disk, with
+  // kInvalidArgument for this value alone (a bad key or ttl, or a record
+  // too large for max_bytes even in an empty store), with kNoSpace too when
+  // max_bytes cannot make room for it; the store is unchanged then. With
   // sync_writes, a failed fdatasync is an error too (the record may then be
   // visible but not durable). An automatic compaction that the write made
   // due runs after the commit; its failure is not the write's and shows in
@@ -213,6 +224,10 @@ class FileCache {
   // write (Put, Erase, Clear, Compact) fails at once with kBusy.
   Status Put(std::string_view key, std::string_view value,
              std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+  // The same; on success also sets `*version` to the committed record's
+  // version (ValueView::version).
+  Status Put(std::string_view key, std::string_view value,
+             std::chrono::milliseconds ttl, uint64_t* version);
 
   // Copies the value of `key` into `*value`. NotFound on a miss (absent,
   // expired, or failing verification).
@@ -232,6 +247,20 @@ class FileCache {
   // True when `key` has a value that reads back verified; a value already
   // verified by GetView counts as such (see there).
   bool Contains(std::string_view key);
+
+  // The version of `key`'s current unexpired record (ValueView::version),
+  // found as a read would find it but reading no value bytes: a cheap probe
+  // of whether a copy made earlier is still current. NotFound when the key
+  // has no such record.
+  Result<uint64_t> Version(std::string_view key);
+
+  // The store's change count, shared by every handle of every process:
+  // when two calls return the same number, no overwrite, erase, clear or
+  // new generation (which may drop records) committed between them; a new
+  // key's first put need not change it. One atomic load. A handle that
+  // cannot map the store's lock file (a read-only handle of a store without
+  // one) returns a new number on every call.
+  uint64_t ChangeCount();
 
   // Removes `key`. OK whether or not it was present.
   Status Erase(std::string_view key);

@@ -63,13 +63,22 @@ enum class EvictionPolicy {
 
 // The weight added to key size + value size to account for an entry's
 // bookkeeping, so that max_bytes bounds memory and not just payload. On
-// 64-bit Linux with glibc an entry costs about: the entry node (104 bytes,
-// 112 allocated), its hash-table node and bucket (about 72), the shared
+// 64-bit Linux with glibc an entry costs about: the entry node (120 bytes,
+// 128 allocated), its hash-table node and bucket (about 72), the shared
 // value holder (48, 64 allocated), and W-TinyLFU's sketch (16 per entry of
 // capacity): about 256 in all. Keys and values longer than 15 bytes also
 // pay malloc's rounding, which is not counted. Kept fixed so that bounds are
 // predictable.
 inline constexpr size_t kEntryOverheadBytes = 256;
+
+// Two words kept beside a value for a cache layered over another store, so
+// that it can tell later whether that store still holds the version it
+// copied: the selector (cache.h) keeps the file tier's change count and the
+// record's version here. The memory tier only stores and returns them.
+struct MemoryStamp {
+  uint64_t changes = 0;
+  uint64_t version = 0;
+};
 
 struct MemoryCacheOptions {
   // Upper bound on the number of entries; zero means no bound on the count.
@@ -132,8 +141,10 @@ class MemoryCache {
   // hold. `ttl` of zero means default_ttl. Fails with kNoSpace when the
   // entry alone outweighs its shard's byte bound; any earlier value of `key`
   // is removed then, so a failed Put never leaves an older value readable.
+  // `stamp` is kept beside the value (see MemoryStamp).
   Status Put(std::string_view key, std::string_view value,
-             std::chrono::milliseconds ttl = std::chrono::milliseconds{0});
+             std::chrono::milliseconds ttl = std::chrono::milliseconds{0},
+             const MemoryStamp& stamp = {});
 
   // Copies the value of `key` into `*value`. NotFound on a miss (absent or
   // expired); `*value` is untouched then. Counts as a use of the entry.
@@ -144,6 +155,15 @@ class MemoryCache {
   // pointer, even after the entry is overwritten, evicted or the cache is
   // destroyed. Counts as a use of the entry.
   std::shared_ptr<const std::string> GetShared(std::string_view key);
+  // The same, and on a hit copies the entry's stamp into `*stamp`.
+  std::shared_ptr<const std::string> GetShared(std::string_view key,
+                                               MemoryStamp* stamp);
+
+  // Replaces the stamp of `key`'s entry if the entry still holds `value`
+  // (a pointer GetShared returned); otherwise changes nothing, so a stamp
+  // checked against one value is never pinned on another.
+  void Restamp(std::string_view key, const std::string* value,
+               const MemoryStamp& stamp);
 
   // The value of `key`, or nullopt on a miss. Counts as a use of the entry.
   std::optional<std::string> GetOptional(std::string_view key);

@@ -55,6 +55,8 @@ using LogSink = std::function<void(LogLevel level, std::string_view message)>;
 
 struct Options {
   // The store's directory. Empty: StorePath(store). UCACHE_DIR replaces it.
+  // A relative path (here or in UCACHE_DIR) is taken from the working
+  // directory at Cache::Open, once.
   std::string dir;
   // The store's name under the root, used when `dir` is empty or UCACHE_DIR
   // is set: letters, digits, '.', '_' and '-', not starting with '.'.
@@ -90,9 +92,10 @@ struct Options {
   // Default 1 MiB.
   size_t large_value_bytes = size_t{1} << 20;
 
-  // After a write to the file tier fails (a full disk), writes go to the
-  // other tiers and the file tier is tried again after this long; reads keep
-  // using it throughout. Default 10 s.
+  // After a write to the file tier fails (a full disk, I/O errors), writes
+  // go to the other tiers and the file tier is tried again after this long;
+  // reads keep using it throughout. A value the file tier refuses alone (too
+  // large for file.max_bytes) does not start this pause. Default 10 s.
   std::chrono::milliseconds file_retry_interval{10000};
 
   // Where warnings go. Null: one line each on stderr, "ucache: warning: ...".

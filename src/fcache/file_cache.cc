@@ -141,10 +141,12 @@ class FileCache::Impl {
   const std::shared_ptr<Env>& env() const { return env_; }
 
   Status Put(std::string_view key, std::string_view value,
-             std::chrono::milliseconds ttl);
+             std::chrono::milliseconds ttl, uint64_t* version);
   Status Get(std::string_view key, std::string* value);
   Status GetView(std::string_view key, ValueView* view);
   bool Contains(std::string_view key);
+  Result<uint64_t> Version(std::string_view key);
+  uint64_t ChangeCount();
   Status Erase(std::string_view key);
   Status Clear();
   Status Sync();
@@ -211,7 +213,9 @@ class FileCache::Impl {
   const std::string dir_;
   const FileCacheOptions options_;
   const std::shared_ptr<Env> env_;
-  const std::unique_ptr<LockFile> lock_file_;  // null for read-only handles
+  // Mapped read-only for read-only handles (null when the store has none),
+  // which use it for the change count alone.
+  const std::unique_ptr<LockFile> lock_file_;
 
   // Held shared by every operation that touches gen_'s mappings; exclusive
   // to replace gen_ or remap its log.
@@ -226,6 +230,8 @@ class FileCache::Impl {
   std::mutex maintenance_mu_;
   Status maintenance_status_;  // guarded by maintenance_mu_
   std::atomic<uint64_t> maintenance_failures_{0};
+  // ChangeCount without a lock file: a new number every call.
+  std::atomic<uint64_t> unknown_changes_{0};
 };
 
 // ---- reading ---------------------------------------------------------------
@@ -374,15 +380,37 @@ Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
       view->keep_alive_ = gen.log->mapping();
       view->data_ = record.stored;
       view->zero_copy_ = true;
-      return true;
+    } else {
+      auto owned = std::make_shared<std::string>();
+      if (!fcache_internal::ReadValue(record, owned.get())) return false;
+      view->data_ = *owned;
+      view->keep_alive_ = std::move(owned);
+      view->zero_copy_ = false;
     }
-    auto owned = std::make_shared<std::string>();
-    if (!fcache_internal::ReadValue(record, owned.get())) return false;
-    view->data_ = *owned;
-    view->keep_alive_ = std::move(owned);
-    view->zero_copy_ = false;
+    view->version_ = record.header->checksum;
+    view->expires_ms_ = record.header->expires_ms;
     return true;
   });
+}
+
+Result<uint64_t> FileCache::Impl::Version(std::string_view key) {
+  uint64_t version = 0;
+  // The checksum is not verified: a copy made from a verified read of the
+  // record is as good as the record, and a damaged checksum reads as
+  // another version, whose read fails verification.
+  Status s = WithRecord(key, [&](const Generation&, const RecordView& record) {
+    version = record.header->checksum;
+    return true;
+  });
+  if (!s.ok()) return s;
+  return version;
+}
+
+uint64_t FileCache::Impl::ChangeCount() {
+  if (lock_file_ == nullptr) {
+    return unknown_changes_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return lock_file_->changes();
 }
 
 bool FileCache::Impl::Contains(std::string_view key) {
@@ -447,6 +475,9 @@ void FileCache::Impl::Install(std::unique_ptr<Generation> gen) {
     std::unique_lock lock(mu_);
     gen_.swap(gen);
   }
+  // A new generation is published by now; it may lack records the old one
+  // had (a clear, an eviction, expired records dropped).
+  lock_file_->CountChange();
   // `gen` now holds the old generation. Unmapping it can take milliseconds;
   // readers need not wait for that.
 }
@@ -490,6 +521,9 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         Status s = fcache_internal::Commit(gen, key, tag, record, erase, prep,
                                            options_.sync_writes, &replaced);
         if (!s.ok()) return s;
+        // The key's earlier version is replaced or erased: near caches of
+        // it (cache.h) must look again.
+        if (replaced) lock_file_->CountChange();
         *compaction_due = CompactionDue(gen.index->header());
         return Status::OK();
       }
@@ -530,7 +564,7 @@ Status FileCache::Impl::MaintenanceStatus() {
 }
 
 Status FileCache::Impl::Put(std::string_view key, std::string_view value,
-                            std::chrono::milliseconds ttl) {
+                            std::chrono::milliseconds ttl, uint64_t* version) {
   if (key.empty() || key.size() > kMaxKeyBytes) {
     return Status::InvalidArgument("key length " + std::to_string(key.size()) +
                                    " is outside 1.." +
@@ -553,7 +587,13 @@ Status FileCache::Impl::Put(std::string_view key, std::string_view value,
   std::string record;
   fcache_internal::EncodeRecord(fcache_internal::kRecordPut, key, value,
                                 expires, options_, &record);
-  return Write(key, record, /*erase=*/false);
+  Status s = Write(key, record, /*erase=*/false);
+  if (s.ok() && version != nullptr) {
+    *version =
+        reinterpret_cast<const fcache_internal::RecordHeader*>(record.data())
+            ->checksum;
+  }
+  return s;
 }
 
 Status FileCache::Impl::Erase(std::string_view key) {
@@ -722,8 +762,12 @@ Result<std::unique_ptr<Generation>> FileCache::Impl::OpenGeneration(
   gen = fcache_internal::OpenCurrentGeneration(env, dir, true);
   const Status::Code again = gen.status().code();
   if (again == Status::Code::kNotFound || again == Status::Code::kCorruption) {
-    // No index, or a damaged one: build one.
-    return fcache_internal::Recover(env, dir, *lock_file, env->NowMillis());
+    // No index, or a damaged one: build one. It may lack records that
+    // other processes copied into their near caches.
+    Result<std::unique_ptr<Generation>> recovered =
+        fcache_internal::Recover(env, dir, *lock_file, env->NowMillis());
+    if (recovered.ok()) lock_file->CountChange();
+    return recovered;
   }
   if (!gen.ok() || current_format(**gen)) return gen;
   // Written by an older ucache, whose writers the lock file's shared flock
@@ -772,9 +816,10 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
     if (!f.ok()) return f.status();
     lock_file = std::move(*f);
   } else {
-    // Only for its publication record; without one (no lock file yet, or a
-    // store of an older format), every call checks the index's name.
-    Result<std::unique_ptr<LockFile>> f = LockFile::OpenForReading(env, dir);
+    // For its publication record and change counter; without them (no lock
+    // file yet, or a store of an older format), every call checks the
+    // index's name and ChangeCount says "changed".
+    Result<std::unique_ptr<LockFile>> f = LockFile::OpenReadOnly(env, dir);
     if (f.ok()) lock_file = std::move(*f);
   }
   Result<std::unique_ptr<Generation>> gen =
@@ -793,7 +838,11 @@ FileCache::~FileCache() = default;
 
 Status FileCache::Put(std::string_view key, std::string_view value,
                       std::chrono::milliseconds ttl) {
-  return impl_->Put(key, value, ttl);
+  return impl_->Put(key, value, ttl, nullptr);
+}
+Status FileCache::Put(std::string_view key, std::string_view value,
+                      std::chrono::milliseconds ttl, uint64_t* version) {
+  return impl_->Put(key, value, ttl, version);
 }
 Status FileCache::Get(std::string_view key, std::string* value) {
   return impl_->Get(key, value);
@@ -802,6 +851,10 @@ Status FileCache::GetView(std::string_view key, ValueView* view) {
   return impl_->GetView(key, view);
 }
 bool FileCache::Contains(std::string_view key) { return impl_->Contains(key); }
+Result<uint64_t> FileCache::Version(std::string_view key) {
+  return impl_->Version(key);
+}
+uint64_t FileCache::ChangeCount() { return impl_->ChangeCount(); }
 Status FileCache::Erase(std::string_view key) { return impl_->Erase(key); }
 Status FileCache::Clear() { return impl_->Clear(); }
 Status FileCache::Sync() { return impl_->Sync(); }

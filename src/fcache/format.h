@@ -133,12 +133,17 @@ inline constexpr uint64_t IndexFileBytes(uint64_t capacity) {
 }
 
 // The lock file: the prelude, then the writers' mutex, a robust,
-// process-shared pthread_mutex_t in the C library's own layout, then zeros.
-// Only a handle that holds the file's flock exclusively (the store's sole
-// user) writes the prelude or initializes the mutex; see lock_file.h.
+// process-shared pthread_mutex_t in the C library's own layout, then zeros,
+// but for the change counter. Only a handle that holds the file's flock
+// exclusively (the store's sole user) writes the prelude or initializes the
+// mutex; see lock_file.h.
 inline constexpr uint32_t kLockFileSize = 4096;
 inline constexpr uint32_t kLockMutexOffset = 64;
 inline constexpr uint32_t kLockMutexBytes = 64;
+// A u64 on a cache line of its own, added to by writers (under the mutex)
+// after each commit that replaced or removed a version of some key; never
+// reset (doc/format.md section 5).
+inline constexpr uint32_t kLockChangesOffset = 192;
 
 // The publication record, after the mutex: which generation is current,
 // kept where every handle maps it. A publisher announces the generation it

@@ -132,17 +132,22 @@ Result<std::unique_ptr<LockFile>> LockFile::Open(std::shared_ptr<Env> env,
       "close them and reopen");
 }
 
-Result<std::unique_ptr<LockFile>> LockFile::OpenForReading(
+Result<std::unique_ptr<LockFile>> LockFile::OpenReadOnly(
     std::shared_ptr<Env> env, const std::string& dir) {
   const std::string path = dir + "/" + kLockFileName;
-  Result<FileHandle> file = FileHandle::Open(env.get(), path, OpenMode::kReadOnly);
+  auto usable = [&](const Result<FileInfo>& info) {
+    return info.ok() && info->is_regular && info->size >= kLockFileSize &&
+           info->owner == env->CurrentUser();
+  };
+  if (!usable(env->StatPath(path))) {
+    return Status::NotFound(path + ": no lock file to read changes from");
+  }
+  Result<FileHandle> file =
+      FileHandle::Open(env.get(), path, OpenMode::kReadOnly);
   if (!file.ok()) return file.status();
-  Result<FileInfo> info = env->Stat(file->fd());
-  if (!info.ok()) return info.status();
-  // A shorter file (a store of format 1, or one being created) would fault
-  // where the mapping passes its end.
-  if (info->size < kLockFileSize) {
-    return Status::Corruption(path + ": shorter than its header");
+  // Checked again on the descriptor: the name may have been replaced.
+  if (!usable(env->Stat(file->fd()))) {
+    return Status::NotFound(path + ": no lock file to read changes from");
   }
   Result<std::shared_ptr<Mapping>> map =
       Mapping::Create(env, file->fd(), kLockFileSize, /*writable=*/false);

@@ -40,15 +40,27 @@ class LockFile {
   // file is damaged while other handles hold it.
   static Result<std::unique_ptr<LockFile>> Open(std::shared_ptr<Env> env,
                                                 const std::string& dir);
-  // Maps an existing dir/lock read-only, for a read-only handle that needs
-  // only its publication record: no flock, and Lock() must not be called.
-  // NotFound when there is no lock file, Corruption when it is shorter than
-  // its header or its prelude fails the check (the caller then has no
-  // record to go by).
-  static Result<std::unique_ptr<LockFile>> OpenForReading(
+  // Maps dir/lock read-only, for a read-only handle, which only reads the
+  // publication record and the change counter: no flock (it must not stop a
+  // writer from initializing the file), and Lock must not be called.
+  // NotFound when there is no lock file of kLockFileSize bytes or more; a
+  // file that is not regular or not ours is refused unopened (opening a
+  // FIFO would block); Corruption when its prelude fails the check. The
+  // caller then has no record to go by.
+  static Result<std::unique_ptr<LockFile>> OpenReadOnly(
       std::shared_ptr<Env> env, const std::string& dir);
   LockFile(const LockFile&) = delete;
   LockFile& operator=(const LockFile&) = delete;
+
+  // The store's change counter (doc/format.md section 5), loaded with
+  // acquire, so that a reader that sees a count also sees the commit that
+  // produced it.
+  uint64_t changes() const {
+    return __atomic_load_n(changes_, __ATOMIC_ACQUIRE);
+  }
+  // Adds one to it with release. Writer lock held, after a commit that
+  // replaced or removed a version of some key.
+  void CountChange() { __atomic_fetch_add(changes_, 1, __ATOMIC_RELEASE); }
 
   // Takes the writers' mutex: with kExclusiveWait spinning briefly, then
   // sleeping until it is free; with kExclusiveTry returning Busy if it is
@@ -70,13 +82,18 @@ class LockFile {
  private:
   LockFile(std::shared_ptr<Env> env, FileHandle file,
            std::shared_ptr<Mapping> map)
-      : env_(std::move(env)), file_(std::move(file)), map_(std::move(map)) {}
+      : env_(std::move(env)),
+        file_(std::move(file)),
+        map_(std::move(map)),
+        changes_(
+            reinterpret_cast<uint64_t*>(map_->data() + kLockChangesOffset)) {}
   pthread_mutex_t* mutex() const;
 
   // Constant after construction. Closing file_ drops the shared flock.
   const std::shared_ptr<Env> env_;  // outlives file_, which closes through it
   const FileHandle file_;
   const std::shared_ptr<Mapping> map_;
+  uint64_t* const changes_;  // in map_
 };
 
 // Holds the writers' mutex for its lifetime.

@@ -34,9 +34,15 @@ Status CheckSizeBound(const Generation& gen, uint64_t log_end, uint64_t size,
                                         IndexFileBytes(CapacityFor(live)));
   const uint64_t overhead = kLogHeaderSize + index_bytes + size;
   if (evicted || overhead >= target) {
-    return Status::NoSpace("a record of " + std::to_string(size) +
-                           " bytes does not fit in max_bytes=" +
-                           std::to_string(options.max_bytes) + " of " + dir);
+    const std::string what = "a record of " + std::to_string(size) +
+                             " bytes does not fit in max_bytes=" +
+                             std::to_string(options.max_bytes) + " of " + dir;
+    // Too large even for an empty store: a refusal of this value, not a
+    // full store (a selector keeps writing other values).
+    const uint64_t alone =
+        kLogHeaderSize + IndexFileBytes(CapacityFor(1)) + size;
+    if (alone >= target) return Status::InvalidArgument(what);
+    return Status::NoSpace(what);
   }
   prep->kind = AppendPrep::kRewrite;
   prep->plan.live_byte_budget = target - overhead;

@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include "ucache/memory_cache.h"
+
 namespace ucache {
 namespace mcache_internal {
 
@@ -25,6 +27,7 @@ struct Entry {
   uint64_t hash = 0;       // XXH3-64 of key
   int64_t expires_at = 0;  // clock milliseconds; 0 = never
   size_t charge = 0;       // weight: key + value + kEntryOverheadBytes
+  MemoryStamp stamp;       // the caller's, kept beside the value
 
   // Owned by the policy.
   Entry* prev = nullptr;

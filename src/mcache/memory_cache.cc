@@ -88,7 +88,8 @@ MemoryCache::MemoryCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 MemoryCache::~MemoryCache() = default;
 
 Status MemoryCache::Put(std::string_view key, std::string_view value,
-                        std::chrono::milliseconds ttl) {
+                        std::chrono::milliseconds ttl,
+                        const MemoryStamp& stamp) {
   if (ttl.count() < 0) {
     return Status::InvalidArgument("memory cache: ttl is negative");
   }
@@ -104,7 +105,8 @@ Status MemoryCache::Put(std::string_view key, std::string_view value,
   // The copy is made before taking the shard's lock.
   auto shared = std::make_shared<const std::string>(value);
   const uint64_t hash = Impl::Hash(key);
-  return impl_->ShardOf(hash).Put(key, hash, std::move(shared), expires_at);
+  return impl_->ShardOf(hash).Put(key, hash, std::move(shared), expires_at,
+                                  stamp);
 }
 
 Status MemoryCache::Get(std::string_view key, std::string* value) {
@@ -116,8 +118,19 @@ Status MemoryCache::Get(std::string_view key, std::string* value) {
 
 std::shared_ptr<const std::string> MemoryCache::GetShared(
     std::string_view key) {
+  return GetShared(key, nullptr);
+}
+
+std::shared_ptr<const std::string> MemoryCache::GetShared(std::string_view key,
+                                                          MemoryStamp* stamp) {
   const uint64_t hash = Impl::Hash(key);
-  return impl_->ShardOf(hash).Get(key, hash);
+  return impl_->ShardOf(hash).Get(key, hash, stamp);
+}
+
+void MemoryCache::Restamp(std::string_view key, const std::string* value,
+                          const MemoryStamp& stamp) {
+  const uint64_t hash = Impl::Hash(key);
+  impl_->ShardOf(hash).Restamp(key, hash, value, stamp);
 }
 
 std::optional<std::string> MemoryCache::GetOptional(std::string_view key) {

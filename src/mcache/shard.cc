@@ -45,8 +45,8 @@ void Shard::EvictLocked() {
 }
 
 Status Shard::Put(std::string_view key, uint64_t hash,
-                  std::shared_ptr<const std::string> value,
-                  int64_t expires_at) {
+                  std::shared_ptr<const std::string> value, int64_t expires_at,
+                  const MemoryStamp& stamp) {
   const size_t charge = EntryCharge(key.size(), value->size());
   // Declared before the lock, so an overwritten value is freed after it.
   std::shared_ptr<const std::string> old_value;
@@ -65,6 +65,7 @@ Status Shard::Put(std::string_view key, uint64_t hash,
     e->value = std::move(value);
     e->charge = charge;
     e->expires_at = expires_at;
+    e->stamp = stamp;
     policy_->RecordAccess(e);
   } else {
     auto owned = std::make_unique<Entry>();
@@ -74,6 +75,7 @@ Status Shard::Put(std::string_view key, uint64_t hash,
     e->hash = hash;
     e->expires_at = expires_at;
     e->charge = charge;
+    e->stamp = stamp;
     index_.emplace(KeyRef{e->key, hash}, std::move(owned));
     bytes_ += charge;
     policy_->RecordInsert(e);
@@ -83,7 +85,8 @@ Status Shard::Put(std::string_view key, uint64_t hash,
 }
 
 std::shared_ptr<const std::string> Shard::Get(std::string_view key,
-                                              uint64_t hash) {
+                                              uint64_t hash,
+                                              MemoryStamp* stamp) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(KeyRef{key, hash});
   if (it == index_.end()) {
@@ -98,7 +101,17 @@ std::shared_ptr<const std::string> Shard::Get(std::string_view key,
   }
   ++hits_;
   policy_->RecordAccess(it->second.get());
+  if (stamp != nullptr) *stamp = it->second->stamp;
   return it->second->value;
+}
+
+void Shard::Restamp(std::string_view key, uint64_t hash,
+                    const std::string* value, const MemoryStamp& stamp) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = index_.find(KeyRef{key, hash});
+  if (it != index_.end() && it->second->value.get() == value) {
+    it->second->stamp = stamp;
+  }
 }
 
 bool Shard::Contains(std::string_view key, uint64_t hash) {

@@ -45,9 +45,15 @@ class Shard {
 
   // `hash` is the key's XXH3-64. `expires_at` of 0 means never.
   Status Put(std::string_view key, uint64_t hash,
-             std::shared_ptr<const std::string> value, int64_t expires_at);
-  // Null on a miss. Counts a hit or a miss.
-  std::shared_ptr<const std::string> Get(std::string_view key, uint64_t hash);
+             std::shared_ptr<const std::string> value, int64_t expires_at,
+             const MemoryStamp& stamp);
+  // Null on a miss. Counts a hit or a miss. On a hit, copies the entry's
+  // stamp into `*stamp` unless it is null.
+  std::shared_ptr<const std::string> Get(std::string_view key, uint64_t hash,
+                                         MemoryStamp* stamp);
+  // Sets the stamp of `key`'s entry if it holds `value`.
+  void Restamp(std::string_view key, uint64_t hash, const std::string* value,
+               const MemoryStamp& stamp);
   bool Contains(std::string_view key, uint64_t hash);
   void Erase(std::string_view key, uint64_t hash);
   void Clear();

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <string>
+#include <unordered_set>
 #include <utility>
 
 #include "src/common/steady_clock.h"
@@ -29,6 +31,23 @@ bool UsesFile(Backend b) {
   return b == Backend::kMemoryAndFile || b == Backend::kFile;
 }
 
+// The version a memory copy is stamped with when the file tier holds no
+// record of its key (a checksum of 0 is as likely as any other collision).
+constexpr uint64_t kAbsent = 0;
+
+// Keys whose older file value this process must not serve, because neither
+// writing their newer value nor erasing the older one reached the file
+// tier. Only a tier failing erases too gets here; past the bound the file
+// tier stops serving reads to this cache altogether.
+constexpr size_t kMaxShadowedKeys = 1024;
+
+// A refusal of this value alone (a record too large for max_bytes, a bad
+// ttl or key) says nothing about the tier; anything else (a full disk, I/O
+// errors) is the tier failing.
+bool RefusesValueOnly(const Status& s) {
+  return s.code() == Status::Code::kInvalidArgument;
+}
+
 }  // namespace
 
 class Cache::Impl {
@@ -37,7 +56,8 @@ class Cache::Impl {
       : options_(std::move(resolved.options)),
         dir_status_(std::move(resolved.dir_status)),
         decided_by_(std::move(resolved.decided_by)),
-        log_(options_.log ? options_.log : LogSink(LogToStderr)) {
+        log_(options_.log ? options_.log : LogSink(LogToStderr)),
+        file_clock_(options_.file.env ? options_.file.env : NewPosixEnv()) {
     for (const std::string& w : resolved.warnings) {
       log_(LogLevel::kWarning, w);
     }
@@ -48,20 +68,26 @@ class Cache::Impl {
     const Backend route = Route();
     if (route == Backend::kDisabled) return std::nullopt;
     MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
+    FileCache* file = UsesFile(route) ? File() : nullptr;
+    // Read before either tier (cache.h: a stamp is taken before the read).
+    const uint64_t changes = file != nullptr ? file->ChangeCount() : 0;
     if (memory != nullptr) {
-      if (std::shared_ptr<const std::string> v = memory->GetShared(key)) {
-        ++memory_hits_;
-        return Hit{*v, v, Tier::kMemory};
+      MemoryStamp stamp;
+      if (std::shared_ptr<const std::string> v =
+              memory->GetShared(key, &stamp)) {
+        if (file == nullptr ||
+            StillCurrent(*memory, *file, key, *v, stamp, changes)) {
+          ++memory_hits_;
+          // Moved, not copied: one atomic increment less per hit.
+          return Hit{*v, std::move(v), Tier::kMemory};
+        }
       }
     }
-    if (FileCache* file = UsesFile(route) ? File() : nullptr) {
+    if (file != nullptr && !Shadowed(key)) {
       ValueView view;
       if (file->GetView(key, &view).ok()) {
         ++file_hits_;
-        // A cache may forget: an oversize value is simply not kept.
-        if (memory != nullptr && view.size() <= options_.large_value_bytes) {
-          memory->Put(key, view.data(), options_.ttl);
-        }
+        if (memory != nullptr) Fill(*memory, key, view, changes);
         const std::string_view data = view.data();
         return Hit{data, std::make_shared<ValueView>(std::move(view)),
                    Tier::kFile};
@@ -77,32 +103,38 @@ class Cache::Impl {
     return std::nullopt;
   }
 
+  // Every tier either keeps the new version or loses the key (cache.h).
   void Put(std::string_view key, std::string_view value) {
     const Backend route = Route();
     if (route == Backend::kDisabled) return;
     bool kept = false;
+    MemoryStamp stamp;  // the file tier's state of `key` after this put
     if (FileCache* file = UsesFile(route) ? File() : nullptr) {
-      if (!FileBlocked()) {
-        const Status s = file->Put(key, value, options_.ttl);
-        kept = s.ok();
-        NoteFileWrite(s);
-      }
+      stamp.changes = file->ChangeCount();
+      kept = WriteFile(*file, key, value, &stamp.version);
     }
-    const bool file_only = kept && value.size() > options_.large_value_bytes;
     if (MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr) {
-      if (!file_only) kept = memory->Put(key, value, options_.ttl).ok() || kept;
+      if (kept && value.size() > options_.large_value_bytes) {
+        // The file tier alone keeps it: a small older copy must go.
+        memory->Erase(key);
+      } else {
+        // A failed memory Put removes the older copy itself.
+        kept = memory->Put(key, value, options_.ttl, stamp).ok() || kept;
+      }
     }
     if (!kept) {
       // Nothing preferred kept it (file tier failing or alone and blocked,
       // or no tier open): the tier that always works does.
       Fallback()->Put(key, value, options_.ttl);
+    } else if (FallbackCache* b = fallback_.load(std::memory_order_acquire)) {
+      b->Erase(key);  // an older value put there while the file tier failed
     }
     ++puts_;
   }
 
   void Erase(std::string_view key) {
     if (MemoryCache* m = memory_.load()) m->Erase(key);
-    if (FileCache* f = file_.load()) f->Erase(key);
+    if (FileCache* f = file_.load()) RemoveFromFile(*f, key);
     if (FallbackCache* b = fallback_.load()) b->Erase(key);
   }
 
@@ -143,6 +175,12 @@ class Cache::Impl {
     s.misses = misses_.load();
     s.puts = puts_.load();
     s.file_failures = file_failures_.load();
+    s.file_refusals = file_refusals_.load();
+    s.stale_dropped = stale_dropped_.load();
+    {
+      std::lock_guard<std::mutex> lock(shadow_mu_);
+      s.shadowed_keys = shadowed_.size();
+    }
     if (MemoryCache* m = memory_.load()) s.memory = m->GetStats();
     if (FileCache* f = file_.load()) {
       if (Result<FileCacheStats> fs = f->GetStats(); fs.ok()) s.file = *fs;
@@ -258,6 +296,97 @@ class Cache::Impl {
     return fallback_.load(std::memory_order_acquire);
   }
 
+  // True when the memory copy `value` of `key`, stamped `stamp`, is still
+  // the file tier's current version: the count is unchanged, or the key's
+  // record is still the copied one (then the copy is re-stamped with
+  // `changes`, read before this probe). Otherwise drops the copy.
+  bool StillCurrent(MemoryCache& memory, FileCache& file, std::string_view key,
+                    const std::string& value, const MemoryStamp& stamp,
+                    uint64_t changes) {
+    if (stamp.changes == changes) return true;
+    const Result<uint64_t> version = file.Version(key);
+    const bool current = version.ok() ? *version == stamp.version
+                                      : version.status().IsNotFound() &&
+                                            stamp.version == kAbsent;
+    if (current) {
+      memory.Restamp(key, &value, MemoryStamp{changes, stamp.version});
+      return true;
+    }
+    memory.Erase(key);
+    ++stale_dropped_;
+    return false;
+  }
+
+  // Copies a file hit into the memory tier, stamped with `changes` (read
+  // before the file read) and expiring when the record does. A cache may
+  // forget: large values and records about to expire are not kept.
+  void Fill(MemoryCache& memory, std::string_view key, const ValueView& view,
+            uint64_t changes) {
+    if (view.size() > options_.large_value_bytes) return;
+    std::chrono::milliseconds ttl{0};  // never: the memory tier's default
+    if (view.expires_ms() != 0) {
+      const int64_t left = view.expires_ms() - file_clock_->NowMillis();
+      if (left <= 0) return;
+      ttl = std::chrono::milliseconds(left);
+    }
+    const Status s =
+        memory.Put(key, view.data(), ttl, MemoryStamp{changes, view.version()});
+    (void)s;  // a memory tier too small for the value just does not keep it
+  }
+
+  // Puts `value` into the file tier, or, when the tier does not take it,
+  // removes the key's older value there. True when the file tier keeps the
+  // new version; `*version` is then its record's, else kAbsent.
+  bool WriteFile(FileCache& file, std::string_view key, std::string_view value,
+                 uint64_t* version) {
+    if (!FileBlocked()) {
+      const Status s = file.Put(key, value, options_.ttl, version);
+      NoteFileWrite(s);
+      if (s.ok()) {
+        Unshadow(key);
+        return true;
+      }
+    }
+    *version = kAbsent;
+    RemoveFromFile(file, key);
+    return false;
+  }
+
+  // Erases `key` from the file tier; when even that fails, this process
+  // stops serving the file's value of `key` until a write of it succeeds.
+  void RemoveFromFile(FileCache& file, std::string_view key) {
+    if (file.Erase(key).ok()) {
+      Unshadow(key);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(shadow_mu_);
+    if (shadowed_.size() < kMaxShadowedKeys) {
+      shadowed_.emplace(key);
+    } else if (!shadow_overflow_) {
+      shadow_overflow_ = true;
+      log_(LogLevel::kWarning,
+           "file tier at " + options_.dir + " refused writes and erases of " +
+               std::to_string(kMaxShadowedKeys) +
+               " keys; it serves no more reads to this cache, which would "
+               "return their older values");
+    }
+    any_shadowed_.store(true, std::memory_order_release);
+  }
+
+  void Unshadow(std::string_view key) {
+    if (!any_shadowed_.load(std::memory_order_acquire)) return;
+    std::lock_guard<std::mutex> lock(shadow_mu_);
+    shadowed_.erase(std::string(key));
+  }
+
+  // True when the file tier must not serve `key` to this cache. One load
+  // unless some key was ever shadowed.
+  bool Shadowed(std::string_view key) {
+    if (!any_shadowed_.load(std::memory_order_acquire)) return false;
+    std::lock_guard<std::mutex> lock(shadow_mu_);
+    return shadow_overflow_ || shadowed_.count(std::string(key)) != 0;
+  }
+
   bool FileBlocked() const {
     const int64_t until = file_blocked_until_.load(std::memory_order_relaxed);
     return until != 0 && SteadyMillis() < until;
@@ -265,8 +394,12 @@ class Cache::Impl {
 
   // Keeps the file tier's health after a write: a failure blocks writes for
   // file_retry_interval with one warning per episode; a success after a
-  // failure ends the episode with one info line.
+  // failure ends the episode with one info line. A refused value is neither.
   void NoteFileWrite(const Status& s) {
+    if (RefusesValueOnly(s)) {
+      ++file_refusals_;
+      return;
+    }
     if (s.ok()) {
       if (file_failing_.exchange(false)) {
         file_blocked_until_.store(0);
@@ -303,6 +436,7 @@ class Cache::Impl {
   const Status dir_status_;
   const std::string decided_by_;  // what chose the backend (resolve.h)
   const LogSink log_;
+  const std::shared_ptr<Env> file_clock_;    // the file tier's, for expiry
   Backend configured_ = Backend::kFallback;  // set once, in the constructor
 
   // Tiers: published through the atomics once open; guarded by open_mu_.
@@ -334,6 +468,14 @@ class Cache::Impl {
   std::atomic<uint64_t> misses_{0};
   std::atomic<uint64_t> puts_{0};
   std::atomic<uint64_t> file_failures_{0};
+  std::atomic<uint64_t> file_refusals_{0};
+  std::atomic<uint64_t> stale_dropped_{0};
+
+  // Set once some key was shadowed, so reads skip shadow_mu_ until then.
+  std::atomic<bool> any_shadowed_{false};
+  mutable std::mutex shadow_mu_;
+  std::unordered_set<std::string> shadowed_;  // guarded by shadow_mu_
+  bool shadow_overflow_ = false;              // guarded by shadow_mu_
 };
 
 std::shared_ptr<Cache> Cache::Open(const Options& options) {

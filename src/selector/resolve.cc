@@ -1,10 +1,32 @@
 #include "src/selector/resolve.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <string>
+#include <cstring>
 #include <string_view>
 
 namespace ucache::selector_internal {
+namespace {
+
+// `dir` made absolute against the working directory now, so that a later
+// chdir cannot move the store under an open cache: the file tier reopens
+// files by path (a new generation, a per-key lock).
+Result<std::string> Absolute(const std::string& dir) {
+  if (dir.front() == '/') return dir;
+  std::string cwd(4096, '\0');
+  if (::getcwd(cwd.data(), cwd.size()) == nullptr) {
+    return Status::IOError("resolving the relative store path " + dir +
+                           ": getcwd: " + std::strerror(errno));
+  }
+  cwd.resize(std::strlen(cwd.c_str()));
+  return (cwd == "/" ? "" : cwd) + "/" + dir;
+}
+
+}  // namespace
+
 std::string_view EnvVar(const char* name) {
   const char* v = std::getenv(name);
   return v == nullptr ? std::string_view() : std::string_view(v);
@@ -41,13 +63,14 @@ Resolved ResolveOptions(const Options& options) {
     disabled_by = backend_by;
   }
   r.decided_by = o.disable ? disabled_by : backend_by;
-  if (o.dir.empty()) {
-    Result<std::string> path = StorePath(o.store);
-    if (path.ok()) {
-      o.dir = std::move(*path);
-    } else {
-      r.dir_status = path.status();
-    }
+  Result<std::string> path =
+      o.dir.empty() ? StorePath(o.store) : Result<std::string>(o.dir);
+  if (path.ok()) path = Absolute(*path);
+  if (path.ok()) {
+    o.dir = std::move(*path);
+  } else {
+    o.dir.clear();
+    r.dir_status = path.status();
   }
   return r;
 }

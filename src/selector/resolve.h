@@ -15,7 +15,8 @@
 namespace ucache::selector_internal {
 
 struct Resolved {
-  Options options;  // dir resolved, or empty with dir_status saying why
+  Options options;  // dir resolved and absolute, or empty with dir_status
+                    // saying why
   Status dir_status;
   std::vector<std::string> warnings;  // ignored environment variables
   // What decided the backend, for Cache::active_reason(): when disabled,
