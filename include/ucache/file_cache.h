@@ -262,7 +262,11 @@ class FileCache {
   // one) returns a new number on every call.
   uint64_t ChangeCount();
 
-  // Removes `key`. OK whether or not it was present.
+  // Removes `key`. OK whether or not it was present. On a disk too full for
+  // the erase's log record, the key's index slot is cleared in place all
+  // the same (the index needs no new space); should the index then be lost
+  // before the next compaction, recovery starts the store empty rather than
+  // trust a log that still holds the erased value.
   Status Erase(std::string_view key);
 
   // Removes every key; the store's files shrink to an empty generation.

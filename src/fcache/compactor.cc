@@ -376,7 +376,12 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
     if (gen.ok() && stale.ok()) MarkSuperseded(env, stale->fd());
     return gen;
   };
-  for (uint64_t id : RecoveryCandidates(lock, ids)) {
+  // An erase that found no room for its record left the log claiming the
+  // erased value: nothing in it can be trusted to be the latest version.
+  const bool erases_missing =
+      LoadShared(lock.publication().unlogged_erases) != 0;
+  for (uint64_t id : erases_missing ? std::vector<uint64_t>{}
+                                    : RecoveryCandidates(lock, ids)) {
     Result<std::unique_ptr<LogFile>> log =
         LogFile::Open(env, dir, id, /*writable=*/false);
     if (log.status().code() == Status::Code::kVersionTooNew) {

@@ -513,6 +513,16 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
       Generation& gen = *gen_;
       Result<AppendPrep> next = fcache_internal::PrepareAppend(
           gen, key, tag, record.size(), erase, evicted, options_, dir_);
+      if (erase && next.status().IsNoSpace()) {
+        // No room for the erase record: the erase must happen all the same,
+        // or a selector that could not write a newer value would leave the
+        // older one readable to every process.
+        bool replaced = false;
+        fcache_internal::EraseWithoutRecord(gen, *lock_file_, key, tag,
+                                            &replaced);
+        if (replaced) lock_file_->CountChange();
+        return Status::OK();
+      }
       if (!next.ok()) return next.status();
       prep = std::move(*next);
       if (prep.kind == AppendPrep::kNothingToErase) return Status::OK();

@@ -160,6 +160,11 @@ struct Publication {
   uint64_t announced_log_id;
   uint64_t committed_generation;  // stored after the mark
   uint64_t committed_log_id;
+  // Nonzero once an erase on a full disk tombstoned a slot without writing
+  // an erase record: the log alone would then bring the erased value back,
+  // so recovery forgets everything instead. Cleared by the next publication
+  // of a new log (which copies only what the index names).
+  uint64_t unlogged_erases;
 };
 inline constexpr uint32_t kLockPublicationOffset = 128;
 static_assert(kLockPublicationOffset >= kLockMutexOffset + kLockMutexBytes);

@@ -167,6 +167,10 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
   if (old != nullptr) StoreShared(old->index->header().superseded, 1);
   StoreShared(p.committed_log_id, log->id());
   StoreShared(p.committed_generation, generation);
+  // A new log holds only what the index named: no erase is missing from it.
+  if (old == nullptr || old->log->id() != log->id()) {
+    StoreShared(p.unlogged_erases, 0);
+  }
   if (sync) s = env->SyncDir(dir);
   if (old != nullptr && old->log->id() != log->id()) {
     // Views into it keep their mappings; the next open removes a leftover.

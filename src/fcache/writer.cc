@@ -146,6 +146,20 @@ void RetireDuplicates(const Generation& gen, std::string_view key,
 
 }  // namespace
 
+void EraseWithoutRecord(Generation& gen, LockFile& lock, std::string_view key,
+                        uint64_t tag, bool* replaced) {
+  AppendPrep prep;
+  prep.lookup = FindSlot(gen, key, tag);
+  *replaced = prep.lookup.slot >= 0;
+  if (!*replaced) return;
+  // Counted first: a crash between the two leaves a recovery that forgets
+  // too much, never one that forgets too little.
+  AddShared(lock.publication().unlogged_erases, 1);
+  prep.log_end = LoadShared(gen.index->header().log_end);
+  UpdateSlot(gen, tag, {}, /*erase=*/true, prep);
+  RetireDuplicates(gen, key, tag, prep);
+}
+
 Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
                                  uint64_t tag, uint64_t size, bool erase,
                                  bool evicted, const FileCacheOptions& options,

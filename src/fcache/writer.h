@@ -64,6 +64,14 @@ Status Commit(Generation& gen, std::string_view key, uint64_t tag,
               std::string_view record, bool erase, const AppendPrep& prep,
               bool sync, bool* replaced);
 
+// An erase for when the disk has no room for its record: tombstones the
+// key's slot in place (index stores need no new blocks), after counting it
+// in the publication record (`lock`) so that recovery, which only has the
+// log, does not bring the value back. Sets *replaced when the key had a
+// slot. Same locks as Commit.
+void EraseWithoutRecord(Generation& gen, LockFile& lock, std::string_view key,
+                        uint64_t tag, bool* replaced);
+
 }  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_WRITER_H_
