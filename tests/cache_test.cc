@@ -14,6 +14,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -468,6 +469,38 @@ TEST(CacheTest, FileValueThatCannotBeErasedIsNeverServedAgain) {
   EXPECT_EQ(cache->GetStats().shadowed_keys, 0u);
   EXPECT_EQ(cache->Get("k")->tier, Tier::kFile);
   EXPECT_EQ(ValueOf(Cache::Open(options)->Get("k")), "newer");
+}
+
+// A value the file tier refused lives in this process's memory (or
+// fallback) tier only. Another process's first put of that key does not
+// move the change count (no older version is replaced there), so the copy
+// used to be served over it; it is good only while the store's write count
+// stands still.
+TEST(CacheTest, CopyOfARefusedValueYieldsToAnotherProcesssWrite) {
+  TempDir tmp;
+  Log log;
+  Options refusing = StoreOptions(tmp.Sub("store"), &log);
+  refusing.file.max_bytes = 256 << 10;  // refuses the value below
+  std::mt19937_64 rng(7);
+  const std::string big = RandomBytes(rng, 300 << 10);  // incompressible
+  std::shared_ptr<Cache> a = Cache::Open(refusing);
+  a->Put("k", big);
+  EXPECT_EQ(ValueOf(a->Get("k")), big);
+  const Options plain = StoreOptions(tmp.Sub("store"), &log);
+  std::shared_ptr<Cache> b = Cache::Open(plain);
+  b->Put("k", "from b");
+  EXPECT_EQ(ValueOf(a->Get("k")), "from b");
+
+  // The same through the fallback tier of a file-only cache: there another
+  // process's put and erase leave the file tier without the key, and the
+  // refused value used to come back from the fallback tier.
+  refusing.backend = Backend::kFile;
+  std::shared_ptr<Cache> c = Cache::Open(refusing);
+  c->Put("j", big);
+  ASSERT_EQ(c->Get("j")->tier, Tier::kFallback);
+  b->Put("j", "from b");
+  b->Erase("j");
+  EXPECT_EQ(ValueOf(c->Get("j")), "<miss>");
 }
 
 // Two caches on one store stand for two processes: each has its own memory

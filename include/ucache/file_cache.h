@@ -261,6 +261,10 @@ class FileCache {
   // cannot map the store's lock file (a read-only handle of a store without
   // one) returns a new number on every call.
   uint64_t ChangeCount();
+  // Likewise, but moved by every committed write of any key, a new key's
+  // first put included: when two calls return the same number, the store
+  // is as it was. For copies of values the store does not hold.
+  uint64_t WriteCount();
 
   // Removes `key`. OK whether or not it was present. On a disk too full for
   // the erase's log record, the key's index slot is cleared in place all

@@ -147,6 +147,7 @@ class FileCache::Impl {
   bool Contains(std::string_view key);
   Result<uint64_t> Version(std::string_view key);
   uint64_t ChangeCount();
+  uint64_t WriteCount();
   Status Erase(std::string_view key);
   Status Clear();
   Status Sync();
@@ -406,6 +407,13 @@ Result<uint64_t> FileCache::Impl::Version(std::string_view key) {
   return version;
 }
 
+uint64_t FileCache::Impl::WriteCount() {
+  if (lock_file_ == nullptr) {
+    return unknown_changes_.fetch_add(1, std::memory_order_relaxed);
+  }
+  return lock_file_->writes();
+}
+
 uint64_t FileCache::Impl::ChangeCount() {
   if (lock_file_ == nullptr) {
     return unknown_changes_.fetch_add(1, std::memory_order_relaxed);
@@ -533,7 +541,11 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
         if (!s.ok()) return s;
         // The key's earlier version is replaced or erased: near caches of
         // it (cache.h) must look again.
-        if (replaced) lock_file_->CountChange();
+        if (replaced) {
+          lock_file_->CountChange();
+        } else {
+          lock_file_->CountWrite();
+        }
         *compaction_due = CompactionDue(gen.index->header());
         return Status::OK();
       }
@@ -865,6 +877,7 @@ Result<uint64_t> FileCache::Version(std::string_view key) {
   return impl_->Version(key);
 }
 uint64_t FileCache::ChangeCount() { return impl_->ChangeCount(); }
+uint64_t FileCache::WriteCount() { return impl_->WriteCount(); }
 Status FileCache::Erase(std::string_view key) { return impl_->Erase(key); }
 Status FileCache::Clear() { return impl_->Clear(); }
 Status FileCache::Sync() { return impl_->Sync(); }

@@ -144,6 +144,10 @@ inline constexpr uint32_t kLockMutexBytes = 64;
 // after each commit that replaced or removed a version of some key; never
 // reset (doc/format.md section 5).
 inline constexpr uint32_t kLockChangesOffset = 192;
+// Another, added to after every commit of any write (new keys' puts too),
+// on a line of its own so that puts do not slow down readers of the change
+// counter.
+inline constexpr uint32_t kLockWritesOffset = 256;
 
 // The publication record, after the mutex: which generation is current,
 // kept where every handle maps it. A publisher announces the generation it

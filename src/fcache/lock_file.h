@@ -58,9 +58,15 @@ class LockFile {
   uint64_t changes() const {
     return __atomic_load_n(changes_, __ATOMIC_ACQUIRE);
   }
-  // Adds one to it with release. Writer lock held, after a commit that
-  // replaced or removed a version of some key.
-  void CountChange() { __atomic_fetch_add(changes_, 1, __ATOMIC_RELEASE); }
+  // The store's write counter, likewise.
+  uint64_t writes() const { return __atomic_load_n(writes_, __ATOMIC_ACQUIRE); }
+  // Count a commit, with release, writer lock held: CountWrite for any,
+  // CountChange for one that replaced or removed a version of some key.
+  void CountWrite() { __atomic_fetch_add(writes_, 1, __ATOMIC_RELEASE); }
+  void CountChange() {
+    __atomic_fetch_add(changes_, 1, __ATOMIC_RELEASE);
+    CountWrite();
+  }
 
   // Takes the writers' mutex: with kExclusiveWait spinning briefly, then
   // sleeping until it is free; with kExclusiveTry returning Busy if it is
@@ -86,7 +92,9 @@ class LockFile {
         file_(std::move(file)),
         map_(std::move(map)),
         changes_(
-            reinterpret_cast<uint64_t*>(map_->data() + kLockChangesOffset)) {}
+            reinterpret_cast<uint64_t*>(map_->data() + kLockChangesOffset)),
+        writes_(reinterpret_cast<uint64_t*>(map_->data() + kLockWritesOffset)) {
+  }
   pthread_mutex_t* mutex() const;
 
   // Constant after construction. Closing file_ drops the shared flock.
@@ -94,6 +102,7 @@ class LockFile {
   const FileHandle file_;
   const std::shared_ptr<Mapping> map_;
   uint64_t* const changes_;  // in map_
+  uint64_t* const writes_;   // in map_
 };
 
 // Holds the writers' mutex for its lifetime.

@@ -94,7 +94,12 @@ class Cache::Impl {
       }
     }
     if (FallbackCache* fallback = FallbackIfOpen(route)) {
-      if (std::shared_ptr<const std::string> v = fallback->Get(key)) {
+      if (file != nullptr && file->WriteCount() !=
+                                 fallback_writes_.load(std::memory_order_acquire)) {
+        // The store changed since the fallback tier last took a value it
+        // refused: any of them may have been replaced there since.
+        fallback->Clear();
+      } else if (std::shared_ptr<const std::string> v = fallback->Get(key)) {
         ++fallback_hits_;
         return Hit{*v, v, Tier::kFallback};
       }
@@ -109,9 +114,14 @@ class Cache::Impl {
     if (route == Backend::kDisabled) return;
     bool kept = false;
     MemoryStamp stamp;  // the file tier's state of `key` after this put
-    if (FileCache* file = UsesFile(route) ? File() : nullptr) {
+    FileCache* file = UsesFile(route) ? File() : nullptr;
+    if (file != nullptr) {
       stamp.changes = file->ChangeCount();
       kept = WriteFile(*file, key, value, &stamp.version);
+      // A copy of a value the store does not hold is good only while no
+      // write at all reaches the store: a new key's put does not move the
+      // change count (see StillCurrent).
+      if (!kept) stamp.changes = file->WriteCount();
     }
     if (MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr) {
       if (kept && value.size() > options_.large_value_bytes) {
@@ -124,8 +134,9 @@ class Cache::Impl {
     }
     if (!kept) {
       // Nothing preferred kept it (file tier failing or alone and blocked,
-      // or no tier open): the tier that always works does.
-      Fallback()->Put(key, value, options_.ttl);
+      // or no tier open): the tier that always works does, valid, beside a
+      // file tier, only until the store's next write.
+      PutFallback(file, key, value);
     } else if (FallbackCache* b = fallback_.load(std::memory_order_acquire)) {
       b->Erase(key);  // an older value put there while the file tier failed
     }
@@ -303,6 +314,14 @@ class Cache::Impl {
   bool StillCurrent(MemoryCache& memory, FileCache& file, std::string_view key,
                     const std::string& value, const MemoryStamp& stamp,
                     uint64_t changes) {
+    if (stamp.version == kAbsent) {
+      // A value the store never held: current while no write reached the
+      // store since (its stamp is the write count then), never re-stamped.
+      if (stamp.changes == file.WriteCount()) return true;
+      memory.Erase(key);
+      ++stale_dropped_;
+      return false;
+    }
     if (stamp.changes == changes) return true;
     const Result<uint64_t> version = file.Version(key);
     const bool current = version.ok() ? *version == stamp.version
@@ -332,6 +351,25 @@ class Cache::Impl {
     const Status s =
         memory.Put(key, view.data(), ttl, MemoryStamp{changes, view.version()});
     (void)s;  // a memory tier too small for the value just does not keep it
+  }
+
+  // The fallback tier's copies beside a file tier are good while the
+  // store's write count is the one they were put at (it is read before the
+  // put): a put at another count first clears what is there, which may
+  // have been replaced since. Serialized, since count and contents must
+  // agree; this is the failure path.
+  void PutFallback(FileCache* file, std::string_view key,
+                   std::string_view value) {
+    FallbackCache* fallback = Fallback();
+    std::lock_guard<std::mutex> lock(fallback_mu_);
+    if (file != nullptr) {
+      const uint64_t writes = file->WriteCount();
+      if (fallback_writes_.exchange(writes, std::memory_order_acq_rel) !=
+          writes) {
+        fallback->Clear();
+      }
+    }
+    fallback->Put(key, value, options_.ttl);
   }
 
   // Puts `value` into the file tier, or, when the tier does not take it,
@@ -471,6 +509,10 @@ class Cache::Impl {
   std::atomic<uint64_t> file_refusals_{0};
   std::atomic<uint64_t> stale_dropped_{0};
 
+  // The store's write count when the fallback tier last took a value the
+  // file tier refused.
+  std::atomic<uint64_t> fallback_writes_{0};
+  std::mutex fallback_mu_;  // serializes PutFallback
   // Set once some key was shadowed, so reads skip shadow_mu_ until then.
   std::atomic<bool> any_shadowed_{false};
   mutable std::mutex shadow_mu_;
