@@ -30,9 +30,11 @@ bool ParseLogFileName(const std::string& name, uint64_t* log_id);
 
 // Version 2 added the lock file's mutex (writers of version 1 serialized on
 // a flock of an empty lock file) and logs that end in space reserved for
-// appends. Version 1 stores are read as they are and rewritten as version 2
-// by the first writable open.
-inline constexpr uint32_t kFormatVersion = 2;
+// appends. Version 3 added the lock file's publication record and change
+// counters, and the protocol around them (doc/format.md, sections 5 to 7).
+// Older stores are read as they are and rewritten in this version by the
+// first writable open.
+inline constexpr uint32_t kFormatVersion = 3;
 
 // Atomic access to the words of a shared mapping that change in place
 // (index header and slots, the lock file's publication record).
