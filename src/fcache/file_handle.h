@@ -57,7 +57,7 @@ class FileHandle {
 
  private:
   void Reset() {
-    if (fd_ >= 0) env_->Close(fd_);
+    if (fd_ >= 0) env_->Close(fd_).IgnoreError();
     fd_ = -1;
   }
 

@@ -10,20 +10,20 @@ Result<std::unique_ptr<IndexFile>> IndexFile::Create(std::shared_ptr<Env> env,
                                                      uint64_t capacity,
                                                      uint64_t generation,
                                                      uint64_t log_id) {
-  env->Remove(path);  // a leftover of a crashed rebuild, if any
+  env->Remove(path).IgnoreError();  // a leftover of a crashed rebuild, if any
   Result<FileHandle> file =
       FileHandle::Open(env.get(), path, OpenMode::kCreateExclusive);
   if (!file.ok()) return file.status();
   const uint64_t bytes = IndexFileBytes(capacity);
   Status s = env->Allocate(file->fd(), 0, bytes);
   if (!s.ok()) {
-    env->Remove(path);
+    env->Remove(path).IgnoreError();
     return s.WithContext("allocating the index");
   }
   Result<std::shared_ptr<Mapping>> map =
       Mapping::Create(env, file->fd(), bytes, true);
   if (!map.ok()) {
-    env->Remove(path);
+    env->Remove(path).IgnoreError();
     return map.status();
   }
   auto& header = *reinterpret_cast<IndexHeader*>((*map)->data());

@@ -95,7 +95,7 @@ Result<std::unique_ptr<LockFile>> LockFile::Open(std::shared_ptr<Env> env,
       if (!info.ok()) return info.status();
       if (info->size < kLockFileSize) {
         last = Status::Corruption(path + ": shorter than its header");
-        env->Unlock(fd);
+        env->Unlock(fd).IgnoreError();
         continue;
       }
     }
@@ -121,7 +121,7 @@ Result<std::unique_ptr<LockFile>> LockFile::Open(std::shared_ptr<Env> env,
       // An initializer died, or the file was damaged under its users. Let
       // go, and initialize it if we turn out to be alone now.
       last = s;
-      env->Unlock(fd);
+      env->Unlock(fd).IgnoreError();
       continue;
     }
     return std::unique_ptr<LockFile>(

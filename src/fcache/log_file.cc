@@ -51,7 +51,8 @@ Result<std::unique_ptr<LogFile>> LogFile::Create(std::shared_ptr<Env> env,
                                                  const std::string& dir,
                                                  uint64_t log_id) {
   const std::string path = dir + "/" + LogFileName(log_id);
-  env->Remove(path);  // a leftover of a crashed compaction, if any
+  // A leftover of a crashed compaction, if any.
+  env->Remove(path).IgnoreError();
   Result<FileHandle> file =
       FileHandle::Open(env.get(), path, OpenMode::kCreateExclusive);
   if (!file.ok()) return file.status();
@@ -66,7 +67,7 @@ Result<std::unique_ptr<LogFile>> LogFile::Create(std::shared_ptr<Env> env,
   std::memcpy(header, &prelude, sizeof(prelude));
   Status s = env->Write(file->fd(), header, sizeof(header), 0);
   if (!s.ok()) {
-    env->Remove(path);
+    env->Remove(path).IgnoreError();
     return s;
   }
   std::unique_ptr<LogFile> log(
@@ -179,7 +180,7 @@ Result<bool> LogFile::Reserve(uint64_t offset, uint64_t n, uint64_t max_size) {
     // try again should the disk be too full for it now.
     Status s = WriteZeros(*env_, file_.fd(), have, end);
     if (!s.ok()) return s.WithContext("reserving space in " + path_);
-    WriteZeros(*env_, file_.fd(), end, want);
+    WriteZeros(*env_, file_.fd(), end, want).IgnoreError();
     Result<bool> fits = CatchUp();
     if (!fits.ok()) return fits.status();
     if (readable() < end) {
