@@ -8,6 +8,9 @@ UCACHE_COPTS = [
     "-Wall",
     "-Wextra",
     "-Werror=return-type",
+    # Status and Result are [[nodiscard]]: a dropped one hides why something
+    # failed. Where a failure really changes nothing, .IgnoreError() says so.
+    "-Werror=unused-result",
 ]
 
 # Tests reach private headers under src/ and tests/.

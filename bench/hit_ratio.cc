@@ -255,7 +255,7 @@ uint64_t RunMemoryCache(EvictionPolicy kind, const Trace& trace, size_t cache) {
   MemoryCache& mc = **opened;
   for (uint32_t id : trace) {
     const std::string key = KeyOf(id);
-    if (mc.GetShared(key) == nullptr) mc.Put(key, "");
+    if (mc.GetShared(key) == nullptr) mc.Put(key, "").IgnoreError();
   }
   return mc.GetStats().hits;
 }

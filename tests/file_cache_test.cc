@@ -584,7 +584,7 @@ TEST(FileCacheTest, ReadOnlyDoesNotCreateOrWrite) {
 
 TEST(FileCacheTest, RefusesNewerFormatWithClearMessage) {
   TempDir tmp;
-  { OpenOrDie(tmp.path())->Put("k", "v"); }
+  { ASSERT_OK(OpenOrDie(tmp.path())->Put("k", "v")); }
   const std::string index = SetPreludeVersion(tmp.Sub("index"), kNewerVersion);
   auto cache = FileCache::Open(tmp.path());
   EXPECT_EQ(cache.status().code(), Status::Code::kVersionTooNew);
@@ -598,7 +598,7 @@ TEST(FileCacheTest, RefusesNewerFormatWithClearMessage) {
 
 TEST(FileCacheTest, RefusesNewerFormatEvenWithAShortIndex) {
   TempDir tmp;
-  { OpenOrDie(tmp.path())->Put("k", "v"); }
+  { ASSERT_OK(OpenOrDie(tmp.path())->Put("k", "v")); }
   // A newer version may lay out its index differently: only the prelude is
   // promised, so a short index must still be refused as newer, not rebuilt.
   const std::string index =
@@ -611,7 +611,7 @@ TEST(FileCacheTest, RefusesNewerFormatEvenWithAShortIndex) {
 
 TEST(FileCacheTest, RecoveryNeverDiscardsALogOfANewerFormat) {
   TempDir tmp;
-  { OpenOrDie(tmp.path())->Put("k", "v"); }
+  { ASSERT_OK(OpenOrDie(tmp.path())->Put("k", "v")); }
   ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
   const std::string log = SetPreludeVersion(LogPath(tmp.path()), kNewerVersion);
   EXPECT_EQ(FileCache::Open(tmp.path()).status().code(),
@@ -695,7 +695,7 @@ TEST(FileCacheTest, RebuildsLostIndexFromLog) {
 TEST(FileCacheTest, FilesArePrivateWhateverTheUmask) {
   TempDir tmp;
   const mode_t old = umask(0);
-  { OpenOrDie(tmp.Sub("a/b/store"))->Put("k", "v"); }
+  { ASSERT_OK(OpenOrDie(tmp.Sub("a/b/store"))->Put("k", "v")); }
   umask(old);
   struct stat st;
   ASSERT_EQ(stat(tmp.Sub("a/b/store").c_str(), &st), 0);
@@ -708,7 +708,7 @@ TEST(FileCacheTest, FilesArePrivateWhateverTheUmask) {
 
 TEST(FileCacheTest, RefusesSymlinkedStoreAndForeignOwner) {
   TempDir tmp;
-  { OpenOrDie(tmp.Sub("real"))->Put("k", "v"); }
+  { ASSERT_OK(OpenOrDie(tmp.Sub("real"))->Put("k", "v")); }
   ASSERT_EQ(symlink(tmp.Sub("real").c_str(), tmp.Sub("link").c_str()), 0);
   EXPECT_EQ(FileCache::Open(tmp.Sub("link")).status().code(),
             Status::Code::kPermissionDenied);

@@ -59,7 +59,7 @@ Result<std::unique_ptr<ChildProcess>> ChildProcess::SpawnProgram(
 }
 
 ChildProcess::~ChildProcess() {
-  if (!waited_) Wait();
+  if (!waited_) Wait().IgnoreError();  // a destructor has no one to tell
 }
 
 Status ChildProcess::WriteLine(const std::string& line) {

@@ -24,8 +24,9 @@ void KeyLock::Release() {
   if (fd_ < 0) return;
   // Closing the descriptor drops the lock even if the explicit unlock
   // fails, so the unlock's status carries no information worth returning.
-  env_->UnlockByte(fd_, offset_);
-  env_->Close(fd_);
+  // Closing the descriptor releases the lock whatever the unlock said.
+  env_->UnlockByte(fd_, offset_).IgnoreError();
+  env_->Close(fd_).IgnoreError();
   fd_ = -1;
 }
 

@@ -126,7 +126,7 @@ class Cache::Impl {
     if (MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr) {
       if (kept && value.size() > options_.large_value_bytes) {
         // The file tier alone keeps it: a small older copy must go.
-        memory->Erase(key);
+        memory->Erase(key).IgnoreError();
       } else {
         // A failed memory Put removes the older copy itself.
         kept = memory->Put(key, value, options_.ttl, stamp).ok() || kept;
@@ -144,7 +144,7 @@ class Cache::Impl {
   }
 
   void Erase(std::string_view key) {
-    if (MemoryCache* m = memory_.load()) m->Erase(key);
+    if (MemoryCache* m = memory_.load()) m->Erase(key).IgnoreError();
     if (FileCache* f = file_.load()) RemoveFromFile(*f, key);
     if (FallbackCache* b = fallback_.load()) b->Erase(key);
   }
@@ -318,7 +318,7 @@ class Cache::Impl {
       // A value the store never held: current while no write reached the
       // store since (its stamp is the write count then), never re-stamped.
       if (stamp.changes == file.WriteCount()) return true;
-      memory.Erase(key);
+      memory.Erase(key).IgnoreError();
       ++stale_dropped_;
       return false;
     }
@@ -331,7 +331,7 @@ class Cache::Impl {
       memory.Restamp(key, &value, MemoryStamp{changes, stamp.version});
       return true;
     }
-    memory.Erase(key);
+    memory.Erase(key).IgnoreError();
     ++stale_dropped_;
     return false;
   }
