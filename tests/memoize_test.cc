@@ -13,13 +13,16 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <typeinfo>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/memoize_old_types.h"
 #include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/ucache.h"
@@ -293,6 +296,51 @@ TEST(MemoizeTest, NameAndSignatureSeparateCaches) {
       "f/v1", [](int x) { return x + 0.5; }, options);
   EXPECT_EQ(as_double(1), 1.5);
   EXPECT_EQ(as_double.stats().misses, 1u);
+}
+
+// Changed since memoize_old_types.cc: two ints became one int64_t, the same
+// 8 bytes of cereal encoding under the same name.
+struct Reading {
+  int64_t a = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(a);
+  }
+};
+
+// The same layout as memoize_old_types.cc's, under a new class version.
+struct Tagged {
+  int32_t x = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(x);
+  }
+};
+
+}  // namespace
+}  // namespace ucache
+
+CEREAL_CLASS_VERSION(ucache::Tagged, 2);
+
+namespace ucache {
+namespace {
+
+TEST(MemoizeTest, AChangedStructUnderTheSameNameMisses) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  ASSERT_STREQ(old_types::StoreTwoInts(dir), typeid(Reading).name())
+      << "the test needs the two types to share a name";
+  auto changed = memoize(
+      "changed/v1", [](int x) { return Reading{x * 1000}; }, StoreOptions(dir));
+  EXPECT_EQ(changed(1).a, 1000) << "decoded the old struct's bytes";
+  EXPECT_EQ(changed.stats().misses, 1u);
+
+  ASSERT_STREQ(old_types::StoreVersionOne(dir), typeid(Tagged).name());
+  auto versioned = memoize(
+      "versioned/v1", [](int x) { return Tagged{x * 1000}; },
+      StoreOptions(dir));
+  EXPECT_EQ(versioned(1).x, 1000) << "served a record of class version 1";
+  EXPECT_EQ(versioned.stats().misses, 1u);
 }
 
 struct Point {

@@ -14,9 +14,19 @@
 // Names and keys. The name identifies the function and carries its version:
 // change the code, change the name ("simulate/v2"), and old results are
 // never served again. A call's key is the XXH3-128 hash of the cereal
-// binary encoding of its arguments, seeded with a hash of the name and of
-// the function's C++ signature (so a changed argument or result type also
-// gets a fresh cache). Stored keys read "<name>#<32 hex digits>", which is
+// binary encoding of its arguments, seeded with a hash of the name, of the
+// function's C++ signature and of its types' layouts, so that a changed
+// argument or result type gets a fresh cache. A type's layout is its
+// sizeof, alignof and cereal class version (CEREAL_CLASS_VERSION), and those
+// of its parts: a container's (or optional's) element type, a pair's, tuple's
+// or variant's members, recursively. Detected: a type renamed or retyped in
+// the signature, a struct that changes size or alignment (two int32_t become
+// one int64_t), a bumped class version, a vector's element type. Not
+// detected: a struct whose members change without changing its size and
+// alignment (an int32_t becomes a float, two fields swap), a changed
+// serialize() function, a change inside a member struct or behind a pointer
+// that leaves the outer layout alone. For those, change the name or bump
+// CEREAL_CLASS_VERSION. Stored keys read "<name>#<32 hex digits>", which is
 // what `ucache ls` shows. Names are 1 to 1024 bytes without control
 // characters; they are never used as paths.
 //

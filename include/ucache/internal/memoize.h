@@ -23,6 +23,7 @@
 #include <typeinfo>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "ucache/cache.h"
 #include "ucache/codec.h"
@@ -77,8 +78,10 @@ inline constexpr bool kIgnored = ((J == I) || ...);
 // Validates a memoize name; throws std::invalid_argument (a programming
 // error, found on the first run).
 void CheckName(const std::string& name);
-// The seed of a function's key hashes: a hash of its name and signature.
-uint64_t KeySeed(const std::string& name, const char* signature);
+// The seed of a function's key hashes: a hash of its name, its signature
+// and the layouts of its types (Layout).
+uint64_t KeySeed(const std::string& name, const char* signature,
+                 const std::string& layout);
 // Appends "#" and the 32 hex digits of the XXH3-128 hash of `encoded` (the
 // arguments' encoding) under `seed` to `key`.
 void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key);
@@ -86,6 +89,70 @@ void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key);
 // set of options that resolves to the same cache (OptionsShareCache), kept
 // while any memoized function or other holder uses it.
 std::shared_ptr<Cache> SharedCache(const Options& options);
+
+// The cereal class version of T (CEREAL_CLASS_VERSION), or 0. Asked of
+// cereal's registration function rather than read from its static member,
+// which a handle built during static initialization might read before it
+// is initialized.
+template <class T>
+uint32_t CerealVersion() {
+  using V = cereal::detail::Version<T>;
+  if constexpr (requires { V::registerVersion(); }) {
+    return V::registerVersion();
+  } else {
+    return 0;
+  }
+}
+
+// The types whose layouts a T's bytes depend on: a container's (or
+// optional's) elements, a pair's, tuple's or variant's members.
+template <class T>
+struct Parts {
+  using type = std::tuple<>;
+};
+template <class T>
+  requires requires { typename T::value_type; }
+struct Parts<T> {
+  using type = std::tuple<typename T::value_type>;
+};
+template <class A, class B>
+struct Parts<std::pair<A, B>> {
+  using type = std::tuple<A, B>;
+};
+template <class... T>
+struct Parts<std::tuple<T...>> {
+  using type = std::tuple<T...>;
+};
+template <class... T>
+struct Parts<std::variant<T...>> {
+  using type = std::tuple<T...>;
+};
+
+// What identifies the layout of the types T... beyond their names, which a
+// changed struct keeps: size, alignment and cereal class version of each,
+// then of its Parts, recursively ("8.4.0(4.4.0())" for a pair of ints).
+template <class... T>
+void AppendLayout(std::string* out);
+template <class T>
+void AppendOneLayout(std::string* out) {
+  using U = std::remove_cv_t<T>;
+  out->append(std::to_string(sizeof(U)) + "." + std::to_string(alignof(U)) +
+              "." + std::to_string(CerealVersion<U>()) + "(");
+  [&]<class... P>(std::tuple<P...>*) {
+    AppendLayout<P...>(out);
+  }(static_cast<typename Parts<U>::type*>(nullptr));
+  out->push_back(')');
+}
+template <class... T>
+void AppendLayout([[maybe_unused]] std::string* out) {
+  (AppendOneLayout<T>(out), ...);
+}
+template <class... T>
+std::string Layout() {
+  std::string out;
+  AppendLayout<T...>(&out);
+  return out;
+}
 
 // The state copies of one Memoized (or AsyncMemoized) share.
 template <class R, class... Args>
@@ -100,7 +167,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         fn_(std::move(fn)),
         key_fn_(std::move(key_fn)),
         cache_(std::move(cache)),
-        seed_(KeySeed(name_, typeid(R(std::decay_t<Args>...)).name())) {}
+        seed_(KeySeed(name_, typeid(R(std::decay_t<Args>...)).name(),
+                      Layout<R, std::decay_t<Args>...>())) {}
 
   const std::string& name() const { return name_; }
   Cache& cache() const { return *cache_; }
