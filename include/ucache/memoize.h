@@ -48,7 +48,22 @@
 // one key at once compute it once: the first takes the key's lock in the
 // store (released by the kernel if it dies) and the others wait for it, then
 // read what it stored. A call on the same key from inside the computation
-// (recursion) runs the function directly instead of waiting for itself.
+// (recursion) runs the function directly instead of waiting for itself,
+// and is not cached; that holds through any handle of the process on the
+// same store (the name memoized twice, memoize and acache), since the store
+// lock a thread holds is known process-wide. Each level of a recursion over
+// distinct keys holds one descriptor (its key's lock) until it returns, and
+// about 800 bytes of stack beyond the function's own: fib(n) holds n.
+//
+// Fork. A child forked while memoized functions are in use gets, on its
+// first call through each inherited handle, a state of its own: the same
+// function over the child's cache of the same options, with none of the
+// parent's computations in flight (their threads are not in the child) and
+// none of its mutexes. A computation the parent runs is, to the child, one
+// in another process: it waits for the key's store lock, then reads the
+// parent's result. The child does not hold the parent's key locks: they die
+// with the parent. A function that forks inside its computation returns its
+// result in the child uncached.
 //
 // Exceptions thrown by the function propagate to every caller waiting on
 // that computation and are not cached: the next call computes again.

@@ -90,6 +90,37 @@ void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key);
 // while any memoized function or other holder uses it.
 std::shared_ptr<Cache> SharedCache(const Options& options);
 
+// How many forks separate this process from the one that first built a
+// memoized function (WatchForks): state built under another count was
+// inherited from a parent process, whose threads (computations in flight,
+// mutexes they held) did not come along.
+extern constinit std::atomic<uint64_t> fork_generation;
+inline uint64_t ForkGeneration() {
+  return fork_generation.load(std::memory_order_relaxed);
+}
+// Starts counting forks, once per process; before the first state is built.
+void WatchForks();
+
+// Cache::LockKey(key), registered process-wide by (store, key) and thread
+// while held, so that a call on a key its own thread holds through another
+// handle (the same name memoized twice, or memoize and acache) is recursion
+// and runs the function instead of waiting for itself.
+class HeldKeyLock {
+ public:
+  HeldKeyLock(Cache& cache, const std::string& key);
+  ~HeldKeyLock();
+  HeldKeyLock(const HeldKeyLock&) = delete;
+  HeldKeyLock& operator=(const HeldKeyLock&) = delete;
+
+  bool held() const { return lock_.held(); }
+  // True when this thread holds the lock of `key` in `cache`'s store.
+  static bool ByThisThread(const Cache& cache, std::string_view key);
+
+ private:
+  KeyLock lock_;
+  std::string id_;  // (store, key) when registered, else empty
+};
+
 // The cereal class version of T (CEREAL_CLASS_VERSION), or 0. Asked of
 // cereal's registration function rather than read from its static member,
 // which a handle built during static initialization might read before it
@@ -168,7 +199,22 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         key_fn_(std::move(key_fn)),
         cache_(std::move(cache)),
         seed_(KeySeed(name_, typeid(R(std::decay_t<Args>...)).name(),
-                      Layout<R, std::decay_t<Args>...>())) {}
+                      Layout<R, std::decay_t<Args>...>())),
+        born_((WatchForks(), ForkGeneration())) {}
+
+  // This state, or in a forked child, the child's own: the same function
+  // over the child's cache of the same options, with none of the parent's
+  // flights (their threads did not come along) and none of its mutexes
+  // (another thread may have held one at the fork).
+  State& InThisProcess() {
+    if (born_ == ForkGeneration()) return *this;
+    std::lock_guard<std::mutex> lock(reborn_mu_);
+    if (reborn_ == nullptr) {
+      reborn_ = std::make_shared<State>(name_, fn_, key_fn_,
+                                        SharedCache(cache_->options()));
+    }
+    return reborn_->InThisProcess();
+  }
 
   const std::string& name() const { return name_; }
   Cache& cache() const { return *cache_; }
@@ -218,6 +264,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     }
     std::string key = Key(args...);
     if (std::optional<R> v = Lookup(key)) return Ready(std::move(*v));
+    if (HeldKeyLock::ByThisThread(*cache_, key)) {
+      return RunHere(std::forward<Param<Args>>(args)...);
+    }
     std::shared_ptr<Flight> flight;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -231,14 +280,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       }
     }
     if (flight->leader.load() == std::this_thread::get_id()) {
-      ++stats_.recursions;
-      try {
-        return Ready(fn_(std::forward<Param<Args>>(args)...));
-      } catch (...) {
-        std::promise<R> failed;
-        failed.set_exception(std::current_exception());
-        return failed.get_future().share();
-      }
+      return RunHere(std::forward<Param<Args>>(args)...);
     }
     ++stats_.waits;
     return flight->result;
@@ -350,6 +392,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   R Lead(const std::string& key, Flight& flight, Compute&& compute) {
     try {
       R value = LeadUnguarded(key, compute);
+      if (Inherited()) return value;
       // Landed before the followers wake, so a call that starts after the
       // result is known never joins this flight: after an exception, it
       // computes again.
@@ -357,6 +400,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       flight.promise.set_value(value);
       return value;
     } catch (...) {
+      if (Inherited()) throw;
       ++stats_.exceptions;
       Land(key);
       flight.promise.set_exception(std::current_exception());
@@ -366,10 +410,16 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   template <class Compute>
   R LeadUnguarded(const std::string& key, Compute&& compute) {
+    // This thread holds the key's lock already, through another handle:
+    // recursion, which must not wait for itself.
+    if (HeldKeyLock::ByThisThread(*cache_, key)) {
+      ++stats_.recursions;
+      return compute();
+    }
     // Another process computing this key holds its lock: wait, then read
     // what it stored. The lock is released after our own Put, for the same
     // reason.
-    KeyLock lock = cache_->LockKey(key);
+    HeldKeyLock lock(*cache_, key);
     if (lock.held()) {
       if (std::optional<R> v = Lookup(key)) {
         ++stats_.peer_fills;
@@ -379,6 +429,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     ++stats_.misses;
     const auto start = std::chrono::steady_clock::now();
     R value = compute();
+    // The function forked and this is the child returning: its copy of the
+    // cache is the parent's, which other threads may have held mutexes of.
+    if (Inherited()) return value;
     stats_.compute_nanos += static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::steady_clock::now() - start)
@@ -389,9 +442,24 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     return value;
   }
 
+  // True in a forked child (see InThisProcess).
+  bool Inherited() const { return born_ != ForkGeneration(); }
+
   void Land(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     flights_.erase(key);
+  }
+
+  // Recursion from acache: the function, run in the calling thread.
+  std::shared_future<R> RunHere(Param<Args>... args) {
+    ++stats_.recursions;
+    try {
+      return Ready(fn_(std::forward<Param<Args>>(args)...));
+    } catch (...) {
+      std::promise<R> failed;
+      failed.set_exception(std::current_exception());
+      return failed.get_future().share();
+    }
   }
 
   static std::shared_future<R> Ready(R value) {
@@ -439,8 +507,12 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   const KeyFn key_fn_;
   const std::shared_ptr<Cache> cache_;
   const uint64_t seed_;
+  const uint64_t born_;  // the ForkGeneration this state belongs to
 
   Counters stats_;
+
+  std::mutex reborn_mu_;
+  std::shared_ptr<State> reborn_;  // a forked child's own; reborn_mu_
 
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // mu_
@@ -509,7 +581,7 @@ class Handle {
   StateType& Get() const {
     if (state_ == nullptr)
       throw std::logic_error("empty ucache memoized handle");
-    return *state_;
+    return state_->InThisProcess();
   }
 
  private:
