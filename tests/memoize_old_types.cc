@@ -43,7 +43,11 @@ namespace ucache::old_types {
 
 const char* StoreTwoInts(const std::string& dir) {
   memoize(
-      "changed/v1", [](int x) { return Reading{x, x}; }, StoreOptions(dir))(1);
+      "changed/v1",
+      [](int x) {
+        return Reading{x, x};
+      },
+      StoreOptions(dir))(1);
   return typeid(Reading).name();
 }
 

@@ -15,9 +15,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <typeinfo>
 #include <vector>
@@ -572,6 +574,75 @@ TEST(MemoizeTest, AcacheSharesOneComputationAndReturnsReadyHits) {
   EXPECT_THROW(cached(-1).get(), std::invalid_argument);
   EXPECT_THROW(cached(-1).get(), std::invalid_argument);
   EXPECT_EQ(runs.load(), 3) << "an exception must not be cached";
+}
+
+void RefuseThread(std::function<void()>) {
+  throw std::system_error(
+      std::make_error_code(std::errc::resource_unavailable_try_again));
+}
+
+TEST(MemoizeTest, AcacheThreadThatCannotStartFailsItsFutureAndNotTheNext) {
+  TempDir tmp;
+  auto cached = acache(
+      "nothread/v1", [](int x) { return x * 3; },
+      StoreOptions(tmp.Sub("store")));
+  memoize_internal::ThreadStarter previous =
+      memoize_internal::SetThreadStarter(RefuseThread);
+  std::shared_future<int> refused = cached(5);
+  memoize_internal::SetThreadStarter(previous);
+  ASSERT_EQ(refused.wait_for(std::chrono::seconds(0)),
+            std::future_status::ready);
+  EXPECT_THROW(refused.get(), std::system_error);
+  std::shared_future<int> next = cached(5);
+  ASSERT_EQ(next.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the refused thread's flight was left behind";
+  EXPECT_EQ(next.get(), 15);
+}
+
+// Alive until destroyed at exit, after the handle constructed after it.
+struct Canary {
+  std::atomic<bool> alive{true};
+  ~Canary() {
+    alive = false;
+    // Time for a computation still running to see it.
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+};
+
+TEST(MemoizeTest, ExitWaitsForAcacheWorkOfAGlobalHandle) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  const pid_t child = Spawn([&]() -> int {
+    static Canary canary;
+    static auto global = acache(
+        "atexit/v1",
+        [](int x) {
+          std::this_thread::sleep_for(milliseconds(100));
+          if (!canary.alive) _exit(3);  // ran into the process's teardown
+          return x;
+        },
+        StoreOptions(dir));
+    global(1);
+    std::exit(0);
+  });
+  EXPECT_EQ(WaitChild(child, milliseconds(20000)).code(), 0);
+}
+
+TEST(MemoizeTest, AcacheWaitWaitsForWorkInFlight) {
+  TempDir tmp;
+  std::atomic<bool> done{false};
+  auto cached = acache(
+      "wait/v1",
+      [&](int x) {
+        std::this_thread::sleep_for(milliseconds(200));
+        done = true;
+        return x;
+      },
+      StoreOptions(tmp.Sub("store")));
+  cached(1);
+  EXPECT_FALSE(cached.Wait(milliseconds(0)));
+  EXPECT_TRUE(cached.Wait(milliseconds(20000)));
+  EXPECT_TRUE(done.load());
 }
 
 TEST(MemoizeTest, RejectsBadNames) {

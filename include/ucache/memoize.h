@@ -86,12 +86,22 @@
 // overloaded function name must be cast to one overload (or wrapped in a
 // lambda) first, since C++ cannot deduce which one is meant.
 //
+// acache and exit. A computation acache started runs on a thread that
+// shares the function's state, so it never touches freed state of the
+// handle's; but a process that exits while one runs tears down what the
+// function itself may use. AsyncMemoized::Wait waits for them, and the
+// destruction of a function's last handle (a global one included, at exit)
+// waits up to 10 s; one still running then is abandoned and dies with the
+// process. A thread that cannot start fails its future with
+// std::system_error, and the next call of the key tries again.
+//
 // A Memoized is a cheap handle: copies share one cache, one set of stats
 // and one single-flight table. Every method may be called from many threads.
 
 #ifndef UCACHE_MEMOIZE_H_
 #define UCACHE_MEMOIZE_H_
 
+#include <chrono>
 #include <future>
 #include <memory>
 #include <string>
@@ -161,6 +171,14 @@ class AsyncMemoized<R(Args...)>
       memoize_internal::Param<Args>... args) const {
     return this->Get().CallAsync(
         std::forward<memoize_internal::Param<Args>>(args)...);
+  }
+
+  // Waits until no computation this function started runs, at most
+  // `timeout`; true when none runs. Call it before the process exits (or
+  // before what the function uses is destroyed) to let work in flight
+  // finish. Destroying the last copy of a handle waits up to 10 s this way.
+  bool Wait(std::chrono::milliseconds timeout) const {
+    return this->Get().Wait(timeout);
   }
 };
 

@@ -1,6 +1,6 @@
 // What memoized functions share across every handle of the process: the
-// fork count that tells a forked child's inherited state from its own, and
-// the per-key store locks each thread holds.
+// fork count that tells a forked child's inherited state from its own, the
+// per-key store locks each thread holds, and how acache threads start.
 //
 // Process-wide state, against the house rule, because what it tracks is
 // process-wide: a fork, and a store lock taken through any handle of any
@@ -9,9 +9,12 @@
 
 #include <pthread.h>
 
+#include <exception>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <unordered_map>
 
@@ -29,6 +32,52 @@ void WatchForks() {
     return true;
   }();
   (void)watching;
+}
+
+namespace {
+
+void StartStdThread(std::function<void()> body) {
+  std::thread(std::move(body)).detach();
+}
+
+std::atomic<ThreadStarter> thread_starter{StartStdThread};
+
+}  // namespace
+
+void StartThread(std::function<void()> body) {
+  thread_starter.load()(std::move(body));
+}
+
+ThreadStarter SetThreadStarter(ThreadStarter starter) {
+  return thread_starter.exchange(starter != nullptr ? starter : StartStdThread);
+}
+
+std::exception_ptr Workers::Start(std::function<void()> body) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++running_;
+  }
+  try {
+    StartThread([self = shared_from_this(), body = std::move(body)]() mutable {
+      body();
+      body = nullptr;
+      self->Finish();
+    });
+  } catch (const std::system_error&) {
+    Finish();
+    return std::current_exception();
+  }
+  return nullptr;
+}
+
+bool Workers::Wait(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return done_.wait_for(lock, timeout, [&] { return running_ == 0; });
+}
+
+void Workers::Finish() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (--running_ == 0) done_.notify_all();
 }
 
 namespace {
@@ -67,7 +116,9 @@ class HeldKeys {
 
  private:
   using Holder = std::pair<std::thread::id, uint64_t>;
-  static Holder Here() { return {std::this_thread::get_id(), ForkGeneration()}; }
+  static Holder Here() {
+    return {std::this_thread::get_id(), ForkGeneration()};
+  }
 
   std::mutex mu_;
   std::unordered_map<std::string, Holder> holders_;  // guarded by mu_

@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
@@ -101,6 +103,33 @@ inline uint64_t ForkGeneration() {
 // Starts counting forks, once per process; before the first state is built.
 void WatchForks();
 
+// Starts `body` on a detached thread of its own. Throws std::system_error
+// when no thread can start.
+void StartThread(std::function<void()> body);
+// Replaces how StartThread starts threads (nullptr: std::thread) and
+// returns the previous starter; for tests of threads that cannot start.
+using ThreadStarter = void (*)(std::function<void()> body);
+ThreadStarter SetThreadStarter(ThreadStarter starter);
+
+// The acache threads of one function: counted while they run, so that a
+// handle can wait for them.
+class Workers : public std::enable_shared_from_this<Workers> {
+ public:
+  // Runs `body` on a thread of its own; a thread that cannot start
+  // returns its error (nullptr when it started). The thread destroys `body`
+  // (and what it holds) before it counts itself out.
+  std::exception_ptr Start(std::function<void()> body);
+  // True when no thread runs, within `timeout`.
+  bool Wait(std::chrono::milliseconds timeout);
+
+ private:
+  void Finish();
+
+  std::mutex mu_;
+  std::condition_variable done_;
+  int running_ = 0;  // guarded by mu_
+};
+
 // Cache::LockKey(key), registered process-wide by (store, key) and thread
 // while held, so that a call on a key its own thread holds through another
 // handle (the same name memoized twice, or memoize and acache) is recursion
@@ -142,7 +171,7 @@ struct Parts {
   using type = std::tuple<>;
 };
 template <class T>
-  requires requires { typename T::value_type; }
+requires requires { typename T::value_type; }
 struct Parts<T> {
   using type = std::tuple<typename T::value_type>;
 };
@@ -268,22 +297,29 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       return RunHere(std::forward<Param<Args>>(args)...);
     }
     std::shared_ptr<Flight> flight;
+    bool leader = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto [it, inserted] = flights_.try_emplace(key);
-      if (!inserted) {
-        flight = it->second;
-      } else {
-        it->second = std::make_shared<Flight>(std::thread::id());
-        return Spawn(std::tuple<Stored<Args>...>(args...),
-                     std::make_pair(std::move(key), it->second));
-      }
+      if (inserted) it->second = std::make_shared<Flight>(std::thread::id());
+      leader = inserted;
+      flight = it->second;
+    }
+    if (leader) {
+      return Spawn(std::tuple<Stored<Args>...>(args...),
+                   std::make_pair(std::move(key), std::move(flight)));
     }
     if (flight->leader.load() == std::this_thread::get_id()) {
       return RunHere(std::forward<Param<Args>>(args)...);
     }
     ++stats_.waits;
     return flight->result;
+  }
+
+  // Waits until no acache computation of this function runs, or `timeout`
+  // passes; true when none runs.
+  bool Wait(std::chrono::milliseconds timeout) {
+    return workers_->Wait(timeout);
   }
 
   MemoizeStats Stats() const {
@@ -456,10 +492,14 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     try {
       return Ready(fn_(std::forward<Param<Args>>(args)...));
     } catch (...) {
-      std::promise<R> failed;
-      failed.set_exception(std::current_exception());
-      return failed.get_future().share();
+      return Failed(std::current_exception());
     }
+  }
+
+  static std::shared_future<R> Failed(std::exception_ptr error) {
+    std::promise<R> p;
+    p.set_exception(std::move(error));
+    return p.get_future().share();
   }
 
   static std::shared_future<R> Ready(R value) {
@@ -470,7 +510,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   // Runs the function on a thread of its own with `args`: as the leader of
   // `flight` (key and flight) when given, else uncached. The thread keeps
-  // this state alive and carries the caller's ScopedOverride with it.
+  // this state alive and carries the caller's ScopedOverride with it. A
+  // thread that cannot start fails the future (and lands the flight, so
+  // that the next call tries again).
   std::shared_future<R> Spawn(
       std::tuple<Stored<Args>...> args,
       std::optional<std::pair<std::string, std::shared_ptr<Flight>>> flight) {
@@ -482,22 +524,30 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
             return std::apply(self->fn_, args);
           });
       std::shared_future<R> result = task->get_future().share();
-      std::thread([task] { (*task)(); }).detach();
+      if (std::exception_ptr e = workers_->Start([task] { (*task)(); })) {
+        return Failed(e);
+      }
       return result;
     }
     std::shared_future<R> result = flight->second->result;
-    std::thread([self, scope, args = std::move(args),
-                 flight = std::move(*flight)]() mutable {
-      std::optional<ScopedOverride> in_scope;
-      if (scope) in_scope.emplace(*scope);
-      flight.second->leader.store(std::this_thread::get_id());
-      try {
-        self->Lead(flight.first, *flight.second,
-                   [&] { return std::apply(self->fn_, args); });
-      } catch (...) {
-        // Delivered through the flight's future.
-      }
-    }).detach();
+    const std::string key = flight->first;
+    std::shared_ptr<Flight> landing = flight->second;
+    std::exception_ptr failed = workers_->Start(
+        [self, scope, args = std::move(args), flight = std::move(*flight)] {
+          std::optional<ScopedOverride> in_scope;
+          if (scope) in_scope.emplace(*scope);
+          flight.second->leader.store(std::this_thread::get_id());
+          try {
+            self->Lead(flight.first, *flight.second,
+                       [&] { return std::apply(self->fn_, args); });
+          } catch (...) {
+            // Delivered through the flight's future.
+          }
+        });
+    if (failed) {
+      Land(key);
+      landing->promise.set_exception(failed);
+    }
     return result;
   }
 
@@ -510,6 +560,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   const uint64_t born_;  // the ForkGeneration this state belongs to
 
   Counters stats_;
+  // Shared with the acache threads, which count themselves out of it after
+  // letting go of this state.
+  const std::shared_ptr<Workers> workers_ = std::make_shared<Workers>();
 
   std::mutex reborn_mu_;
   std::shared_ptr<State> reborn_;  // a forked child's own; reborn_mu_
@@ -588,6 +641,10 @@ class Handle {
   std::shared_ptr<StateType> state_;
 };
 
+// How long the destruction of a function's last handle waits for its acache
+// threads (memoize.h).
+inline constexpr std::chrono::seconds kWaitOnLastHandle{10};
+
 // Checks the name first, so that a bad one opens nothing, then builds the
 // handle over the cache `open()` returns.
 template <template <class> class HandleType, class F, class Open, class KeySpec>
@@ -604,9 +661,20 @@ auto Make(std::string name, F fn, Open&& open, KeySpec key) {
   if constexpr (kDeducible) {
     using Sig = typename Signature<std::decay_t<F>>::type;
     using T = Types<Sig>;
+    using StateType = typename T::StateType;
     CheckName(name);
-    return HandleType<Sig>(std::make_shared<typename T::StateType>(
-        std::move(name), std::move(fn), T::KeyFn(std::move(key)), open()));
+    auto state = std::make_shared<StateType>(std::move(name), std::move(fn),
+                                             T::KeyFn(std::move(key)), open());
+    // The handles' last copy waits (a while) for the function's acache
+    // threads, so that a handle destroyed at exit does not leave one running
+    // while the process tears down what it uses. The threads' own shares
+    // keep the state alive past that.
+    StateType* raw = state.get();
+    return HandleType<Sig>(std::shared_ptr<StateType>(
+        raw, [state = std::move(state)](StateType* s) mutable {
+          s->Wait(kWaitOnLastHandle);
+          state.reset();
+        }));
   }
 }
 
