@@ -10,16 +10,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
+#include <typeinfo>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/memoize_old_types.h"
 #include "tests/stress_util.h"
 #include "tests/testutil.h"
 #include "ucache/ucache.h"
@@ -191,6 +197,29 @@ TEST(MemoizeTest, RecursiveCallOnTheSameKeyDoesNotDeadlock) {
   EXPECT_EQ(self(5), 6);  // the outer result was cached
 }
 
+// Two handles of one name on one store share keys, and the store's lock of
+// the key the outer call holds: the inner call is recursion, not a wait.
+TEST(MemoizeTest, SameKeyRecursionThroughAnotherHandleRunsTheFunction) {
+  TempDir tmp;
+  const Options options = StoreOptions(tmp.Sub("store"));
+  Memoized<int(int)> inner;
+  AsyncMemoized<int(int)> inner_async;
+  auto fn = [&](int x) { return x + 1; };
+  inner = memoize("twice/v1", fn, options);
+  inner_async = acache("twice/v1", fn, options);
+  auto outer = memoize(
+      "twice/v1", [&](int x) { return inner(x) + inner_async(x).get(); },
+      Cache::Open(options));  // another cache on the store, too
+  Shared<std::atomic<int>> result;
+  const pid_t child = Spawn([&] {
+    *result = outer(1);
+    return 0;
+  });
+  ASSERT_TRUE(WaitChild(child, milliseconds(20000)).clean())
+      << "deadlocked on the key's lock";
+  EXPECT_EQ(result->load(), 4);
+}
+
 TEST(MemoizeTest, RecursiveFunctionOverDistinctKeys) {
   TempDir tmp;
   Memoized<uint64_t(int)> fib;
@@ -293,6 +322,51 @@ TEST(MemoizeTest, NameAndSignatureSeparateCaches) {
       "f/v1", [](int x) { return x + 0.5; }, options);
   EXPECT_EQ(as_double(1), 1.5);
   EXPECT_EQ(as_double.stats().misses, 1u);
+}
+
+// Changed since memoize_old_types.cc: two ints became one int64_t, the same
+// 8 bytes of cereal encoding under the same name.
+struct Reading {
+  int64_t a = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(a);
+  }
+};
+
+// The same layout as memoize_old_types.cc's, under a new class version.
+struct Tagged {
+  int32_t x = 0;
+  template <class Archive>
+  void serialize(Archive& ar) {
+    ar(x);
+  }
+};
+
+}  // namespace
+}  // namespace ucache
+
+CEREAL_CLASS_VERSION(ucache::Tagged, 2);
+
+namespace ucache {
+namespace {
+
+TEST(MemoizeTest, AChangedStructUnderTheSameNameMisses) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  ASSERT_STREQ(old_types::StoreTwoInts(dir), typeid(Reading).name())
+      << "the test needs the two types to share a name";
+  auto changed = memoize(
+      "changed/v1", [](int x) { return Reading{x * 1000}; }, StoreOptions(dir));
+  EXPECT_EQ(changed(1).a, 1000) << "decoded the old struct's bytes";
+  EXPECT_EQ(changed.stats().misses, 1u);
+
+  ASSERT_STREQ(old_types::StoreVersionOne(dir), typeid(Tagged).name());
+  auto versioned = memoize(
+      "versioned/v1", [](int x) { return Tagged{x * 1000}; },
+      StoreOptions(dir));
+  EXPECT_EQ(versioned(1).x, 1000) << "served a record of class version 1";
+  EXPECT_EQ(versioned.stats().misses, 1u);
 }
 
 struct Point {
@@ -502,6 +576,75 @@ TEST(MemoizeTest, AcacheSharesOneComputationAndReturnsReadyHits) {
   EXPECT_EQ(runs.load(), 3) << "an exception must not be cached";
 }
 
+void RefuseThread(std::function<void()>) {
+  throw std::system_error(
+      std::make_error_code(std::errc::resource_unavailable_try_again));
+}
+
+TEST(MemoizeTest, AcacheThreadThatCannotStartFailsItsFutureAndNotTheNext) {
+  TempDir tmp;
+  auto cached = acache(
+      "nothread/v1", [](int x) { return x * 3; },
+      StoreOptions(tmp.Sub("store")));
+  memoize_internal::ThreadStarter previous =
+      memoize_internal::SetThreadStarter(RefuseThread);
+  std::shared_future<int> refused = cached(5);
+  memoize_internal::SetThreadStarter(previous);
+  ASSERT_EQ(refused.wait_for(std::chrono::seconds(0)),
+            std::future_status::ready);
+  EXPECT_THROW(refused.get(), std::system_error);
+  std::shared_future<int> next = cached(5);
+  ASSERT_EQ(next.wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "the refused thread's flight was left behind";
+  EXPECT_EQ(next.get(), 15);
+}
+
+// Alive until destroyed at exit, after the handle constructed after it.
+struct Canary {
+  std::atomic<bool> alive{true};
+  ~Canary() {
+    alive = false;
+    // Time for a computation still running to see it.
+    std::this_thread::sleep_for(milliseconds(300));
+  }
+};
+
+TEST(MemoizeTest, ExitWaitsForAcacheWorkOfAGlobalHandle) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  const pid_t child = Spawn([&]() -> int {
+    static Canary canary;
+    static auto global = acache(
+        "atexit/v1",
+        [](int x) {
+          std::this_thread::sleep_for(milliseconds(100));
+          if (!canary.alive) _exit(3);  // ran into the process's teardown
+          return x;
+        },
+        StoreOptions(dir));
+    global(1);
+    std::exit(0);
+  });
+  EXPECT_EQ(WaitChild(child, milliseconds(20000)).code(), 0);
+}
+
+TEST(MemoizeTest, AcacheWaitWaitsForWorkInFlight) {
+  TempDir tmp;
+  std::atomic<bool> done{false};
+  auto cached = acache(
+      "wait/v1",
+      [&](int x) {
+        std::this_thread::sleep_for(milliseconds(200));
+        done = true;
+        return x;
+      },
+      StoreOptions(tmp.Sub("store")));
+  cached(1);
+  EXPECT_FALSE(cached.Wait(milliseconds(0)));
+  EXPECT_TRUE(cached.Wait(milliseconds(20000)));
+  EXPECT_TRUE(done.load());
+}
+
 TEST(MemoizeTest, RejectsBadNames) {
   auto fn = [](int x) { return x; };
   EXPECT_THROW(memoize("", fn), std::invalid_argument);
@@ -580,6 +723,110 @@ TEST(MemoizeTest, ForkedChildOpensItsOwnCache) {
   int status = 0;
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+}
+
+// Blocks the calling thread until Open() (from any thread).
+class Gate {
+ public:
+  void Wait() {
+    while (!open_.load()) std::this_thread::sleep_for(milliseconds(1));
+  }
+  void Open() { open_ = true; }
+
+ private:
+  std::atomic<bool> open_{false};
+};
+
+// A child forked while a parent thread computes the key joins no flight of
+// the parent's (its thread is not in the child): it waits for the parent's
+// store lock like any other process, then reads the parent's result.
+TEST(MemoizeTest, ChildForkedDuringAComputationDoesNotWaitForIt) {
+  TempDir tmp;
+  Gate started, finish;
+  auto cached = memoize(
+      "inflight/v1",
+      [&](int x) {
+        started.Open();
+        finish.Wait();
+        return x * 2;
+      },
+      StoreOptions(tmp.Sub("store")));
+  std::thread computing([&] { EXPECT_EQ(cached(21), 42); });
+  started.Wait();
+  const pid_t child = Spawn([&] { return cached(21) == 42 ? 0 : 1; });
+  std::this_thread::sleep_for(milliseconds(100));
+  finish.Open();
+  computing.join();
+  EXPECT_TRUE(WaitChild(child, milliseconds(20000)).clean());
+}
+
+// Children forked while threads hit and fill the cache: another thread may
+// hold any of its mutexes at the fork, and a child must not wait for it.
+TEST(MemoizeTest, ChildrenForkedWhileThreadsUseTheCacheDoNotDeadlock) {
+  TempDir tmp;
+  auto cached = memoize(
+      "busy/v1", [](int x) { return std::vector<int>(64, x); },
+      StoreOptions(tmp.Sub("store")));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 3; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; !stop; ++i) cached((i * 7 + t) % 500);
+    });
+  }
+  std::vector<pid_t> children;
+  for (int c = 0; c < 30; ++c) {
+    children.push_back(Spawn([&] { return cached(c).at(0) == c ? 0 : 1; }));
+    std::this_thread::sleep_for(milliseconds(3));
+  }
+  stop = true;
+  for (std::thread& t : threads) t.join();
+  const auto deadline = std::chrono::steady_clock::now() + milliseconds(20000);
+  int stuck = 0;
+  for (pid_t child : children) {
+    const auto left = std::chrono::duration_cast<milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!WaitChild(child, std::max(left, milliseconds(1))).clean()) ++stuck;
+  }
+  EXPECT_EQ(stuck, 0) << "of 30 children";
+}
+
+// The key's lock dies with the process that took it, even while a child it
+// forked lives on.
+TEST(MemoizeTest, ForkedChildDoesNotKeepItsParentsKeyLock) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  Shared<std::atomic<pid_t>> grandchild;
+  const pid_t parent = Spawn([&] {
+    Gate started;
+    auto cached = memoize(
+        "held/v1",
+        [&](int x) {
+          started.Open();
+          pause();
+          return x;
+        },
+        StoreOptions(dir));
+    std::thread computing([&] { cached(1); });
+    started.Wait();
+    *grandchild = Spawn([] {
+      pause();
+      return 0;
+    });
+    computing.join();  // never: killed
+    return 1;
+  });
+  while (grandchild->load() == 0) std::this_thread::sleep_for(milliseconds(5));
+  kill(parent, SIGKILL);
+  EXPECT_TRUE(WaitChild(parent, milliseconds(20000)).signaled());
+  const pid_t other = Spawn([&] {
+    auto cached = memoize(
+        "held/v1", [](int x) { return x + 1; }, StoreOptions(dir));
+    return cached(1) == 2 ? 0 : 1;
+  });
+  EXPECT_TRUE(WaitChild(other, milliseconds(5000)).clean())
+      << "waited for the parent's lock, which its child kept";
+  kill(*grandchild, SIGKILL);  // not ours to wait for: init reaps it
 }
 
 TEST(MemoizeTest, NamesAreNeverPaths) {

@@ -4,6 +4,11 @@
 
 #include "ucache/options.h"
 
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +18,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/testutil.h"
+#include "ucache/cache.h"
 #include "ucache/scoped_override.h"
 
 namespace ucache {
@@ -52,6 +58,29 @@ TEST_F(OptionsTest, DefaultRootFollowsXdgThenHome) {
   EXPECT_EQ(*DefaultRoot(), "/home/u/.cache/ucache");
   Set("HOME", nullptr);
   EXPECT_TRUE(DefaultRoot().status().IsNotFound());
+}
+
+// ~/.cache moved to another disk and linked back: the default store still
+// has a file tier.
+TEST_F(OptionsTest, SymlinkedCacheDirectoryServesTheDefaultStore) {
+  TempDir tmp;
+  ASSERT_EQ(::mkdir(tmp.Sub("elsewhere").c_str(), 0700), 0);
+  ASSERT_EQ(::mkdir(tmp.Sub("home").c_str(), 0700), 0);
+  ASSERT_EQ(
+      ::symlink(tmp.Sub("elsewhere").c_str(), tmp.Sub("home/.cache").c_str()),
+      0);
+  Set("HOME", tmp.Sub("home").c_str());
+  Set("XDG_CACHE_HOME", nullptr);
+  Set("UCACHE_DIR", nullptr);
+  Set("UCACHE_BACKEND", nullptr);
+  Set("UCACHE_DISABLE", nullptr);
+  char* real = ::realpath(tmp.Sub("elsewhere").c_str(), nullptr);
+  ASSERT_NE(real, nullptr);
+  EXPECT_EQ(*DefaultRoot(), std::string(real) + "/ucache");
+  std::free(real);
+  std::shared_ptr<Cache> cache = Cache::Open();
+  EXPECT_EQ(cache->active_backend(), Backend::kMemoryAndFile)
+      << cache->active_reason();
 }
 
 TEST_F(OptionsTest, StorePathUsesUcacheDirThenTheDefaultRoot) {

@@ -167,7 +167,9 @@ struct VerifyReport {
 
 // A held per-key lock (FileCache::LockKey). Movable; the lock is released
 // when the object is destroyed or Release() is called, and by the kernel if
-// the process dies while holding it.
+// the process dies while holding it. A child forked while it is held holds
+// nothing: its copy of the descriptor is let go of at the fork, so the lock
+// dies with the process that took it, not with the last of its children.
 class KeyLock {
  public:
   KeyLock() = default;
@@ -182,8 +184,8 @@ class KeyLock {
 
  private:
   friend class FileCache;
-  KeyLock(std::shared_ptr<Env> env, int fd, uint64_t offset)
-      : env_(std::move(env)), fd_(fd), offset_(offset) {}
+  // Owns `fd`, on which the lock at `offset` is (to be) taken.
+  KeyLock(std::shared_ptr<Env> env, int fd, uint64_t offset);
 
   std::shared_ptr<Env> env_;
   int fd_ = -1;

@@ -14,9 +14,19 @@
 // Names and keys. The name identifies the function and carries its version:
 // change the code, change the name ("simulate/v2"), and old results are
 // never served again. A call's key is the XXH3-128 hash of the cereal
-// binary encoding of its arguments, seeded with a hash of the name and of
-// the function's C++ signature (so a changed argument or result type also
-// gets a fresh cache). Stored keys read "<name>#<32 hex digits>", which is
+// binary encoding of its arguments, seeded with a hash of the name, of the
+// function's C++ signature and of its types' layouts, so that a changed
+// argument or result type gets a fresh cache. A type's layout is its
+// sizeof, alignof and cereal class version (CEREAL_CLASS_VERSION), and those
+// of its parts: a container's (or optional's) element type, a pair's, tuple's
+// or variant's members, recursively. Detected: a type renamed or retyped in
+// the signature, a struct that changes size or alignment (two int32_t become
+// one int64_t), a bumped class version, a vector's element type. Not
+// detected: a struct whose members change without changing its size and
+// alignment (an int32_t becomes a float, two fields swap), a changed
+// serialize() function, a change inside a member struct or behind a pointer
+// that leaves the outer layout alone. For those, change the name or bump
+// CEREAL_CLASS_VERSION. Stored keys read "<name>#<32 hex digits>", which is
 // what `ucache ls` shows. Names are 1 to 1024 bytes without control
 // characters; they are never used as paths.
 //
@@ -38,7 +48,22 @@
 // one key at once compute it once: the first takes the key's lock in the
 // store (released by the kernel if it dies) and the others wait for it, then
 // read what it stored. A call on the same key from inside the computation
-// (recursion) runs the function directly instead of waiting for itself.
+// (recursion) runs the function directly instead of waiting for itself,
+// and is not cached; that holds through any handle of the process on the
+// same store (the name memoized twice, memoize and acache), since the store
+// lock a thread holds is known process-wide. Each level of a recursion over
+// distinct keys holds one descriptor (its key's lock) until it returns, and
+// about 800 bytes of stack beyond the function's own: fib(n) holds n.
+//
+// Fork. A child forked while memoized functions are in use gets, on its
+// first call through each inherited handle, a state of its own: the same
+// function over the child's cache of the same options, with none of the
+// parent's computations in flight (their threads are not in the child) and
+// none of its mutexes. A computation the parent runs is, to the child, one
+// in another process: it waits for the key's store lock, then reads the
+// parent's result. The child does not hold the parent's key locks: they die
+// with the parent. A function that forks inside its computation returns its
+// result in the child uncached.
 //
 // Exceptions thrown by the function propagate to every caller waiting on
 // that computation and are not cached: the next call computes again.
@@ -61,12 +86,22 @@
 // overloaded function name must be cast to one overload (or wrapped in a
 // lambda) first, since C++ cannot deduce which one is meant.
 //
+// acache and exit. A computation acache started runs on a thread that
+// shares the function's state, so it never touches freed state of the
+// handle's; but a process that exits while one runs tears down what the
+// function itself may use. AsyncMemoized::Wait waits for them, and the
+// destruction of a function's last handle (a global one included, at exit)
+// waits up to 10 s; one still running then is abandoned and dies with the
+// process. A thread that cannot start fails its future with
+// std::system_error, and the next call of the key tries again.
+//
 // A Memoized is a cheap handle: copies share one cache, one set of stats
 // and one single-flight table. Every method may be called from many threads.
 
 #ifndef UCACHE_MEMOIZE_H_
 #define UCACHE_MEMOIZE_H_
 
+#include <chrono>
 #include <future>
 #include <memory>
 #include <string>
@@ -136,6 +171,14 @@ class AsyncMemoized<R(Args...)>
       memoize_internal::Param<Args>... args) const {
     return this->Get().CallAsync(
         std::forward<memoize_internal::Param<Args>>(args)...);
+  }
+
+  // Waits until no computation this function started runs, at most
+  // `timeout`; true when none runs. Call it before the process exits (or
+  // before what the function uses is destroyed) to let work in flight
+  // finish. Destroying the last copy of a handle waits up to 10 s this way.
+  bool Wait(std::chrono::milliseconds timeout) const {
+    return this->Get().Wait(timeout);
   }
 };
 

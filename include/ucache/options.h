@@ -106,7 +106,10 @@ struct Options {
 };
 
 // The default root of stores: $XDG_CACHE_HOME/ucache when XDG_CACHE_HOME is
-// an absolute path, else $HOME/.cache/ucache. NotFound when neither is set.
+// an absolute path, else $HOME/.cache/ucache, with the symlinks of the part
+// before "/ucache" resolved (a symlinked ~/.cache serves; "ucache" and the
+// store directory themselves must not be symlinks). NotFound when neither
+// is set.
 Result<std::string> DefaultRoot();
 
 // The directory of the store called `name`: <root>/<name>, where root is

@@ -903,11 +903,14 @@ Result<KeyLock> FileCache::LockKey(std::string_view key) {
                        OpenMode::kReadWrite);
   if (!file.ok()) return file.status();
   const uint64_t offset = XXH3_64bits(key.data(), key.size()) >> 2;
-  if (Status s = env->LockByte(file->fd(), offset, LockMode::kExclusiveWait);
+  // Owned by the KeyLock before the lock is taken, so that no fork sees the
+  // lock held on a descriptor it does not know of.
+  KeyLock lock(impl_->env(), file->Release(), offset);
+  if (Status s = env->LockByte(lock.fd_, offset, LockMode::kExclusiveWait);
       !s.ok()) {
     return s;
   }
-  return KeyLock(impl_->env(), file->Release(), offset);
+  return lock;
 }
 const std::string& FileCache::dir() const { return impl_->dir(); }
 

@@ -24,11 +24,14 @@ void CheckName(const std::string& name) {
   }
 }
 
-uint64_t KeySeed(const std::string& name, const char* signature) {
-  std::string both = name;
-  both.push_back('\0');  // "ab"+"c" and "a"+"bc" must differ
-  both.append(signature);
-  return XXH3_64bits(both.data(), both.size());
+uint64_t KeySeed(const std::string& name, const char* signature,
+                 const std::string& layout) {
+  std::string all = name;
+  all.push_back('\0');  // "ab"+"c" and "a"+"bc" must differ
+  all.append(signature);
+  all.push_back('\0');
+  all.append(layout);
+  return XXH3_64bits(all.data(), all.size());
 }
 
 namespace {

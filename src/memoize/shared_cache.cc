@@ -8,6 +8,7 @@
 // only weak references (a cache dies with its last user) and is built on
 // first use, so it needs no initialization at startup and nothing at exit.
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <functional>
@@ -100,6 +101,9 @@ class Registry {
     return cache;
   }
 
+  void Lock() { mu_.lock(); }
+  void Unlock() { mu_.unlock(); }
+
  private:
   struct Entry {
     pid_t pid;  // the process that opened it
@@ -113,7 +117,15 @@ class Registry {
 }  // namespace
 
 std::shared_ptr<Cache> SharedCache(const Options& options) {
-  static Registry* const registry = new Registry;  // never destroyed
+  static Registry* const registry = [] {
+    auto* r = new Registry;  // never destroyed: fork handlers use it
+    // A forked child opens its caches here (State::InThisProcess), and
+    // another thread may hold the lock at the fork, opening a cache: held
+    // across the fork, it is unlocked on both sides.
+    ::pthread_atfork([] { registry->Lock(); }, [] { registry->Unlock(); },
+                     [] { registry->Unlock(); });
+    return r;
+  }();
   return registry->Get(options);
 }
 

@@ -3,6 +3,11 @@
 
 #include "ucache/options.h"
 
+#include <stdlib.h>
+
+#include <cstdlib>
+#include <string>
+
 #include "src/selector/resolve.h"
 
 namespace ucache {
@@ -26,6 +31,17 @@ bool ValidStoreName(std::string_view name) {
   return true;
 }
 
+// `dir` with its symlinks resolved, when it exists. A symlinked ~/.cache
+// (moved to a bigger disk) is its owner's choice; the store's own
+// directories below it must still not be symlinks (FileCache::Open).
+std::string Real(const std::string& dir) {
+  char* real = ::realpath(dir.c_str(), nullptr);
+  if (real == nullptr) return dir;  // missing: created as named
+  std::string resolved(real);
+  std::free(real);
+  return resolved;
+}
+
 }  // namespace
 
 std::string_view BackendName(Backend backend) {
@@ -45,9 +61,11 @@ std::optional<Backend> ParseBackend(std::string_view name) {
 Result<std::string> DefaultRoot() {
   const std::string_view xdg = EnvVar("XDG_CACHE_HOME");
   // The XDG base directory spec: a relative path is invalid and ignored.
-  if (!xdg.empty() && xdg.front() == '/') return std::string(xdg) + "/ucache";
+  if (!xdg.empty() && xdg.front() == '/') {
+    return Real(std::string(xdg)) + "/ucache";
+  }
   const std::string_view home = EnvVar("HOME");
-  if (!home.empty()) return std::string(home) + "/.cache/ucache";
+  if (!home.empty()) return Real(std::string(home) + "/.cache") + "/ucache";
   return Status::NotFound(
       "no cache root: UCACHE_DIR, XDG_CACHE_HOME and HOME are all unset");
 }

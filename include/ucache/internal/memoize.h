@@ -8,7 +8,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
@@ -23,6 +25,7 @@
 #include <typeinfo>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 
 #include "ucache/cache.h"
 #include "ucache/codec.h"
@@ -77,8 +80,10 @@ inline constexpr bool kIgnored = ((J == I) || ...);
 // Validates a memoize name; throws std::invalid_argument (a programming
 // error, found on the first run).
 void CheckName(const std::string& name);
-// The seed of a function's key hashes: a hash of its name and signature.
-uint64_t KeySeed(const std::string& name, const char* signature);
+// The seed of a function's key hashes: a hash of its name, its signature
+// and the layouts of its types (Layout).
+uint64_t KeySeed(const std::string& name, const char* signature,
+                 const std::string& layout);
 // Appends "#" and the 32 hex digits of the XXH3-128 hash of `encoded` (the
 // arguments' encoding) under `seed` to `key`.
 void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key);
@@ -86,6 +91,128 @@ void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key);
 // set of options that resolves to the same cache (OptionsShareCache), kept
 // while any memoized function or other holder uses it.
 std::shared_ptr<Cache> SharedCache(const Options& options);
+
+// How many forks separate this process from the one that first built a
+// memoized function (WatchForks): state built under another count was
+// inherited from a parent process, whose threads (computations in flight,
+// mutexes they held) did not come along.
+extern constinit std::atomic<uint64_t> fork_generation;
+inline uint64_t ForkGeneration() {
+  return fork_generation.load(std::memory_order_relaxed);
+}
+// Starts counting forks, once per process; before the first state is built.
+void WatchForks();
+
+// Starts `body` on a detached thread of its own. Throws std::system_error
+// when no thread can start.
+void StartThread(std::function<void()> body);
+// Replaces how StartThread starts threads (nullptr: std::thread) and
+// returns the previous starter; for tests of threads that cannot start.
+using ThreadStarter = void (*)(std::function<void()> body);
+ThreadStarter SetThreadStarter(ThreadStarter starter);
+
+// The acache threads of one function: counted while they run, so that a
+// handle can wait for them.
+class Workers : public std::enable_shared_from_this<Workers> {
+ public:
+  // Runs `body` on a thread of its own; a thread that cannot start
+  // returns its error (nullptr when it started). The thread destroys `body`
+  // (and what it holds) before it counts itself out.
+  std::exception_ptr Start(std::function<void()> body);
+  // True when no thread runs, within `timeout`.
+  bool Wait(std::chrono::milliseconds timeout);
+
+ private:
+  void Finish();
+
+  std::mutex mu_;
+  std::condition_variable done_;
+  int running_ = 0;  // guarded by mu_
+};
+
+// Cache::LockKey(key), registered process-wide by (store, key) and thread
+// while held, so that a call on a key its own thread holds through another
+// handle (the same name memoized twice, or memoize and acache) is recursion
+// and runs the function instead of waiting for itself.
+class HeldKeyLock {
+ public:
+  HeldKeyLock(Cache& cache, const std::string& key);
+  ~HeldKeyLock();
+  HeldKeyLock(const HeldKeyLock&) = delete;
+  HeldKeyLock& operator=(const HeldKeyLock&) = delete;
+
+  bool held() const { return lock_.held(); }
+  // True when this thread holds the lock of `key` in `cache`'s store.
+  static bool ByThisThread(const Cache& cache, std::string_view key);
+
+ private:
+  KeyLock lock_;
+  std::string id_;  // (store, key) when registered, else empty
+};
+
+// The cereal class version of T (CEREAL_CLASS_VERSION), or 0. Asked of
+// cereal's registration function rather than read from its static member,
+// which a handle built during static initialization might read before it
+// is initialized.
+template <class T>
+uint32_t CerealVersion() {
+  using V = cereal::detail::Version<T>;
+  if constexpr (requires { V::registerVersion(); }) {
+    return V::registerVersion();
+  } else {
+    return 0;
+  }
+}
+
+// The types whose layouts a T's bytes depend on: a container's (or
+// optional's) elements, a pair's, tuple's or variant's members.
+template <class T>
+struct Parts {
+  using type = std::tuple<>;
+};
+template <class T>
+requires requires { typename T::value_type; }
+struct Parts<T> {
+  using type = std::tuple<typename T::value_type>;
+};
+template <class A, class B>
+struct Parts<std::pair<A, B>> {
+  using type = std::tuple<A, B>;
+};
+template <class... T>
+struct Parts<std::tuple<T...>> {
+  using type = std::tuple<T...>;
+};
+template <class... T>
+struct Parts<std::variant<T...>> {
+  using type = std::tuple<T...>;
+};
+
+// What identifies the layout of the types T... beyond their names, which a
+// changed struct keeps: size, alignment and cereal class version of each,
+// then of its Parts, recursively ("8.4.0(4.4.0())" for a pair of ints).
+template <class... T>
+void AppendLayout(std::string* out);
+template <class T>
+void AppendOneLayout(std::string* out) {
+  using U = std::remove_cv_t<T>;
+  out->append(std::to_string(sizeof(U)) + "." + std::to_string(alignof(U)) +
+              "." + std::to_string(CerealVersion<U>()) + "(");
+  [&]<class... P>(std::tuple<P...>*) {
+    AppendLayout<P...>(out);
+  }(static_cast<typename Parts<U>::type*>(nullptr));
+  out->push_back(')');
+}
+template <class... T>
+void AppendLayout([[maybe_unused]] std::string* out) {
+  (AppendOneLayout<T>(out), ...);
+}
+template <class... T>
+std::string Layout() {
+  std::string out;
+  AppendLayout<T...>(&out);
+  return out;
+}
 
 // The state copies of one Memoized (or AsyncMemoized) share.
 template <class R, class... Args>
@@ -100,7 +227,23 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         fn_(std::move(fn)),
         key_fn_(std::move(key_fn)),
         cache_(std::move(cache)),
-        seed_(KeySeed(name_, typeid(R(std::decay_t<Args>...)).name())) {}
+        seed_(KeySeed(name_, typeid(R(std::decay_t<Args>...)).name(),
+                      Layout<R, std::decay_t<Args>...>())),
+        born_((WatchForks(), ForkGeneration())) {}
+
+  // This state, or in a forked child, the child's own: the same function
+  // over the child's cache of the same options, with none of the parent's
+  // flights (their threads did not come along) and none of its mutexes
+  // (another thread may have held one at the fork).
+  State& InThisProcess() {
+    if (born_ == ForkGeneration()) return *this;
+    std::lock_guard<std::mutex> lock(reborn_mu_);
+    if (reborn_ == nullptr) {
+      reborn_ = std::make_shared<State>(name_, fn_, key_fn_,
+                                        SharedCache(cache_->options()));
+    }
+    return reborn_->InThisProcess();
+  }
 
   const std::string& name() const { return name_; }
   Cache& cache() const { return *cache_; }
@@ -150,30 +293,33 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     }
     std::string key = Key(args...);
     if (std::optional<R> v = Lookup(key)) return Ready(std::move(*v));
+    if (HeldKeyLock::ByThisThread(*cache_, key)) {
+      return RunHere(std::forward<Param<Args>>(args)...);
+    }
     std::shared_ptr<Flight> flight;
+    bool leader = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       auto [it, inserted] = flights_.try_emplace(key);
-      if (!inserted) {
-        flight = it->second;
-      } else {
-        it->second = std::make_shared<Flight>(std::thread::id());
-        return Spawn(std::tuple<Stored<Args>...>(args...),
-                     std::make_pair(std::move(key), it->second));
-      }
+      if (inserted) it->second = std::make_shared<Flight>(std::thread::id());
+      leader = inserted;
+      flight = it->second;
+    }
+    if (leader) {
+      return Spawn(std::tuple<Stored<Args>...>(args...),
+                   std::make_pair(std::move(key), std::move(flight)));
     }
     if (flight->leader.load() == std::this_thread::get_id()) {
-      ++stats_.recursions;
-      try {
-        return Ready(fn_(std::forward<Param<Args>>(args)...));
-      } catch (...) {
-        std::promise<R> failed;
-        failed.set_exception(std::current_exception());
-        return failed.get_future().share();
-      }
+      return RunHere(std::forward<Param<Args>>(args)...);
     }
     ++stats_.waits;
     return flight->result;
+  }
+
+  // Waits until no acache computation of this function runs, or `timeout`
+  // passes; true when none runs.
+  bool Wait(std::chrono::milliseconds timeout) {
+    return workers_->Wait(timeout);
   }
 
   MemoizeStats Stats() const {
@@ -282,6 +428,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   R Lead(const std::string& key, Flight& flight, Compute&& compute) {
     try {
       R value = LeadUnguarded(key, compute);
+      if (Inherited()) return value;
       // Landed before the followers wake, so a call that starts after the
       // result is known never joins this flight: after an exception, it
       // computes again.
@@ -289,6 +436,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       flight.promise.set_value(value);
       return value;
     } catch (...) {
+      if (Inherited()) throw;
       ++stats_.exceptions;
       Land(key);
       flight.promise.set_exception(std::current_exception());
@@ -298,10 +446,16 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   template <class Compute>
   R LeadUnguarded(const std::string& key, Compute&& compute) {
+    // This thread holds the key's lock already, through another handle:
+    // recursion, which must not wait for itself.
+    if (HeldKeyLock::ByThisThread(*cache_, key)) {
+      ++stats_.recursions;
+      return compute();
+    }
     // Another process computing this key holds its lock: wait, then read
     // what it stored. The lock is released after our own Put, for the same
     // reason.
-    KeyLock lock = cache_->LockKey(key);
+    HeldKeyLock lock(*cache_, key);
     if (lock.held()) {
       if (std::optional<R> v = Lookup(key)) {
         ++stats_.peer_fills;
@@ -311,6 +465,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     ++stats_.misses;
     const auto start = std::chrono::steady_clock::now();
     R value = compute();
+    // The function forked and this is the child returning: its copy of the
+    // cache is the parent's, which other threads may have held mutexes of.
+    if (Inherited()) return value;
     stats_.compute_nanos += static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::steady_clock::now() - start)
@@ -321,9 +478,28 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     return value;
   }
 
+  // True in a forked child (see InThisProcess).
+  bool Inherited() const { return born_ != ForkGeneration(); }
+
   void Land(const std::string& key) {
     std::lock_guard<std::mutex> lock(mu_);
     flights_.erase(key);
+  }
+
+  // Recursion from acache: the function, run in the calling thread.
+  std::shared_future<R> RunHere(Param<Args>... args) {
+    ++stats_.recursions;
+    try {
+      return Ready(fn_(std::forward<Param<Args>>(args)...));
+    } catch (...) {
+      return Failed(std::current_exception());
+    }
+  }
+
+  static std::shared_future<R> Failed(std::exception_ptr error) {
+    std::promise<R> p;
+    p.set_exception(std::move(error));
+    return p.get_future().share();
   }
 
   static std::shared_future<R> Ready(R value) {
@@ -334,7 +510,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   // Runs the function on a thread of its own with `args`: as the leader of
   // `flight` (key and flight) when given, else uncached. The thread keeps
-  // this state alive and carries the caller's ScopedOverride with it.
+  // this state alive and carries the caller's ScopedOverride with it. A
+  // thread that cannot start fails the future (and lands the flight, so
+  // that the next call tries again).
   std::shared_future<R> Spawn(
       std::tuple<Stored<Args>...> args,
       std::optional<std::pair<std::string, std::shared_ptr<Flight>>> flight) {
@@ -346,22 +524,30 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
             return std::apply(self->fn_, args);
           });
       std::shared_future<R> result = task->get_future().share();
-      std::thread([task] { (*task)(); }).detach();
+      if (std::exception_ptr e = workers_->Start([task] { (*task)(); })) {
+        return Failed(e);
+      }
       return result;
     }
     std::shared_future<R> result = flight->second->result;
-    std::thread([self, scope, args = std::move(args),
-                 flight = std::move(*flight)]() mutable {
-      std::optional<ScopedOverride> in_scope;
-      if (scope) in_scope.emplace(*scope);
-      flight.second->leader.store(std::this_thread::get_id());
-      try {
-        self->Lead(flight.first, *flight.second,
-                   [&] { return std::apply(self->fn_, args); });
-      } catch (...) {
-        // Delivered through the flight's future.
-      }
-    }).detach();
+    const std::string key = flight->first;
+    std::shared_ptr<Flight> landing = flight->second;
+    std::exception_ptr failed = workers_->Start(
+        [self, scope, args = std::move(args), flight = std::move(*flight)] {
+          std::optional<ScopedOverride> in_scope;
+          if (scope) in_scope.emplace(*scope);
+          flight.second->leader.store(std::this_thread::get_id());
+          try {
+            self->Lead(flight.first, *flight.second,
+                       [&] { return std::apply(self->fn_, args); });
+          } catch (...) {
+            // Delivered through the flight's future.
+          }
+        });
+    if (failed) {
+      Land(key);
+      landing->promise.set_exception(failed);
+    }
     return result;
   }
 
@@ -371,8 +557,15 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   const KeyFn key_fn_;
   const std::shared_ptr<Cache> cache_;
   const uint64_t seed_;
+  const uint64_t born_;  // the ForkGeneration this state belongs to
 
   Counters stats_;
+  // Shared with the acache threads, which count themselves out of it after
+  // letting go of this state.
+  const std::shared_ptr<Workers> workers_ = std::make_shared<Workers>();
+
+  std::mutex reborn_mu_;
+  std::shared_ptr<State> reborn_;  // a forked child's own; reborn_mu_
 
   std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // mu_
@@ -441,12 +634,16 @@ class Handle {
   StateType& Get() const {
     if (state_ == nullptr)
       throw std::logic_error("empty ucache memoized handle");
-    return *state_;
+    return state_->InThisProcess();
   }
 
  private:
   std::shared_ptr<StateType> state_;
 };
+
+// How long the destruction of a function's last handle waits for its acache
+// threads (memoize.h).
+inline constexpr std::chrono::seconds kWaitOnLastHandle{10};
 
 // Checks the name first, so that a bad one opens nothing, then builds the
 // handle over the cache `open()` returns.
@@ -464,9 +661,20 @@ auto Make(std::string name, F fn, Open&& open, KeySpec key) {
   if constexpr (kDeducible) {
     using Sig = typename Signature<std::decay_t<F>>::type;
     using T = Types<Sig>;
+    using StateType = typename T::StateType;
     CheckName(name);
-    return HandleType<Sig>(std::make_shared<typename T::StateType>(
-        std::move(name), std::move(fn), T::KeyFn(std::move(key)), open()));
+    auto state = std::make_shared<StateType>(std::move(name), std::move(fn),
+                                             T::KeyFn(std::move(key)), open());
+    // The handles' last copy waits (a while) for the function's acache
+    // threads, so that a handle destroyed at exit does not leave one running
+    // while the process tears down what it uses. The threads' own shares
+    // keep the state alive past that.
+    StateType* raw = state.get();
+    return HandleType<Sig>(std::shared_ptr<StateType>(
+        raw, [state = std::move(state)](StateType* s) mutable {
+          s->Wait(kWaitOnLastHandle);
+          state.reset();
+        }));
   }
 }
 
