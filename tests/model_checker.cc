@@ -198,6 +198,10 @@ uint64_t ModelRecord::CheckRead(const ReadSnapshot& snap,
   }
   if (*v < committed) {
     const uint32_t flags = k.committed_flags.load();
+    if (flags & kWriteShadowed && k.committed_pid.load() != ::getpid()) {
+      shadowed_reads++;
+      return 0;
+    }
     const Cause cause = k.committed_pid.load() != ::getpid()
                             ? Cause::kOtherProcess
                         : flags & kWriteFileRefused ? Cause::kOwnRefused
@@ -302,7 +306,7 @@ void ModelRecord::Report(uint64_t seed) const {
       "crashes, %llu hung, %llu hits, %llu misses, %llu refused puts, %llu "
       "errors, %llu uncertain writes, %llu compactions, %llu clears, %llu "
       "reopens, %llu views held, %llu damaged stores, %llu unexplained "
-      "Verify reports\n",
+      "Verify reports, %llu documented shadowed reads\n",
       static_cast<unsigned long long>(ops.load()),
       static_cast<unsigned long long>(kills.load()),
       static_cast<unsigned long long>(crash_points.load()),
@@ -323,7 +327,8 @@ void ModelRecord::Report(uint64_t seed) const {
       static_cast<unsigned long long>(reopens.load()),
       static_cast<unsigned long long>(views_held.load()),
       static_cast<unsigned long long>(damaged.load()),
-      static_cast<unsigned long long>(verify_unexplained.load()));
+      static_cast<unsigned long long>(verify_unexplained.load()),
+      static_cast<unsigned long long>(shadowed_reads.load()));
   std::fflush(stdout);
 }
 

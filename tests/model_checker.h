@@ -100,6 +100,10 @@ struct ReadContext {
 enum WriteFlags : uint32_t {
   kWriteLarge = 1,        // a value above Options::large_value_bytes
   kWriteFileRefused = 2,  // Cache: the file tier did not take it
+  // Cache: the file tier could not remove the older value either (the
+  // cache says so by shadowing the key); other processes may then read it,
+  // as cache.h documents. Counted apart, never a violation.
+  kWriteShadowed = 4,
 };
 
 // A read's view of the record, taken before the read (ModelRecord::StartRead).
@@ -167,6 +171,7 @@ class ModelRecord {
   std::atomic<uint64_t> hung{0};          // workers that did not stop
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
+  std::atomic<uint64_t> shadowed_reads{0};  // see kWriteShadowed
   std::atomic<uint64_t> refused{0};    // FileCache puts that failed
   std::atomic<uint64_t> errors{0};     // other failed calls
   std::atomic<uint64_t> uncertain{0};  // writes whose writer died

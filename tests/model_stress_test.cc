@@ -433,7 +433,9 @@ class WorkerThread {
     const std::string value = NewValue(key, write.version(), &flags);
     if (IsCache()) {
       cache_->Put(ModelKeyName(key), value);
-      write.Commit(/*absent=*/false, ctx_.handle, flags | FileTierFlag());
+      const uint32_t tier = FileTierFlag();
+      write.Commit(/*absent=*/false, ctx_.handle,
+                   flags | tier | (tier != 0 ? ShadowFlag() : 0));
       return;
     }
     const Status s = file_->Put(ModelKeyName(key), value);
@@ -454,11 +456,19 @@ class WorkerThread {
                : 0;
   }
 
+  // Whether this process's cache shadows some key: its file tier refused a
+  // write and could not erase the older value either (cache.h).
+  uint32_t ShadowFlag() const {
+    return cache_->GetStats().shadowed_keys > 0
+               ? static_cast<uint32_t>(kWriteShadowed)
+               : 0;
+  }
+
   void Erase(int key) {
     ModelRecord::KeyWrite write(record_, key);
     if (IsCache()) {
       cache_->Erase(ModelKeyName(key));
-      write.Commit(/*absent=*/true, ctx_.handle, FileTierFlag());
+      write.Commit(/*absent=*/true, ctx_.handle, FileTierFlag() | ShadowFlag());
       return;
     }
     const Status s = file_->Erase(ModelKeyName(key));
