@@ -25,6 +25,7 @@
 #include "ucache/fallback_cache.h"
 #include "ucache/file_cache.h"
 #include "ucache/internal/language_level.h"
+#include "ucache/log.h"
 #include "ucache/memory_cache.h"
 #include "ucache/status.h"
 
@@ -46,12 +47,6 @@ enum class Backend {
 std::string_view BackendName(Backend backend);
 // The inverse of BackendName; nullopt for anything else.
 std::optional<Backend> ParseBackend(std::string_view name);
-
-enum class LogLevel { kInfo, kWarning };
-// Receives the selector's messages: one warning when a tier cannot serve,
-// one line when it recovers. Called from whichever thread noticed; must be
-// thread-safe.
-using LogSink = std::function<void(LogLevel level, std::string_view message)>;
 
 struct Options {
   // The store's directory. Empty: StorePath(store). UCACHE_DIR replaces it.
