@@ -136,13 +136,19 @@ class RemoteCache::Impl {
     const std::string token = remote_internal::NewLeaseToken();
     const int64_t ttl = std::max<int64_t>(1, options_.lease_ttl.count());
     const int64_t give_up = SteadyMillis() + options_.lease_wait.count();
-    int64_t backoff = 2;
+    int64_t backoff = 1;
     bool waited = false;
     for (;;) {
       Result<bool> taken =
           remote_internal::TryAcquireLease(shard, lease_key, token, ttl);
       if (!taken.ok()) return std::nullopt;  // failing: compute without
       if (*taken) {
+        // The previous holder may have stored the value and let go between
+        // our miss and this SET: read once more before computing.
+        if (std::optional<Value> v = Fetch(key)) {
+          Release(std::string(key), token);
+          return v;
+        }
         ++lease_acquired_;
         *lease = RemoteLease(std::make_shared<RemoteLease::State>(
             std::chrono::milliseconds(std::max<int64_t>(1, ttl / 3)),
