@@ -6,6 +6,8 @@
 #include <functional>
 #include <string_view>
 
+#include "ucache/internal/language_level.h"
+
 namespace ucache {
 
 enum class LogLevel { kInfo, kWarning };
