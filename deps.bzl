@@ -32,6 +32,7 @@ _SYSTEM_LIBRARIES = {
     "cereal": "cereal.BUILD",
     "cli11": "cli11.BUILD",
     "gtest": "gtest.BUILD",
+    "hiredis": "hiredis.BUILD",
     "lz4": "lz4.BUILD",
     "xxhash": "xxhash.BUILD",
     "leveldb": "leveldb.BUILD",

@@ -198,7 +198,8 @@ uint64_t ModelRecord::CheckRead(const ReadSnapshot& snap,
   }
   if (*v < committed) {
     const uint32_t flags = k.committed_flags.load();
-    if (flags & kWriteShadowed && k.committed_pid.load() != ::getpid()) {
+    if (flags & kWriteLocalToItsProcess &&
+        k.committed_pid.load() != ::getpid()) {
       shadowed_reads++;
       return 0;
     }
@@ -306,7 +307,7 @@ void ModelRecord::Report(uint64_t seed) const {
       "crashes, %llu hung, %llu hits, %llu misses, %llu refused puts, %llu "
       "errors, %llu uncertain writes, %llu compactions, %llu clears, %llu "
       "reopens, %llu views held, %llu damaged stores, %llu unexplained "
-      "Verify reports, %llu documented shadowed reads\n",
+      "Verify reports, %llu documented process-local reads\n",
       static_cast<unsigned long long>(ops.load()),
       static_cast<unsigned long long>(kills.load()),
       static_cast<unsigned long long>(crash_points.load()),

@@ -105,6 +105,12 @@ enum WriteFlags : uint32_t {
   // as cache.h documents. Counted apart, never a violation.
   kWriteShadowed = 4,
 };
+// A newer write that the file tier did not take (kWriteFileRefused) or
+// could not undo the older value for (kWriteShadowed) is its process's
+// alone (cache.h): other processes reading an older version then are
+// counted apart, as documented process-local reads, never as violations.
+inline constexpr uint32_t kWriteLocalToItsProcess =
+    kWriteFileRefused | kWriteShadowed;
 
 // A read's view of the record, taken before the read (ModelRecord::StartRead).
 struct ReadSnapshot {
@@ -171,7 +177,7 @@ class ModelRecord {
   std::atomic<uint64_t> hung{0};          // workers that did not stop
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
-  std::atomic<uint64_t> shadowed_reads{0};  // see kWriteShadowed
+  std::atomic<uint64_t> shadowed_reads{0};  // see kWriteLocalToItsProcess
   std::atomic<uint64_t> refused{0};    // FileCache puts that failed
   std::atomic<uint64_t> errors{0};     // other failed calls
   std::atomic<uint64_t> uncertain{0};  // writes whose writer died

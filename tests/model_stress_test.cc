@@ -432,8 +432,12 @@ class WorkerThread {
     uint32_t flags = 0;
     const std::string value = NewValue(key, write.version(), &flags);
     if (IsCache()) {
+      const uint64_t refusals = cache_->GetStats().file_refusals;
       cache_->Put(ModelKeyName(key), value);
-      const uint32_t tier = FileTierFlag();
+      const uint32_t tier =
+          FileTierFlag() | (cache_->GetStats().file_refusals != refusals
+                                ? static_cast<uint32_t>(kWriteFileRefused)
+                                : 0);
       write.Commit(/*absent=*/false, ctx_.handle,
                    flags | tier | (tier != 0 ? ShadowFlag() : 0));
       return;
@@ -449,7 +453,7 @@ class WorkerThread {
   }
 
   // Cache does not say which tiers took a write; a degraded backend right
-  // after it means the file tier did not (a diagnostic only).
+  // after it, or one more refusal (Put above), means the file tier did not.
   uint32_t FileTierFlag() const {
     return cache_->active_backend() != cache_->options().backend
                ? static_cast<uint32_t>(kWriteFileRefused)

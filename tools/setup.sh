@@ -6,7 +6,8 @@
 #
 # Installs, from Debian's own archive, Bazel (bazel-bootstrap 4.2.3 and the
 # rules it reads offline), CMake and pkg-config, the compiler, the libraries ucache links (cereal,
-# xxHash, LZ4, CLI11, GoogleTest, Google Benchmark), the stores the benchmark
+# xxHash, LZ4, CLI11, hiredis, GoogleTest, Google Benchmark), redis-server
+# (the remote tier's tests start their own instances), the stores the benchmark
 # compares against (LMDB, RocksDB, LevelDB, SQLite, Python's joblib and
 # diskcache), and clang with its sanitizer and fuzzer runtimes. Nothing is
 # downloaded from anywhere else. When every package is already installed, apt
@@ -23,11 +24,13 @@ readonly PACKAGES=(
   bazel-bootstrap bazel-rules-java bazel-platforms g++ cmake pkgconf
   # Libraries ucache builds with (wrapped by deps.bzl, see third_party/).
   # libgtest-dev and libgmock-dev ship libgtest.a/libgmock.a themselves.
-  libcereal-dev libxxhash-dev liblz4-dev libcli11-dev
+  libcereal-dev libxxhash-dev liblz4-dev libcli11-dev libhiredis-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # What bench/ compares ucache with.
   liblmdb-dev librocksdb-dev libleveldb-dev libsqlite3-dev
   python3-joblib python3-diskcache python3-numpy
+  # The Redis server the remote tier's tests start instances of.
+  redis-server
   # Sanitizers and fuzzing.
   clang libclang-rt-14-dev lld
 )

@@ -1,9 +1,12 @@
 // Cache: the selector. It layers the tiers, picks the best one that works,
 // falls back gracefully and says which backend serves and why.
 //
-//   read:  memory tier -> file tier -> (fallback tier)     first hit wins;
-//          a file hit is copied into the memory tier
-//   write: every serving tier
+//   read:  memory tier -> file tier -> remote tier -> (fallback tier)
+//          first hit wins; a file hit is copied into the memory tier, a
+//          remote hit into the file tier and (within large_value_bytes)
+//          the memory tier
+//   write: every serving tier; the remote tier behind the caller
+//          (RemoteOptions::write_behind)
 //
 // Values larger than Options::large_value_bytes live in the file tier alone
 // while it serves (it maps them; a memory copy would only add a copy).
@@ -23,7 +26,12 @@
 //    the key, until a later write or erase of it reaches the file tier
 //    (CacheStats::shadowed_keys); other processes, which cannot know, may
 //    meanwhile read that older value from the file tier, but never see
-//    this process's newer one.
+//    this process's newer one. A value the file tier did not take is this
+//    process's alone: other processes learn of it only through what its
+//    write did reach the store (the erase), and one whose own copy of the
+//    key the store never held either may go on serving that copy. Copies
+//    of values the store does not hold are good only while its write count
+//    (FileCache::WriteCount) stands still.
 //  * Each memory copy is stamped with FileCache::ChangeCount, read before
 //    the file read or write that produced the copy, and with its record's
 //    version (ValueView::version). A memory hit whose stamp equals the
@@ -36,6 +44,17 @@
 //    fill that raced a newer write cannot outlive it.
 //  * A memory copy expires when its file record does, not a full ttl
 //    after the read that copied it.
+//  * The remote tier is under the file tier: this machine reads it only
+//    after missing in the file tier, which holds this machine's newest
+//    version. A remote hit fills the file tier only when the file tier's
+//    change count has not moved since the miss (a write in between is
+//    newer than the remote value). Every Put and Erase goes to the remote
+//    tier in order; one that does not reach it (queue full, server
+//    failing, a value too large, which erases instead) makes this cache
+//    skip the key's remote value until a later write of it lands, and a
+//    write still queued is what this cache reads. Other machines see a
+//    write once it lands: until then they may read the older version (for
+//    a memoized, deterministic function both versions are one value).
 //  * A ScopedOverride that restricts a call to the memory tier serves that
 //    tier as it is, unchecked; a write under it reaches only the memory
 //    tier and replaces nothing in the file tier.
@@ -72,18 +91,20 @@
 #include "ucache/internal/language_level.h"
 #include "ucache/memory_cache.h"
 #include "ucache/options.h"
+#include "ucache/remote_cache.h"
 #include "ucache/status.h"
 
 namespace ucache {
 
 // Where a value came from.
-enum class Tier { kMemory, kFile, kFallback };
+enum class Tier { kMemory, kFile, kRemote, kFallback };
 
 struct CacheStats {
   Backend backend = Backend::kDisabled;  // active_backend()
   std::string reason;                    // active_reason()
   uint64_t memory_hits = 0;
   uint64_t file_hits = 0;
+  uint64_t remote_hits = 0;
   uint64_t fallback_hits = 0;
   uint64_t misses = 0;
   uint64_t puts = 0;           // Put calls (not disabled)
@@ -95,6 +116,7 @@ struct CacheStats {
   std::optional<MemoryCacheStats> memory;
   std::optional<FileCacheStats> file;
   std::optional<FallbackCacheStats> fallback;
+  std::optional<RemoteCacheStats> remote;
 };
 
 class Cache {
@@ -134,6 +156,13 @@ class Cache {
   // once. Without a file tier, or where locks fail, returns a lock that is
   // not held (and says so once through the log).
   KeyLock LockKey(std::string_view key);
+
+  // Computing `key` once across machines (RemoteCache::Claim), for a caller
+  // that missed and holds LockKey: the value another machine stored while
+  // this one waited (copied into the local tiers like a remote hit), or
+  // nullopt with *lease held (or not, when the remote tier does not serve
+  // this call or fails). Keep the lease until after Put.
+  std::optional<Hit> ClaimRemote(std::string_view key, RemoteLease* lease);
 
   // True when calls from this thread, now, go straight through (Options::
   // disable, UCACHE_DISABLE, or a ScopedOverride).

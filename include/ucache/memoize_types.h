@@ -19,14 +19,18 @@ namespace ucache {
 
 struct MemoizeStats {
   uint64_t calls = 0;
-  uint64_t hits = 0;  // served by a tier (the three below add up to it)
+  uint64_t hits = 0;  // served by a tier (the four below add up to it)
   uint64_t memory_hits = 0;
   uint64_t file_hits = 0;
+  uint64_t remote_hits = 0;
   uint64_t fallback_hits = 0;
   uint64_t misses = 0;         // ran the function to fill the cache
   uint64_t waits = 0;          // joined a computation of this process in flight
   uint64_t peer_fills = 0;     // of the hits: found after waiting for another
-                               // process that held the key's lock
+                               // process that held the key's lock, or
+                               // another machine its remote lease
+  uint64_t lease_waits = 0;    // of peer_fills: the value came from another
+                               // machine that held the remote lease
   uint64_t recursions = 0;     // same-key calls from inside the computation
   uint64_t exceptions = 0;     // computations that threw (nothing cached)
   uint64_t bypassed = 0;       // calls made while the cache was disabled

@@ -7,8 +7,11 @@
 // Options::read_environment is false):
 //   UCACHE_DIR=/path     root of stores: the store becomes /path/<store>,
 //                        replacing both the default root and Options::dir
-//   UCACHE_BACKEND=name  auto | memory+file | memory | file | fallback |
-//                        disabled; replaces Options::backend
+//   UCACHE_BACKEND=name  auto | memory+file+redis | memory+file | memory |
+//                        file | redis | fallback | disabled; replaces
+//                        Options::backend
+//   UCACHE_REMOTE=urls   the remote tier's servers, replacing Options::remote;
+//                        set and empty, it turns the remote tier off
 //   UCACHE_DISABLE=1     call straight through and cache nothing (any value
 //                        but empty and "0")
 // An unrecognised UCACHE_BACKEND is reported through the log sink and ignored.
@@ -25,33 +28,33 @@
 #include "ucache/fallback_cache.h"
 #include "ucache/file_cache.h"
 #include "ucache/internal/language_level.h"
+#include "ucache/log.h"
 #include "ucache/memory_cache.h"
+#include "ucache/remote_cache.h"
 #include "ucache/status.h"
 
 namespace ucache {
 
 // The tiers that serve a cache. As a request (Options::backend) kAuto asks for
-// the best that works, in this order: kMemoryAndFile, kMemory, kFallback. As
-// an answer (Cache::active_backend) it never appears.
+// the best that works, in this order: kMemoryFileRemote (when Options::remote
+// names servers), kMemoryAndFile, kMemory, kFallback. As an answer
+// (Cache::active_backend) it never appears.
 enum class Backend {
   kAuto,
-  kMemoryAndFile,  // the memory tier over the file tier
-  kMemory,         // the memory tier alone: this process, this run
-  kFile,           // the file tier alone: shared by processes and runs
-  kFallback,       // the bounded LRU that cannot fail
-  kDisabled,       // nothing is cached; calls go straight through
+  kMemoryAndFile,     // the memory tier over the file tier (skips the remote)
+  kMemoryFileRemote,  // "memory+file+redis": both over the remote tier
+  kRemote,            // "redis": the remote tier alone (pins it)
+  kMemory,            // the memory tier alone: this process, this run
+  kFile,              // the file tier alone: shared by processes and runs
+  kFallback,          // the bounded LRU that cannot fail
+  kDisabled,          // nothing is cached; calls go straight through
 };
 
-// "auto", "memory+file", "memory", "file", "fallback", "disabled".
+// "auto", "memory+file", "memory+file+redis", "redis", "memory", "file",
+// "fallback", "disabled".
 std::string_view BackendName(Backend backend);
 // The inverse of BackendName; nullopt for anything else.
 std::optional<Backend> ParseBackend(std::string_view name);
-
-enum class LogLevel { kInfo, kWarning };
-// Receives the selector's messages: one warning when a tier cannot serve,
-// one line when it recovers. Called from whichever thread noticed; must be
-// thread-safe.
-using LogSink = std::function<void(LogLevel level, std::string_view message)>;
 
 struct Options {
   // The store's directory. Empty: StorePath(store). UCACHE_DIR replaces it.
@@ -98,10 +101,18 @@ struct Options {
   // large for file.max_bytes) does not start this pause. Default 10 s.
   std::chrono::milliseconds file_retry_interval{10000};
 
+  // The remote tier (remote_cache.h): space-separated
+  // redis://[[user:]password@]host[:port][/db] and
+  // redis+unix:///path.sock[?db=N] URLs, the shards. Empty: no remote tier.
+  // UCACHE_REMOTE replaces it. Its log is Options::log.
+  std::string remote;
+  RemoteOptions remote_options;
+
   // Where warnings go. Null: one line each on stderr, "ucache: warning: ...".
   LogSink log;
 
-  // Apply UCACHE_DIR, UCACHE_BACKEND and UCACHE_DISABLE. Default true.
+  // Apply UCACHE_DIR, UCACHE_BACKEND, UCACHE_DISABLE and UCACHE_REMOTE.
+  // Default true.
   bool read_environment = true;
 };
 

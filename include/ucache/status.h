@@ -39,6 +39,8 @@ class [[nodiscard]] Status {
     kPermissionDenied,  // ownership or mode checks failed
     kUnsupported,       // the platform cannot do what was asked (e.g. locks)
     kBusy,              // a lock is held elsewhere and waiting was not asked
+    kTimedOut,          // a remote server did not answer within its deadline
+    kUnavailable,       // a remote server is skipped after failing (backoff)
   };
 
   Status() = default;  // OK
@@ -72,6 +74,12 @@ class [[nodiscard]] Status {
     return Status(Code::kUnsupported, msg);
   }
   static Status Busy(std::string_view msg) { return Status(Code::kBusy, msg); }
+  static Status TimedOut(std::string_view msg) {
+    return Status(Code::kTimedOut, msg);
+  }
+  static Status Unavailable(std::string_view msg) {
+    return Status(Code::kUnavailable, msg);
+  }
 
   bool ok() const { return rep_ == nullptr; }
   Code code() const { return rep_ ? rep_->code : Code::kOk; }

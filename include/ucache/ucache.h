@@ -21,6 +21,7 @@
 #include "ucache/memoize_types.h"
 #include "ucache/memory_cache.h"
 #include "ucache/options.h"
+#include "ucache/remote_cache.h"
 #include "ucache/scoped_override.h"
 #include "ucache/status.h"
 

@@ -26,6 +26,10 @@ std::string_view CodeName(Status::Code code) {
       return "Unsupported";
     case Status::Code::kBusy:
       return "Busy";
+    case Status::Code::kTimedOut:
+      return "TimedOut";
+    case Status::Code::kUnavailable:
+      return "Unavailable";
   }
   return "Unknown";
 }

@@ -79,10 +79,16 @@ void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
 bool ParseRecord(const uint8_t* base, uint64_t limit, uint64_t offset,
                  RecordView* out) {
   if (offset % kRecordAlign != 0 || offset < kLogHeaderSize || offset > limit ||
-      limit - offset < sizeof(RecordHeader)) {
+      !ParseRecordAt(base + offset, limit - offset, out)) {
     return false;
   }
-  const auto* h = reinterpret_cast<const RecordHeader*>(base + offset);
+  out->offset = offset;
+  return true;
+}
+
+bool ParseRecordAt(const uint8_t* p, uint64_t available, RecordView* out) {
+  if (available < sizeof(RecordHeader)) return false;
+  const auto* h = reinterpret_cast<const RecordHeader*>(p);
   if (h->key_len == 0 || h->key_len > FileCache::kMaxKeyBytes ||
       h->stored_len > FileCache::kMaxValueBytes ||
       h->value_len > FileCache::kMaxValueBytes || h->reserved != 0) {
@@ -111,12 +117,12 @@ bool ParseRecord(const uint8_t* base, uint64_t limit, uint64_t offset,
       return false;
   }
   const uint64_t size = RecordSize(h->key_len, h->stored_len);
-  if (limit - offset < size) return false;
+  if (available < size) return false;
   const char* rec = reinterpret_cast<const char*>(h);
   out->header = h;
   out->key = std::string_view(rec + sizeof(RecordHeader), h->key_len);
   out->stored = std::string_view(rec + ValueOffset(h->key_len), h->stored_len);
-  out->offset = offset;
+  out->offset = 0;
   out->size = size;
   return true;
 }
@@ -141,6 +147,11 @@ bool ReadValue(const RecordView& record, std::string* value) {
       expected) {
     return false;
   }
+  return DecompressValue(record, value);
+}
+
+bool DecompressValue(const RecordView& record, std::string* value) {
+  const RecordHeader& h = *record.header;
   // value_len is only a claim: a forged record with a valid checksum may
   // claim up to 255 times its stored size. Allocate once the block's own
   // sequence lengths back it.

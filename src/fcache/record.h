@@ -35,6 +35,11 @@ void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
 bool ParseRecord(const uint8_t* base, uint64_t limit, uint64_t offset,
                  RecordView* out);
 
+// ParseRecord's checks for a record at `p` alone (at offset 0 of
+// `available` bytes that no other writer can change, e.g. a value read from
+// the remote tier); `p` must be 8-byte aligned.
+bool ParseRecordAt(const uint8_t* p, uint64_t available, RecordView* out);
+
 // True when the record's checksum matches its bytes in place.
 bool ChecksumMatches(const RecordView& record);
 
@@ -43,6 +48,11 @@ bool ChecksumMatches(const RecordView& record);
 // through; a compressed value is checksummed, then decompressed with bounds.
 // False (and *value unspecified) when verification or decoding fails.
 bool ReadValue(const RecordView& record, std::string* value);
+
+// Decodes a compressed record whose checksum matched into *value, with
+// bounds; for bytes no one can change after ChecksumMatches. False when
+// decoding fails.
+bool DecompressValue(const RecordView& record, std::string* value);
 
 }  // namespace ucache::fcache_internal
 

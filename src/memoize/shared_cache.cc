@@ -42,7 +42,8 @@ bool SameFunction(const std::function<R(A...)>& a,
 static_assert(sizeof(MemoryCacheOptions) == 72, "compare the new field");
 static_assert(sizeof(FileCacheOptions) == 72, "compare the new field");
 static_assert(sizeof(FallbackCacheOptions) == 48, "compare the new field");
-static_assert(sizeof(Options) == 328, "compare the new field");
+static_assert(sizeof(Options) == 536, "compare the new field");
+static_assert(sizeof(RemoteOptions) == 176, "compare the new field");
 
 bool Same(const MemoryCacheOptions& a, const MemoryCacheOptions& b) {
   return a.max_entries == b.max_entries && a.max_bytes == b.max_bytes &&
@@ -66,6 +67,21 @@ bool Same(const FallbackCacheOptions& a, const FallbackCacheOptions& b) {
          SameFunction(a.clock, b.clock);
 }
 
+bool Same(const RemoteOptions& a, const RemoteOptions& b) {
+  return a.key_prefix == b.key_prefix && a.read_only == b.read_only &&
+         a.connect_timeout == b.connect_timeout &&
+         a.operation_timeout == b.operation_timeout &&
+         a.retry_initial == b.retry_initial && a.retry_max == b.retry_max &&
+         a.write_behind == b.write_behind &&
+         a.write_queue_bytes == b.write_queue_bytes &&
+         a.drain_timeout == b.drain_timeout &&
+         a.max_value_bytes == b.max_value_bytes &&
+         a.compression == b.compression &&
+         a.compression_threshold == b.compression_threshold &&
+         a.lease_ttl == b.lease_ttl && a.lease_wait == b.lease_wait &&
+         a.pool_size == b.pool_size && SameFunction(a.log, b.log);
+}
+
 // Options after the environment (ResolveOptions), as Cache::options() keeps
 // them.
 bool Same(const Options& a, const Options& b) {
@@ -74,7 +90,9 @@ bool Same(const Options& a, const Options& b) {
          Same(a.file, b.file) && Same(a.fallback, b.fallback) &&
          a.large_value_bytes == b.large_value_bytes &&
          a.file_retry_interval == b.file_retry_interval &&
-         SameFunction(a.log, b.log) && a.read_environment == b.read_environment;
+         SameFunction(a.log, b.log) &&
+         a.read_environment == b.read_environment && a.remote == b.remote &&
+         Same(a.remote_options, b.remote_options);
 }
 
 class Registry {

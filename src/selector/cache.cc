@@ -25,10 +25,15 @@ void LogToStderr(LogLevel level, std::string_view message) {
 }
 
 bool UsesMemory(Backend b) {
-  return b == Backend::kMemoryAndFile || b == Backend::kMemory;
+  return b == Backend::kMemoryAndFile || b == Backend::kMemoryFileRemote ||
+         b == Backend::kMemory;
 }
 bool UsesFile(Backend b) {
-  return b == Backend::kMemoryAndFile || b == Backend::kFile;
+  return b == Backend::kMemoryAndFile || b == Backend::kMemoryFileRemote ||
+         b == Backend::kFile;
+}
+bool UsesRemote(Backend b) {
+  return b == Backend::kMemoryFileRemote || b == Backend::kRemote;
 }
 
 // The version a memory copy is stamped with when the file tier holds no
@@ -93,6 +98,11 @@ class Cache::Impl {
                    Tier::kFile};
       }
     }
+    if (RemoteCache* remote = UsesRemote(route) ? Remote() : nullptr) {
+      if (std::optional<RemoteCache::Value> v = remote->Get(key)) {
+        return FromRemote(key, std::move(*v), memory, file, changes);
+      }
+    }
     if (FallbackCache* fallback = FallbackIfOpen(route)) {
       if (file != nullptr && file->WriteCount() !=
                                  fallback_writes_.load(std::memory_order_acquire)) {
@@ -132,6 +142,12 @@ class Cache::Impl {
         kept = memory->Put(key, value, options_.ttl, stamp).ok() || kept;
       }
     }
+    if (RemoteCache* remote = UsesRemote(route) ? Remote() : nullptr) {
+      // Counted in the remote tier's stats; a value it does not keep is
+      // erased there or skipped by this cache (cache.h).
+      remote->Put(key, value, options_.ttl).IgnoreError();
+      kept = kept || route == Backend::kRemote;
+    }
     if (!kept) {
       // Nothing preferred kept it (file tier failing or alone and blocked,
       // or no tier open): the tier that always works does, valid, beside a
@@ -147,6 +163,22 @@ class Cache::Impl {
     if (MemoryCache* m = memory_.load()) m->Erase(key).IgnoreError();
     if (FileCache* f = file_.load()) RemoveFromFile(*f, key);
     if (FallbackCache* b = fallback_.load()) b->Erase(key);
+    if (RemoteCache* r = remote_.load()) {
+      r->Erase(key).IgnoreError();  // a failure shadows the key (cache.h)
+    }
+  }
+
+  std::optional<Hit> ClaimRemote(std::string_view key, RemoteLease* lease) {
+    *lease = RemoteLease();
+    const Backend route = Route();
+    RemoteCache* remote = UsesRemote(route) ? Remote() : nullptr;
+    if (remote == nullptr) return std::nullopt;
+    MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
+    FileCache* file = UsesFile(route) ? File() : nullptr;
+    const uint64_t changes = file != nullptr ? file->ChangeCount() : 0;
+    std::optional<RemoteCache::Value> v = remote->Claim(key, lease);
+    if (!v) return std::nullopt;
+    return FromRemote(key, std::move(*v), memory, file, changes);
   }
 
   KeyLock LockKey(std::string_view key) {
@@ -164,14 +196,21 @@ class Cache::Impl {
   bool disabled() const { return Route() == Backend::kDisabled; }
 
   Backend active_backend() const {
-    if (FileBlocked()) {
-      if (configured_ == Backend::kMemoryAndFile) return Backend::kMemory;
-      if (configured_ == Backend::kFile) return Backend::kFallback;
+    Backend b = configured_;
+    if (b == Backend::kMemoryFileRemote && !RemoteHealthy()) {
+      b = Backend::kMemoryAndFile;
     }
-    return configured_;
+    if (FileBlocked()) {
+      if (b == Backend::kMemoryAndFile || b == Backend::kMemoryFileRemote) {
+        return Backend::kMemory;
+      }
+      if (b == Backend::kFile) return Backend::kFallback;
+    }
+    return b;
   }
 
   std::string active_reason() const {
+    if (!RemoteHealthy()) return remote_.load()->reason();
     std::lock_guard<std::mutex> lock(reason_mu_);
     return FileBlocked() ? blocked_reason_ : open_reason_;
   }
@@ -182,6 +221,7 @@ class Cache::Impl {
     s.reason = active_reason();
     s.memory_hits = memory_hits_.load();
     s.file_hits = file_hits_.load();
+    s.remote_hits = remote_hits_.load();
     s.fallback_hits = fallback_hits_.load();
     s.misses = misses_.load();
     s.puts = puts_.load();
@@ -197,6 +237,7 @@ class Cache::Impl {
       if (Result<FileCacheStats> fs = f->GetStats(); fs.ok()) s.file = *fs;
     }
     if (FallbackCache* b = fallback_.load()) s.fallback = b->GetStats();
+    if (RemoteCache* r = remote_.load()) s.remote = r->GetStats();
     return s;
   }
 
@@ -222,6 +263,7 @@ class Cache::Impl {
         why = "disabled by " + decided_by_;
         break;
       case Backend::kAuto:
+      case Backend::kMemoryFileRemote:
       case Backend::kMemoryAndFile: {
         const bool memory = Memory() != nullptr;
         const bool file = File() != nullptr;
@@ -231,8 +273,23 @@ class Cache::Impl {
                                 : Backend::kFallback;
         if (!file) why = file_reason_;
         if (!memory) why = memory_reason_ + (file ? "" : "; " + file_reason_);
+        // The remote tier sits under the file tier: without both local
+        // tiers (or when options.backend says memory+file) it is skipped.
+        if (chosen == Backend::kMemoryAndFile &&
+            options_.backend != Backend::kMemoryAndFile &&
+            !options_.remote.empty()) {
+          if (Remote() != nullptr) {
+            chosen = Backend::kMemoryFileRemote;
+          } else {
+            why = remote_reason_;
+          }
+        }
         break;
       }
+      case Backend::kRemote:
+        chosen = Remote() != nullptr ? Backend::kRemote : Backend::kFallback;
+        if (chosen != Backend::kRemote) why = remote_reason_;
+        break;
       case Backend::kMemory:
         chosen = Memory() != nullptr ? Backend::kMemory : Backend::kFallback;
         if (chosen != Backend::kMemory) why = memory_reason_;
@@ -289,6 +346,61 @@ class Cache::Impl {
       }
     }
     return file_.load(std::memory_order_acquire);
+  }
+
+  RemoteCache* Remote() {
+    if (RemoteCache* r = remote_.load(std::memory_order_acquire)) return r;
+    std::lock_guard<std::mutex> lock(open_mu_);
+    if (!remote_tried_) {
+      remote_tried_ = true;
+      RemoteOptions o = options_.remote_options;
+      o.log = log_;
+      Result<std::unique_ptr<RemoteCache>> r =
+          options_.remote.empty()
+              ? Result<std::unique_ptr<RemoteCache>>(Status::InvalidArgument(
+                    "no servers (Options::remote, UCACHE_REMOTE)"))
+              : RemoteCache::Open(options_.remote, o);
+      if (r.ok()) {
+        remote_owner_ = std::move(*r);
+        remote_.store(remote_owner_.get(), std::memory_order_release);
+      } else {
+        remote_reason_ = "remote tier unavailable: " + r.status().ToString();
+        log_(LogLevel::kWarning, remote_reason_);
+      }
+    }
+    return remote_.load(std::memory_order_acquire);
+  }
+
+  bool RemoteHealthy() const {
+    const RemoteCache* r = remote_.load(std::memory_order_acquire);
+    return r == nullptr || r->healthy();
+  }
+
+  // A remote hit: copied into the file tier when no write reached it since
+  // the miss (`changes`, read before it), and from there into the memory
+  // tier as a file hit would be.
+  Hit FromRemote(std::string_view key, RemoteCache::Value v,
+                 MemoryCache* memory, FileCache* file, uint64_t changes) {
+    ++remote_hits_;
+    if (file != nullptr && !FileBlocked() && file->ChangeCount() == changes) {
+      std::chrono::milliseconds ttl{0};
+      bool live = true;
+      if (v.expires_ms != 0) {
+        ttl =
+            std::chrono::milliseconds(v.expires_ms - file_clock_->NowMillis());
+        live = ttl.count() > 0;
+      }
+      uint64_t version = kAbsent;
+      if (live && file->Put(key, v.data, ttl, &version).ok() &&
+          memory != nullptr && v.data.size() <= options_.large_value_bytes) {
+        // Stamped with the count before the write, as Put stamps its copies.
+        const Status s =
+            memory->Put(key, v.data, ttl, MemoryStamp{changes, version});
+        (void)s;  // a memory tier too small for the value does not keep it
+      }
+    }
+    const std::string_view data = v.data;
+    return Hit{data, std::move(v.keep_alive), Tier::kRemote};
   }
 
   FallbackCache* Fallback() {
@@ -484,6 +596,10 @@ class Cache::Impl {
   std::unique_ptr<MemoryCache> memory_owner_;
   std::unique_ptr<FileCache> file_owner_;
   std::unique_ptr<FallbackCache> fallback_owner_;
+  bool remote_tried_ = false;
+  std::unique_ptr<RemoteCache> remote_owner_;
+  std::string remote_reason_;  // why the remote tier is not open
+  std::atomic<RemoteCache*> remote_{nullptr};
   std::string memory_reason_;  // why the memory tier is not open
   std::string file_reason_;    // why the file tier is not open
   std::atomic<MemoryCache*> memory_{nullptr};
@@ -502,6 +618,7 @@ class Cache::Impl {
 
   std::atomic<uint64_t> memory_hits_{0};
   std::atomic<uint64_t> file_hits_{0};
+  std::atomic<uint64_t> remote_hits_{0};
   std::atomic<uint64_t> fallback_hits_{0};
   std::atomic<uint64_t> misses_{0};
   std::atomic<uint64_t> puts_{0};
@@ -536,6 +653,10 @@ void Cache::Put(std::string_view key, std::string_view value) {
 }
 void Cache::Erase(std::string_view key) { impl_->Erase(key); }
 KeyLock Cache::LockKey(std::string_view key) { return impl_->LockKey(key); }
+std::optional<Cache::Hit> Cache::ClaimRemote(std::string_view key,
+                                             RemoteLease* lease) {
+  return impl_->ClaimRemote(key, lease);
+}
 bool Cache::disabled() const { return impl_->disabled(); }
 Backend Cache::active_backend() const { return impl_->active_backend(); }
 std::string Cache::active_reason() const { return impl_->active_reason(); }

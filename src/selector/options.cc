@@ -16,7 +16,10 @@ namespace {
 using selector_internal::EnvVar;
 
 constexpr std::pair<Backend, std::string_view> kBackendNames[] = {
-    {Backend::kAuto, "auto"},         {Backend::kMemoryAndFile, "memory+file"},
+    {Backend::kAuto, "auto"},
+    {Backend::kMemoryAndFile, "memory+file"},
+    {Backend::kMemoryFileRemote, "memory+file+redis"},
+    {Backend::kRemote, "redis"},
     {Backend::kMemory, "memory"},     {Backend::kFile, "file"},
     {Backend::kFallback, "fallback"}, {Backend::kDisabled, "disabled"},
 };

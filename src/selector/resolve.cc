@@ -51,10 +51,12 @@ Resolved ResolveOptions(const Options& options) {
       } else {
         r.warnings.push_back(
             "UCACHE_BACKEND=" + std::string(backend) +
-            " is not one of auto, memory+file, memory, file, fallback, "
-            "disabled; ignored");
+            " is not one of auto, memory+file+redis, memory+file, memory, "
+            "file, redis, fallback, disabled; ignored");
       }
     }
+    // Set and empty turns the tier off, so getenv, not EnvVar.
+    if (const char* remote = std::getenv("UCACHE_REMOTE")) o.remote = remote;
     // StorePath reads UCACHE_DIR itself; an explicit dir yields to it.
     if (!EnvVar("UCACHE_DIR").empty()) o.dir.clear();
   }

@@ -327,11 +327,13 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     s.calls = stats_.calls.load();
     s.memory_hits = stats_.memory_hits.load();
     s.file_hits = stats_.file_hits.load();
+    s.remote_hits = stats_.remote_hits.load();
     s.fallback_hits = stats_.fallback_hits.load();
-    s.hits = s.memory_hits + s.file_hits + s.fallback_hits;
+    s.hits = s.memory_hits + s.file_hits + s.remote_hits + s.fallback_hits;
     s.misses = stats_.misses.load();
     s.waits = stats_.waits.load();
     s.peer_fills = stats_.peer_fills.load();
+    s.lease_waits = stats_.lease_waits.load();
     s.recursions = stats_.recursions.load();
     s.exceptions = stats_.exceptions.load();
     s.bypassed = stats_.bypassed.load();
@@ -357,7 +359,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   struct Counters {
     std::atomic<uint64_t> calls{0}, memory_hits{0}, file_hits{0},
-        fallback_hits{0}, misses{0}, waits{0}, peer_fills{0}, recursions{0},
+        remote_hits{0}, fallback_hits{0}, misses{0}, waits{0}, peer_fills{0},
+        lease_waits{0}, recursions{0},
         exceptions{0}, bypassed{0}, undecodable{0}, compute_nanos{0};
   };
 
@@ -379,6 +382,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         break;
       case Tier::kFile:
         ++stats_.file_hits;
+        break;
+      case Tier::kRemote:
+        ++stats_.remote_hits;
         break;
       case Tier::kFallback:
         ++stats_.fallback_hits;
@@ -461,6 +467,20 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         ++stats_.peer_fills;
         return std::move(*v);
       }
+    }
+    // Within the machine the key lock decided; across machines the remote
+    // tier's lease does: wait for its holder's value, or take it. Released
+    // after our own Put, which it outlives.
+    RemoteLease lease;
+    if (std::optional<Cache::Hit> hit = cache_->ClaimRemote(key, &lease)) {
+      R value{};
+      if (Codec<R>::Decode(hit->data, &value)) {
+        ++stats_.lease_waits;
+        ++stats_.peer_fills;
+        CountHit(hit->tier);
+        return value;
+      }
+      ++stats_.undecodable;
     }
     ++stats_.misses;
     const auto start = std::chrono::steady_clock::now();

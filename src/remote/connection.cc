@@ -1,0 +1,200 @@
+#include "src/remote/connection.h"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <string>
+
+#include "src/common/steady_clock.h"
+#include "src/remote/sigpipe_guard.h"
+
+namespace ucache::remote_internal {
+namespace {
+
+// One read(2) per this many bytes of a reply: hiredis' own loop reads 16 KiB
+// at a time, 512 calls for an 8 MiB value.
+constexpr size_t kReadChunk = size_t{1} << 20;
+
+Reply Convert(const redisReply* r, const std::shared_ptr<const void>& owner) {
+  Reply out;
+  out.keep_alive = owner;
+  switch (r->type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r->integer;
+      return out;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      for (size_t i = 0; i < r->elements; ++i) {
+        out.elements.push_back(Convert(r->element[i], owner));
+      }
+      return out;
+    default:
+      out.type = Reply::Type::kNil;
+      return out;
+  }
+  out.str = std::string_view(r->str, r->len);
+  return out;
+}
+
+class HiredisConnection : public Connection {
+ public:
+  explicit HiredisConnection(redisContext* c)
+      : c_(c), buf_(new char[kReadChunk]) {}
+  ~HiredisConnection() override { redisFree(c_); }
+
+  Result<Reply> Run(std::span<const std::string_view> argv,
+                    int64_t deadline_ms) override {
+    std::vector<const char*> args;
+    std::vector<size_t> lens;
+    for (std::string_view a : argv) {
+      args.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (redisAppendCommandArgv(c_, static_cast<int>(args.size()), args.data(),
+                               lens.data()) != REDIS_OK) {
+      return Status::IOError("formatting a command: out of memory");
+    }
+    if (Status s = Send(deadline_ms); !s.ok()) return s;
+    return Receive(deadline_ms);
+  }
+
+ private:
+  // Waits until the socket is ready for `events`, or the deadline passes.
+  Status Wait(short events, int64_t deadline_ms) {
+    for (;;) {
+      const int64_t left = deadline_ms - SteadyMillis();
+      if (left <= 0) return Status::TimedOut("no answer within the deadline");
+      pollfd p{c_->fd, events, 0};
+      const int n =
+          ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
+      if (n > 0) return Status::OK();
+      if (n < 0 && errno != EINTR) {
+        return Status::IOError(std::string("poll: ") + std::strerror(errno));
+      }
+    }
+  }
+
+  Status Send(int64_t deadline_ms) {
+    SigpipeGuard guard;  // a dead peer must not kill the host
+    int done = 0;
+    while (!done) {
+      if (Status s = Wait(POLLOUT, deadline_ms); !s.ok()) return s;
+      if (redisBufferWrite(c_, &done) != REDIS_OK) {
+        return Status::IOError(std::string("sending: ") + c_->errstr);
+      }
+    }
+    return Status::OK();
+  }
+
+  Result<Reply> Receive(int64_t deadline_ms) {
+    for (;;) {
+      void* raw = nullptr;
+      if (redisGetReplyFromReader(c_, &raw) != REDIS_OK) {
+        return Status::IOError(std::string("reading: ") + c_->errstr);
+      }
+      if (raw != nullptr) {
+        auto* r = static_cast<redisReply*>(raw);
+        const std::shared_ptr<const void> owner(
+            r, [](const void* p) { freeReplyObject(const_cast<void*>(p)); });
+        return Convert(r, owner);
+      }
+      if (Status s = Wait(POLLIN, deadline_ms); !s.ok()) return s;
+      const ssize_t n = ::read(c_->fd, buf_.get(), kReadChunk);
+      if (n == 0) return Status::IOError("the server closed the connection");
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) continue;
+        return Status::IOError(std::string("reading: ") + std::strerror(errno));
+      }
+      if (redisReaderFeed(c_->reader, buf_.get(), static_cast<size_t>(n)) !=
+          REDIS_OK) {
+        return Status::IOError("reading: out of memory");
+      }
+    }
+  }
+
+  redisContext* const c_;
+  const std::unique_ptr<char[]> buf_;
+};
+
+Status CheckOk(const Result<Reply>& r, std::string_view what) {
+  if (!r.ok()) return r.status();
+  if (r->type == Reply::Type::kError) {
+    return Status::PermissionDenied(std::string(what) +
+                                    " refused: " + std::string(r->str));
+  }
+  return Status::OK();
+}
+
+class HiredisConnector : public Connector {
+ public:
+  Result<std::unique_ptr<Connection>> Connect(
+      const Endpoint& e, std::chrono::milliseconds connect_timeout,
+      int64_t deadline_ms) override {
+    const int64_t left = std::min<int64_t>(connect_timeout.count(),
+                                           deadline_ms - SteadyMillis());
+    if (left <= 0) return Status::TimedOut("no time left to connect");
+    const timeval tv{static_cast<time_t>(left / 1000),
+                     static_cast<suseconds_t>((left % 1000) * 1000)};
+    redisContext* c =
+        e.socket_path.empty()
+            ? redisConnectWithTimeout(e.host.c_str(), e.port, tv)
+            : redisConnectUnixWithTimeout(e.socket_path.c_str(), tv);
+    if (c == nullptr) return Status::IOError("connecting: out of memory");
+    if (c->err != 0) {
+      const std::string why =
+          std::string("connecting to ") + e.Name() + ": " + c->errstr;
+      const bool timed_out = c->err == REDIS_ERR_IO && errno == EINPROGRESS;
+      redisFree(c);
+      return timed_out ? Status::TimedOut(why) : Status::IOError(why);
+    }
+    // Non-blocking from here on: Run bounds each command itself with poll.
+    // hiredis then treats EAGAIN as "try again" (REDIS_BLOCK cleared).
+    const int flags = ::fcntl(c->fd, F_GETFL);
+    if (flags < 0 || ::fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+      redisFree(c);
+      return Status::IOError("connecting: fcntl O_NONBLOCK failed");
+    }
+    c->flags &= ~REDIS_BLOCK;
+    auto conn = std::make_unique<HiredisConnection>(c);
+    if (!e.password.empty()) {
+      std::vector<std::string_view> auth = {"AUTH"};
+      if (!e.user.empty()) auth.push_back(e.user);
+      auth.push_back(e.password);
+      if (Status s = CheckOk(conn->Run(auth, deadline_ms), "AUTH"); !s.ok()) {
+        return s;
+      }
+    }
+    if (e.db != 0) {
+      const std::string db = std::to_string(e.db);
+      const std::string_view select[] = {"SELECT", db};
+      if (Status s = CheckOk(conn->Run(select, deadline_ms), "SELECT");
+          !s.ok()) {
+        return s;
+      }
+    }
+    return std::unique_ptr<Connection>(std::move(conn));
+  }
+};
+
+}  // namespace
+
+std::shared_ptr<Connector> NewHiredisConnector() {
+  return std::make_shared<HiredisConnector>();
+}
+
+}  // namespace ucache::remote_internal
