@@ -90,6 +90,24 @@ TEST(CodecTest, RawShapesAreTheirElementsBytes) {
   static_assert(!Codec<Custom>::kRaw);
 }
 
+// Large vectors take the huge-page path (PrepareLargeDestination), into an
+// empty vector and into one whose smaller buffer it replaces.
+TEST(CodecTest, LargeVectorsRoundTripIntoAnyDestination) {
+  std::vector<double> v(1 << 20);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i) * 0.5;
+  std::string bytes;
+  Codec<std::vector<double>>::Encode(v, &bytes);
+  std::vector<double> into_empty;
+  ASSERT_TRUE(Codec<std::vector<double>>::Decode(bytes, &into_empty));
+  EXPECT_EQ(into_empty, v);
+  std::vector<double> into_small(3, -1.0);
+  ASSERT_TRUE(Codec<std::vector<double>>::Decode(bytes, &into_small));
+  EXPECT_EQ(into_small, v);
+  std::vector<double> into_larger(v.size() + 5, -1.0);
+  ASSERT_TRUE(Codec<std::vector<double>>::Decode(bytes, &into_larger));
+  EXPECT_EQ(into_larger, v);
+}
+
 TEST(CodecTest, CerealShapesRoundTrip) {
   const Custom c{3, {"a", "", "ccc"}};
   EXPECT_EQ(RoundTrip(c), c);

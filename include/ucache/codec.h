@@ -90,6 +90,11 @@ struct Codec<std::vector<T, A>,
       // One pass (resize would zero the elements first). The bytes are a
       // T array's object representation, suitably aligned.
       const T* first = reinterpret_cast<const T*>(bytes.data());
+      if (out->capacity() < n) {
+        out->clear();
+        out->reserve(n);
+        codec_internal::PrepareLargeDestination(out->data(), bytes.size());
+      }
       out->assign(first, first + n);
     } else {
       out->resize(n);

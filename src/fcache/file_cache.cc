@@ -368,7 +368,8 @@ void FileCache::Impl::CountCorrupt() {
 }
 
 Status FileCache::Impl::Get(std::string_view key, std::string* value) {
-  return WithRecord(key, [&](const Generation&, const RecordView& record) {
+  return WithRecord(key, [&](const Generation& gen, const RecordView& record) {
+    gen.WillRead(record);
     return fcache_internal::ReadValue(record, value);
   });
 }

@@ -51,6 +51,12 @@ class LogFile {
   }
   const std::shared_ptr<Mapping>& mapping() const { return map_; }
 
+  // Hints that bytes [offset, offset + n), below readable(), are about to
+  // be read whole (Env::WillRead).
+  void WillRead(uint64_t offset, uint64_t n) const {
+    env_->WillRead(data() + offset, n);
+  }
+
   // Makes [0, end) readable if the current mapping covers it and the file
   // holds it (the caller knows it wrote those bytes, or re-reads the size).
   // False when a Remap() is needed first. Safe beside concurrent readers.
