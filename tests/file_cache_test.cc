@@ -321,6 +321,26 @@ TEST(FileCacheTest, CompressesCompressibleValuesOnly) {
   EXPECT_TRUE(view.zero_copy());
 }
 
+// A large value is judged by its first 64 KiB: an incompressible prefix
+// stores it raw without a full attempt, even when the rest would shrink.
+TEST(FileCacheTest, LargeValuesAreJudgedByTheirPrefix) {
+  TempDir tmp;
+  auto cache = OpenOrDie(tmp.path());
+  std::mt19937_64 rng(3);
+  const std::string noisy_head =
+      RandomBytes(rng, 64 << 10) + std::string(1 << 20, 'z');
+  const std::string text((1 << 20) + 64, 'a');
+  ASSERT_OK(cache->Put("noisy head", noisy_head));
+  ASSERT_OK(cache->Put("text", text));
+  ValueView view;
+  ASSERT_OK(cache->GetView("noisy head", &view));
+  EXPECT_TRUE(view.zero_copy());
+  EXPECT_EQ(view.data(), noisy_head);
+  ASSERT_OK(cache->GetView("text", &view));
+  EXPECT_FALSE(view.zero_copy());
+  EXPECT_EQ(view.data(), text);
+}
+
 TEST(FileCacheTest, ViewSurvivesOverwriteCompactionAndClose) {
   TempDir tmp;
   FileCacheOptions options;

@@ -20,6 +20,25 @@ uint64_t HeaderSeed(const uint8_t* header_and_key, uint32_t key_len) {
                      sizeof(RecordHeader) - kChecksumBytes + key_len);
 }
 
+// Values above this are compressed only if their first kSampleBytes
+// shrink to at most 7/8: an 8 MB put of incompressible doubles spent most
+// of its time in a full LZ4 attempt that saved nothing.
+constexpr size_t kSampleBytes = 64 << 10;
+
+// `value` compressed into *out (sized for it); the compressed size, or 0.
+int Lz4(std::string_view value, const FileCacheOptions& options,
+        std::string* out) {
+  out->resize(LZ4_compressBound(static_cast<int>(value.size())));
+  if (options.compression == Compression::kLz4Hc) {
+    return LZ4_compress_HC(value.data(), out->data(),
+                           static_cast<int>(value.size()),
+                           static_cast<int>(out->size()), options.lz4hc_level);
+  }
+  return LZ4_compress_default(value.data(), out->data(),
+                              static_cast<int>(value.size()),
+                              static_cast<int>(out->size()));
+}
+
 // Returns the compressed form when compression applies and shrinks the
 // value by at least one alignment unit, else an empty string.
 std::string Compress(std::string_view value, const FileCacheOptions& options) {
@@ -28,17 +47,14 @@ std::string Compress(std::string_view value, const FileCacheOptions& options) {
       value.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
     return {};
   }
-  std::string out(LZ4_compressBound(static_cast<int>(value.size())), '\0');
-  int n = 0;
-  if (options.compression == Compression::kLz4Hc) {
-    n = LZ4_compress_HC(value.data(), out.data(),
-                        static_cast<int>(value.size()),
-                        static_cast<int>(out.size()), options.lz4hc_level);
-  } else {
-    n = LZ4_compress_default(value.data(), out.data(),
-                             static_cast<int>(value.size()),
-                             static_cast<int>(out.size()));
+  std::string out;
+  if (value.size() > 2 * kSampleBytes) {
+    const int sample = Lz4(value.substr(0, kSampleBytes), options, &out);
+    if (sample <= 0 || static_cast<size_t>(sample) > kSampleBytes / 8 * 7) {
+      return {};
+    }
   }
+  const int n = Lz4(value, options, &out);
   if (n <= 0 || static_cast<uint64_t>(n) + kRecordAlign > value.size()) {
     return {};
   }
