@@ -15,6 +15,11 @@ bool LogEndUsable(const Generation& gen, uint64_t log_end) {
          log_end % kRecordAlign == 0;
 }
 
+// Records this large are written with LogFile::Append (one pwrite) rather
+// than reserved with zeros and copied through the mapping: an 8 MB put spent
+// 37% of its time writing the zeros and 24% copying (perf, BM_PutDoubles).
+bool WrittenWhole(uint64_t size) { return size >= (256 << 10); }
+
 // Section 8: whether the record fits max_bytes as the store stands, and if
 // not, the compaction that makes room (or kNoSpace when none can).
 Status CheckSizeBound(const Generation& gen, uint64_t log_end, uint64_t size,
@@ -29,9 +34,10 @@ Status CheckSizeBound(const Generation& gen, uint64_t log_end, uint64_t size,
   // The rebuilt index may be larger than this one (it is sized for a lower
   // load), so budget for the larger of the two. live_slots is a hint from
   // the file: bound it by the slots that exist before sizing anything by it.
-  const uint64_t live = std::min(LoadShared(h.live_slots), gen.index->capacity());
-  const uint64_t index_bytes = std::max(gen.index->file_bytes(),
-                                        IndexFileBytes(CapacityFor(live)));
+  const uint64_t live =
+      std::min(LoadShared(h.live_slots), gen.index->capacity());
+  const uint64_t index_bytes =
+      std::max(gen.index->file_bytes(), IndexFileBytes(CapacityFor(live)));
   const uint64_t overhead = kLogHeaderSize + index_bytes + size;
   if (evicted || overhead >= target) {
     const std::string what = "a record of " + std::to_string(size) +
@@ -64,8 +70,7 @@ void CheckLoad(const Generation& gen, uint64_t log_end, AppendPrep* prep) {
 }
 
 // Finds the key's slot; a slot whose record cannot be read is reused.
-SlotLookup FindSlot(const Generation& gen, std::string_view key,
-                    uint64_t tag) {
+SlotLookup FindSlot(const Generation& gen, std::string_view key, uint64_t tag) {
   SlotLookup l;
   l.slot = gen.index->Find(
       tag,
@@ -129,8 +134,8 @@ void UpdateSlot(const Generation& gen, uint64_t tag, std::string_view record,
 // A damaged index can name one key from two slots. Readers serve the first,
 // which this write replaced or erased: a later one would surface an older
 // version, so it goes too.
-void RetireDuplicates(const Generation& gen, std::string_view key,
-                      uint64_t tag, const AppendPrep& prep) {
+void RetireDuplicates(const Generation& gen, std::string_view key, uint64_t tag,
+                      const AppendPrep& prep) {
   IndexHeader& h = gen.index->header();
   const auto same_key = [&](uint64_t loc) {
     RecordView r;  // (the record just written sits at log_end)
@@ -158,8 +163,8 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
     prep.kind = AppendPrep::kRewrite;
     return prep;
   }
-  Status s = CheckSizeBound(gen, prep.log_end, size, evicted, options, dir,
-                            &prep);
+  Status s =
+      CheckSizeBound(gen, prep.log_end, size, evicted, options, dir, &prep);
   if (!s.ok()) return s;
   if (prep.kind == AppendPrep::kReady) CheckLoad(gen, prep.log_end, &prep);
   if (prep.kind != AppendPrep::kReady) return prep;
@@ -175,8 +180,11 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
     prep.plan.copy_log = false;
     return prep;
   }
+  // A record written whole needs only the mapping to cover it.
   Result<bool> reserved =
-      gen.log->Reserve(prep.log_end, size, MaxLogSize(gen, options));
+      WrittenWhole(size)
+          ? Result<bool>(prep.log_end + size <= gen.log->mapped())
+          : gen.log->Reserve(prep.log_end, size, MaxLogSize(gen, options));
   if (!reserved.ok()) {
     return reserved.status().WithContext("appending to " + dir);
   }
@@ -190,7 +198,12 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
 Status Commit(Generation& gen, std::string_view key, uint64_t tag,
               std::string_view record, bool erase, const AppendPrep& prep,
               bool sync, bool* replaced) {
-  gen.log->Store(prep.log_end, record);
+  if (WrittenWhole(record.size())) {
+    Status s = gen.log->Append(prep.log_end, record);
+    if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
+  } else {
+    gen.log->Store(prep.log_end, record);
+  }
   if (sync) {
     Status s = gen.log->Sync();
     if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
@@ -201,7 +214,8 @@ Status Commit(Generation& gen, std::string_view key, uint64_t tag,
   *replaced = prep.lookup.slot >= 0;
   if (sync) {
     Status s = gen.index->Sync();
-    if (!s.ok()) return s.WithContext("syncing the index of " + gen.log->path());
+    if (!s.ok())
+      return s.WithContext("syncing the index of " + gen.log->path());
   }
   return Status::OK();
 }
