@@ -76,6 +76,7 @@ TEST(CodecTest, RawShapesAreTheirElementsBytes) {
   const std::vector<double> v{1.5, -2.0, 3.25};
   EXPECT_EQ(RoundTrip(v, &bytes), v);
   EXPECT_EQ(bytes, std::string(reinterpret_cast<const char*>(v.data()), 24));
+  EXPECT_EQ(Codec<std::vector<double>>::Bytes(v), bytes);
   const std::array<int16_t, 4> a{1, -2, 3, -4};
   EXPECT_EQ(RoundTrip(a, &bytes), a);
   EXPECT_EQ(bytes.size(), 8u);
