@@ -264,6 +264,35 @@ TEST(MemoizeTest, IgnoredArgumentsDoNotChangeTheKey) {
   EXPECT_EQ(logger.lines, 1);  // passed by reference, really used
 }
 
+// Arithmetic arguments are encoded without cereal (State::Key): the bytes,
+// and so the stored keys, must be cereal's, which KeyBy of a tuple of the
+// same values still goes through. A mismatch would make every store written
+// before the fast path a cache of misses.
+TEST(MemoizeTest, FixedSizeArgumentsKeepCerealsKeys) {
+  TempDir tmp;
+  Options options = StoreOptions(tmp.Sub("store"));
+  options.backend = Backend::kFile;  // a second memoize reads what is stored
+  int runs = 0;
+  auto fn = [&](int a, char b, bool c, double d) {
+    ++runs;
+    return a + b + c + d;
+  };
+  auto fast = memoize("mixed/v1", fn, options);
+  EXPECT_EQ(fast(7, 'x', true, 0.25), 7 + 'x' + 1 + 0.25);
+  EXPECT_EQ(fast(8, 'x', true, 0.25), 8 + 'x' + 1 + 0.25);
+  auto through_cereal = memoize("mixed/v1", fn, options,
+                                KeyBy{[](int a, char b, bool c, double d) {
+                                  return std::make_tuple(a, b, c, d);
+                                }});
+  EXPECT_EQ(through_cereal(7, 'x', true, 0.25), 7 + 'x' + 1 + 0.25);
+  EXPECT_EQ(through_cereal(8, 'x', true, 0.25), 8 + 'x' + 1 + 0.25);
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(through_cereal.stats().hits, 2u);
+  // And a value the fast path never wrote is still a miss for it.
+  EXPECT_EQ(fast(7, 'y', true, 0.25), 7 + 'y' + 1 + 0.25);
+  EXPECT_EQ(runs, 3);
+}
+
 TEST(MemoizeTest, KeyByUsesTheUsersKey) {
   TempDir tmp;
   int runs = 0;
