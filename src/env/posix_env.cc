@@ -284,10 +284,9 @@ class PosixEnv final : public Env {
     const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
     const uintptr_t start = reinterpret_cast<uintptr_t>(addr) & ~(page - 1);
     const size_t n = reinterpret_cast<uintptr_t>(addr) + len - start;
-    // MADV_POPULATE_READ (Linux 5.14) maps every page in one call: an 8 MB
-    // record in a fresh process took 128 faults of 16 pages each (fault-
-    // around) without it. Older kernels refuse it with EINVAL; MADV_WILLNEED
-    // at least starts the reads there.
+    // MADV_POPULATE_READ (Linux 5.14) maps every page in one call instead of
+    // a fault per 16 pages (fault-around). Older kernels refuse it with
+    // EINVAL; MADV_WILLNEED at least starts the reads there.
     if (::madvise(reinterpret_cast<void*>(start), n, MADV_POPULATE_READ) != 0 &&
         errno == EINVAL) {
       ::madvise(reinterpret_cast<void*>(start), n, MADV_WILLNEED);

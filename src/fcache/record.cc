@@ -66,7 +66,7 @@ std::string Compress(std::string_view value, const FileCacheOptions& options) {
 
 void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
                   int64_t expires_ms, const FileCacheOptions& options,
-                  std::string* out) {
+                  EncodedRecord* out) {
   std::string compressed = Compress(value, options);
   std::string_view stored = compressed.empty() ? value : compressed;
 
@@ -78,12 +78,15 @@ void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
   header.codec = compressed.empty() ? kCodecRaw : kCodecLz4;
   header.expires_ms = expires_ms;
 
-  const size_t start = out->size();
   const uint64_t size = RecordSize(header.key_len, header.stored_len);
-  out->resize(start + size, '\0');
-  uint8_t* p = reinterpret_cast<uint8_t*>(out->data()) + start;
+  const bool apart = compressed.empty() && size >= kLargeRecordBytes;
+  std::string& head = out->head;
+  head.assign(apart ? ValueOffset(header.key_len) : size, '\0');
+  uint8_t* p = reinterpret_cast<uint8_t*>(head.data());
   std::memcpy(p + sizeof(header), key.data(), key.size());
-  if (!stored.empty()) {  // an empty view's data() may be null
+  if (apart) {
+    out->value = stored;
+  } else if (!stored.empty()) {  // an empty view's data() may be null
     std::memcpy(p + ValueOffset(header.key_len), stored.data(), stored.size());
   }
   std::memcpy(p, &header, sizeof(header));

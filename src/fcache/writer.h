@@ -63,7 +63,7 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
 // would leave it). Sets *replaced when the record replaced or erased an
 // existing record of the key.
 Status Commit(Generation& gen, std::string_view key, uint64_t tag,
-              std::string_view record, bool erase, const AppendPrep& prep,
+              const EncodedRecord& record, bool erase, const AppendPrep& prep,
               bool sync, bool* replaced);
 
 }  // namespace ucache::fcache_internal
