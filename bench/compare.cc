@@ -5,7 +5,10 @@
 //                                        --repeats=3 --dir=/var/tmp ...]
 //
 // Each workload prints a markdown table (median of --repeats runs) with the
-// ratio fcache / peer; see bench/comparison/workloads.h. `--help` lists the
+// ratio fcache / peer; see bench/comparison/workloads.h. Workload 6 is the
+// memoization table of //bench:memoize_compare (ucache's copying and
+// zero-copy hits against joblib, diskcache and a plain copy), run as a
+// child so that one command prints everything. `--help` lists the
 // size flags; the smoke test runs everything at tiny sizes. Stores are made
 // under --dir (default $TMPDIR, else /tmp), which should be a real disk,
 // not tmpfs, and are removed as soon as each is measured.
@@ -21,6 +24,8 @@
 #include <string>
 #include <vector>
 
+#include "bench/comparison/child_process.h"
+#include "bench/comparison/report.h"
 #include "bench/comparison/stores.h"
 #include "bench/comparison/workloads.h"
 
@@ -35,6 +40,36 @@ std::string DefaultDir() {
          "/ucache-compare";
 }
 
+// memoize_compare beside this binary (bazel-bin/bench/).
+std::string SiblingMemoizeCompare() {
+  std::error_code ec;
+  const std::filesystem::path self =
+      std::filesystem::read_symlink("/proc/self/exe", ec);
+  return (self.parent_path() / "memoize_compare").string();
+}
+
+// Workload 6: runs memoize_compare and prints its table.
+void RunMemoize(const std::string& binary, const std::string& script, int n,
+                const Config& config) {
+  std::printf(
+      "\n### Workload 6: memoization of a %.1f MB float64 result (median of "
+      "%d)\n",
+      n * 8 / 1e6, config.repeats);
+  ucache::Result<std::unique_ptr<ucache::bench::ChildProcess>> child =
+      ucache::bench::ChildProcess::SpawnProgram(
+          binary,
+          {"--script", script, "--n", std::to_string(n), "--reps",
+           std::to_string(config.repeats), "--dir", config.dir + "/memoize"});
+  ucache::bench::CheckOk(child.status(), "starting " + binary);
+  for (;;) {
+    ucache::Result<std::string> line = (*child)->ReadLine();
+    if (!line.ok()) break;  // end of its output
+    std::printf("%s\n", line->c_str());
+  }
+  ucache::bench::CheckOk((*child)->Wait(), binary);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -43,15 +78,15 @@ int main(int argc, char** argv) {
       "a file per key"};
   Config config;
   config.dir = DefaultDir();
-  std::vector<int> workloads = {1, 2, 3, 4, 5};
+  std::vector<int> workloads = {1, 2, 3, 4, 5, 6};
   std::vector<std::string> store_names;
   for (const StoreKind& kind : ucache::bench::AllStores()) {
     store_names.emplace_back(kind.name);
   }
   app.add_option("--dir", config.dir, "scratch directory (a real disk)");
-  app.add_option("--workloads", workloads, "which workloads, 1..5")
+  app.add_option("--workloads", workloads, "which workloads, 1..6")
       ->delimiter(',')
-      ->check(CLI::Range(1, 5));
+      ->check(CLI::Range(1, 6));
   app.add_option("--stores", store_names, "which stores, in table order")
       ->delimiter(',');
   app.add_option("--repeats", config.repeats, "runs per measurement (median)")
@@ -71,6 +106,15 @@ int main(int argc, char** argv) {
   app.add_option("--compact-keys", config.compact_keys, "workload 5 keys");
   app.add_option("--compact-value-bytes", config.compact_value_bytes,
                  "workload 5 value size");
+
+  std::string memoize_compare = SiblingMemoizeCompare(),
+              memoize_script = "bench/memoize_compare.py";
+  int memoize_n = 1000000;
+  app.add_option("--memoize-compare", memoize_compare,
+                 "workload 6: the memoize_compare binary");
+  app.add_option("--memoize-script", memoize_script,
+                 "workload 6: memoize_compare.py");
+  app.add_option("--memoize-n", memoize_n, "workload 6 float64 values");
 
   std::string child_store, child_dir;
   uint64_t child_key = 0, child_keys = 1, child_ops = 0, child_seed = 0;
@@ -117,6 +161,9 @@ int main(int argc, char** argv) {
   if (wanted.count(3)) ucache::bench::RunOpen(config);
   if (wanted.count(4)) ucache::bench::RunTwoProcesses(config);
   if (wanted.count(5)) ucache::bench::RunCompaction(config);
+  if (wanted.count(6)) {
+    RunMemoize(memoize_compare, memoize_script, memoize_n, config);
+  }
   std::filesystem::remove_all(config.dir, ec);
   return 0;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs every workload of //bench:compare once at tiny sizes against every
-# store: each workload's table must have a row for each store. Timings are
-# printed, never checked.
+# store: each workload's table must have a row for each store, and workload
+# 6 the memoization table. Timings are printed, never checked.
 set -eu
 # $2: TSan suppressions for the peers' uninstrumented libraries (read only
 # by a --config=tsan build).
@@ -11,7 +11,8 @@ out="$TEST_TMPDIR/out.txt"
   --small-keys=500 --small-gets=2000 \
   --large-keys=4 --large-gets=8 --large-value-bytes=65536 \
   --open-keys=1000 --mixed-keys=500 --mixed-ops=500 \
-  --compact-keys=500 --compact-value-bytes=1024 >"$out" 2>&1 || {
+  --compact-keys=500 --compact-value-bytes=1024 \
+  --memoize-compare="$3" --memoize-script="$4" --memoize-n=1000 >"$out" 2>&1 || {
   cat "$out"
   exit 1
 }
@@ -26,3 +27,8 @@ for workload in 1 2 3 4 5; do
     }
   done
 done
+grep -q '^### Workload 6: memoization' "$out" &&
+  grep -q '^| hit, same process (a copy) | [0-9.]* | [0-9.]* | [0-9.]* |' "$out" || {
+  echo "workload 6 printed no memoization table"
+  exit 1
+}

@@ -1,14 +1,16 @@
 // Micro-benchmarks of the disk tier:
 //   bazel run -c opt //bench:file_cache_benchmark
 // BM_Put / BM_Get: 200,000 keys with 100-byte values, puts then uniformly
-// random copying gets. BM_Get1MiB / BM_GetView1MiB: 1 MiB values, copying
-// versus zero-copy. BM_Open: opening a store of 1,000,000 entries (built
-// once, then reopened warm), plus one get. BM_Mixed/1 and /2: one or two
-// processes at once, each doing 50% gets and 50% puts of 100-byte values on
-// random keys of one 200,000-key store; items_per_second is all processes'
-// operations over the wall time, so /2 over /1 is the gain of a second
-// process. BM_Compact: compacting a store of 4 KiB values, a third of them
-// dead, while a reader on the same handle and one on another handle read;
+// random copying gets. BM_PutDoubles/1 and /0: puts of 8 MB of sin values
+// (incompressible) with default LZ4 and without compression, beside
+// BM_CopyDoubles, a plain copy of the same bytes. BM_Get1MiB / BM_GetView1MiB:
+// 1 MiB values, copying versus zero-copy. BM_Open: opening a store of 1,000,000
+// entries (built once, then reopened warm), plus one get. BM_Mixed/1 and /2:
+// one or two processes at once, each doing 50% gets and 50% puts of 100-byte
+// values on random keys of one 200,000-key store; items_per_second is all
+// processes' operations over the wall time, so /2 over /1 is the gain of a
+// second process. BM_Compact: compacting a store of 4 KiB values, a third of
+// them dead, while a reader on the same handle and one on another handle read;
 // bytes_per_second counts live data, and the slowest read each saw is
 // reported. UCACHE_BENCH_SCALE=tiny shrinks
 // every size for the smoke test. Stores live under $TMPDIR (default /tmp).
@@ -21,6 +23,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <random>
@@ -83,6 +86,50 @@ void BM_Put(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 BENCHMARK(BM_Put)->Unit(benchmark::kMillisecond);
+
+// 8 MB of sin values: the memoized-array value, which LZ4 cannot shrink.
+const std::string& DoublesValue() {
+  static const std::string value = [] {
+    std::vector<double> v(Tiny() ? 1000 : 1000000);
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(i * 0.001);
+    return std::string(reinterpret_cast<const char*>(v.data()),
+                       v.size() * sizeof(double));
+  }();
+  return value;
+}
+
+// Puts of DoublesValue() with the store's default compression (arg 1) or
+// none (arg 0); the store is cleared, untimed, every 16 puts.
+void BM_PutDoubles(benchmark::State& state) {
+  ucache::FileCacheOptions options;
+  if (state.range(0) == 0) options.compression = ucache::Compression::kNone;
+  const std::string dir =
+      Scratch().Sub("doubles" + std::to_string(state.range(0)));
+  auto cache = OpenStore(dir, options);
+  const std::string& value = DoublesValue();
+  uint64_t i = 0;
+  for (auto _ : state) {
+    Check(cache->Put(Key(i), value));
+    if (++i % 16 == 0) {
+      state.PauseTiming();
+      Check(cache->Clear());
+      state.ResumeTiming();
+    }
+  }
+  state.SetBytesProcessed(state.iterations() * value.size());
+}
+BENCHMARK(BM_PutDoubles)->Arg(1)->Arg(0)->Unit(benchmark::kMillisecond);
+
+// The limit a put is held to: one copy of DoublesValue() into fresh memory.
+void BM_CopyDoubles(benchmark::State& state) {
+  const std::string& value = DoublesValue();
+  for (auto _ : state) {
+    std::string copy(value);
+    benchmark::DoNotOptimize(copy.data());
+  }
+  state.SetBytesProcessed(state.iterations() * value.size());
+}
+BENCHMARK(BM_CopyDoubles)->Unit(benchmark::kMillisecond);
 
 ucache::FileCache& SmallStore() {
   static ucache::FileCache* cache = [] {

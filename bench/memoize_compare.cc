@@ -10,8 +10,12 @@
 // process and interpreter start-up are not counted on either side), the
 // zero-copy forms (ucache's view(), joblib's mmap_mode='r'), and a hit of a
 // function of one small integer. Medians of --reps runs; small hits are a
-// mean over many calls. The last table is the ratio peer time / ucache time.
+// mean over many calls. The last columns are the ratios peer time / ucache
+// time, and ucache time / the limit: a plain copy of the same bytes into a
+// fresh std::vector, in this process and in a fresh one (what any copying
+// hit must pay, page faults included).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -58,17 +62,31 @@ double Time(F&& f) {
   return static_cast<double>(ucache::bench::NowNanos() - start) / 1e3;
 }
 
-// Runs in a fresh process: open, one call (a copy, or a view), print µs.
-int Child(const std::string& dir, int n, bool view) {
-  double sum = 0;
-  const double us = Time([&] {
-    auto cached = ucache::memoize("kernel/v1", Kernel, StoreOptions(dir));
-    if (view) {
-      sum = cached.view(n, 0)[static_cast<size_t>(n) / 2];
-    } else {
-      sum = cached(n, 0)[static_cast<size_t>(n) / 2];
-    }
+// The limit of a copying hit: the same bytes copied into a fresh vector.
+double PlainCopyUs(const std::vector<double>& source, double* sum) {
+  return Time([&] {
+    std::vector<double> copy(source.begin(), source.end());
+    *sum += copy[copy.size() / 2];
   });
+}
+
+// Runs in a fresh process: open, one call (a copy, or a view), print µs; or
+// (kind "plain") the plain copy of the kernel's result, computed untimed.
+int Child(const std::string& dir, int n, const std::string& kind) {
+  double sum = 0;
+  double us = 0;
+  if (kind == "plain") {
+    us = PlainCopyUs(Kernel(n, 0), &sum);
+  } else {
+    us = Time([&] {
+      auto cached = ucache::memoize("kernel/v1", Kernel, StoreOptions(dir));
+      if (kind == "view") {
+        sum = cached.view(n, 0)[static_cast<size_t>(n) / 2];
+      } else {
+        sum = cached(n, 0)[static_cast<size_t>(n) / 2];
+      }
+    });
+  }
   std::printf("%.3f %g\n", us, sum);
   return 0;
 }
@@ -94,32 +112,46 @@ void MeasureUcache(const std::string& dir, int n, int reps, int small_calls,
                    Results* results) {
   std::map<std::string, double>& r = (*results)["ucache"];
   auto cached = ucache::memoize("kernel/v1", Kernel, StoreOptions(dir));
-  std::vector<double> misses, same, views, fresh, fresh_views;
+  std::map<std::string, double>& limit = (*results)["copy"];
+  const std::vector<double> kernel = Kernel(n, 0);
+  double sum = 0;
+  std::vector<double> misses, stores, same, views, copies;
+  std::map<std::string, std::vector<double>> fresh;
+  // The store alone: a miss of a function whose work is one copy of the
+  // result, less that copy (measured below).
+  auto copied = ucache::memoize(
+      "copied/v1", [&](int, int) { return kernel; }, StoreOptions(dir));
   for (int rep = 0; rep < reps; ++rep) {
     misses.push_back(Time([&] { cached(n, rep); }));
+    stores.push_back(Time([&] { sum += copied(n, rep)[0]; }));
   }
   for (int rep = 0; rep < reps; ++rep) {
-    same.push_back(Time([&] { cached(n, 0); }));
-    views.push_back(Time([&] { cached.view(n, 0); }));
+    same.push_back(Time([&] { sum += cached(n, 0)[0]; }));
+    views.push_back(Time([&] { sum += cached.view(n, 0)[0]; }));
+    copies.push_back(PlainCopyUs(kernel, &sum));
   }
   for (int rep = 0; rep < reps; ++rep) {
-    for (bool view : {false, true}) {
+    for (const char* kind : {"copy", "view", "plain"}) {
       const std::vector<std::string> out =
           Lines(ucache::bench::ChildProcess::Spawn(
-                    {"--child", view ? "view" : "copy", "--dir", dir, "--n",
-                     std::to_string(n)}),
+                    {"--child", kind, "--dir", dir, "--n", std::to_string(n)}),
                 "fresh-process hit");
       if (out.empty())
         ucache::bench::CheckOk(ucache::Status::IOError("no output"),
                                "fresh-process hit");
-      (view ? fresh_views : fresh).push_back(std::stod(out.front()));
+      fresh[kind].push_back(std::stod(out.front()));
     }
   }
   r["miss_us"] = ucache::bench::Median(misses);
+  r["store_us"] = std::max(
+      0.0, ucache::bench::Median(stores) - ucache::bench::Median(copies));
   r["hit_same_us"] = ucache::bench::Median(same);
   r["hit_zero_copy_same_us"] = ucache::bench::Median(views);
-  r["hit_fresh_us"] = ucache::bench::Median(fresh);
-  r["hit_zero_copy_fresh_us"] = ucache::bench::Median(fresh_views);
+  r["hit_fresh_us"] = ucache::bench::Median(fresh["copy"]);
+  r["hit_zero_copy_fresh_us"] = ucache::bench::Median(fresh["view"]);
+  limit["store_us"] = limit["hit_same_us"] = ucache::bench::Median(copies);
+  limit["hit_fresh_us"] = ucache::bench::Median(fresh["plain"]);
+  if (sum == 42) std::printf(" ");  // keeps the copies
 
   auto small = ucache::memoize("small/v1", Small, StoreOptions(dir));
   int sink = small(3);
@@ -147,13 +179,14 @@ void MeasurePython(const std::string& python, const std::string& script,
 void Print(const Results& results) {
   const char* kRows[][2] = {
       {"miss_us", "miss: compute + store"},
+      {"store_us", "store of a miss (miss of f = one copy, less that copy)"},
       {"hit_same_us", "hit, same process (a copy)"},
       {"hit_fresh_us", "hit, fresh process (open + one call, a copy)"},
       {"hit_zero_copy_same_us", "zero-copy hit, same process"},
       {"hit_zero_copy_fresh_us", "zero-copy hit, fresh process"},
       {"small_hit_us", "hit of f(int) -> int"},
   };
-  const char* kTools[] = {"ucache", "joblib", "diskcache"};
+  const char* kTools[] = {"ucache", "joblib", "diskcache", "copy"};
   auto value = [&](const char* tool, const char* row) -> double {
     auto t = results.find(tool);
     if (t == results.end()) return -1;
@@ -161,9 +194,10 @@ void Print(const Results& results) {
     return v == t->second.end() ? -1 : v->second;
   };
   std::printf(
-      "\n| measurement (µs, median) | ucache | joblib | diskcache | joblib / "
-      "ucache | diskcache / ucache |\n");
-  std::printf("| --- | ---: | ---: | ---: | ---: | ---: |\n");
+      "\n| measurement (µs, median) | ucache | joblib | diskcache | plain "
+      "copy | joblib / ucache | diskcache / ucache | ucache / plain copy "
+      "|\n");
+  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (const auto& row : kRows) {
     std::printf("| %s |", row[1]);
     for (const char* tool : kTools) {
@@ -175,14 +209,16 @@ void Print(const Results& results) {
       }
     }
     const double u = value("ucache", row[0]);
-    for (const char* peer : {"joblib", "diskcache"}) {
-      const double p = value(peer, row[0]);
-      if (u > 0 && p > 0) {
-        std::printf(" %.1fx |", p / u);
+    auto ratio = [](double num, double den) {
+      if (num > 0 && den > 0) {
+        std::printf(" %.2fx |", num / den);
       } else {
         std::printf(" - |");
       }
-    }
+    };
+    ratio(value("joblib", row[0]), u);
+    ratio(value("diskcache", row[0]), u);
+    ratio(u, value("copy", row[0]));
     std::printf("\n");
   }
 }
@@ -201,9 +237,9 @@ int main(int argc, char** argv) {
   app.add_option("--script", script, "memoize_compare.py");
   app.add_option("--dir", dir, "where the stores go (default: a new temp dir)");
   app.add_option("--child", child,
-                 "internal: copy|view, one fresh-process hit");
+                 "internal: copy|view|plain, one fresh-process hit");
   CLI11_PARSE(app, argc, argv);
-  if (!child.empty()) return Child(dir, n, child == "view");
+  if (!child.empty()) return Child(dir, n, child);
 
   // Stores go under --dir, or a scratch directory removed at exit.
   std::optional<ucache::bench::ScratchDir> scratch;

@@ -67,8 +67,13 @@ void RoundTrip(std::string_view bytes, Compression compression) {
   FileCacheOptions options;
   options.compression = compression;
   options.compression_threshold = 0;
+  fcache_internal::EncodedRecord record;
+  fcache_internal::EncodeRecord(fcache_internal::kRecordPut, key, value, 0, options, &record);
+  // As a writer lays it out: the head, a large value kept apart, padding.
   std::string log(kLogHeaderSize, '\0');
-  fcache_internal::EncodeRecord(fcache_internal::kRecordPut, key, value, 0, options, &log);
+  log += record.head;
+  log += record.value;
+  log.resize(kLogHeaderSize + record.size(), '\0');
   const AlignedBytes image(log);
   RecordView r;
   FUZZ_CHECK(

@@ -76,6 +76,7 @@ TEST(CodecTest, RawShapesAreTheirElementsBytes) {
   const std::vector<double> v{1.5, -2.0, 3.25};
   EXPECT_EQ(RoundTrip(v, &bytes), v);
   EXPECT_EQ(bytes, std::string(reinterpret_cast<const char*>(v.data()), 24));
+  EXPECT_EQ(Codec<std::vector<double>>::Bytes(v), bytes);
   const std::array<int16_t, 4> a{1, -2, 3, -4};
   EXPECT_EQ(RoundTrip(a, &bytes), a);
   EXPECT_EQ(bytes.size(), 8u);
@@ -88,6 +89,24 @@ TEST(CodecTest, RawShapesAreTheirElementsBytes) {
   static_assert(Codec<std::vector<double>>::kRaw);
   static_assert(!Codec<std::vector<bool>>::kRaw);
   static_assert(!Codec<Custom>::kRaw);
+}
+
+// Large vectors take the huge-page path (PrepareLargeDestination), into an
+// empty vector and into one whose smaller buffer it replaces.
+TEST(CodecTest, LargeVectorsRoundTripIntoAnyDestination) {
+  std::vector<double> v(1 << 20);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>(i) * 0.5;
+  std::string bytes;
+  Codec<std::vector<double>>::Encode(v, &bytes);
+  std::vector<double> into_empty;
+  ASSERT_TRUE(Codec<std::vector<double>>::Decode(bytes, &into_empty));
+  EXPECT_EQ(into_empty, v);
+  std::vector<double> into_small(3, -1.0);
+  ASSERT_TRUE(Codec<std::vector<double>>::Decode(bytes, &into_small));
+  EXPECT_EQ(into_small, v);
+  std::vector<double> into_larger(v.size() + 5, -1.0);
+  ASSERT_TRUE(Codec<std::vector<double>>::Decode(bytes, &into_larger));
+  EXPECT_EQ(into_larger, v);
 }
 
 TEST(CodecTest, CerealShapesRoundTrip) {

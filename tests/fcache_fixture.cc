@@ -36,8 +36,10 @@ uint64_t StoreTest::KeyTag(std::string_view key) {
 
 uint64_t StoreTest::AppendRecord(RecordKind kind, std::string_view key,
                                  std::string_view value, int64_t expires_ms) {
+  EncodedRecord encoded;
+  EncodeRecord(kind, key, value, expires_ms, RawOptions(), &encoded);
   std::string record;
-  EncodeRecord(kind, key, value, expires_ms, RawOptions(), &record);
+  AppendFlat(encoded, &record);
   LogFile& log = *gen_->log;
   const uint64_t at = LoadShared(gen_->index->header().log_end);
   Result<bool> reserved =
@@ -139,7 +141,9 @@ std::vector<uint64_t> StoreTest::WriteLog(
   std::vector<uint64_t> offsets;
   for (const auto& [key, value] : records) {
     offsets.push_back(kLogHeaderSize + bytes.size());
-    EncodeRecord(kRecordPut, key, value, 0, RawOptions(), &bytes);
+    EncodedRecord encoded;
+    EncodeRecord(kRecordPut, key, value, 0, RawOptions(), &encoded);
+    AppendFlat(encoded, &bytes);
   }
   EXPECT_OK((*log)->Write(kLogHeaderSize, bytes));
   return offsets;

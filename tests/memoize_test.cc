@@ -5,6 +5,7 @@
 
 #include "ucache/memoize.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -292,6 +293,35 @@ TEST(MemoizeTest, IgnoredArgumentsDoNotChangeTheKey) {
   EXPECT_EQ(logger.lines, 1);  // passed by reference, really used
 }
 
+// Arithmetic arguments are encoded without cereal (State::Key): the bytes,
+// and so the stored keys, must be cereal's, which KeyBy of a tuple of the
+// same values still goes through. A mismatch would make every store written
+// before the fast path a cache of misses.
+TEST(MemoizeTest, FixedSizeArgumentsKeepCerealsKeys) {
+  TempDir tmp;
+  Options options = StoreOptions(tmp.Sub("store"));
+  options.backend = Backend::kFile;  // a second memoize reads what is stored
+  int runs = 0;
+  auto fn = [&](int a, char b, bool c, double d) {
+    ++runs;
+    return a + b + c + d;
+  };
+  auto fast = memoize("mixed/v1", fn, options);
+  EXPECT_EQ(fast(7, 'x', true, 0.25), 7 + 'x' + 1 + 0.25);
+  EXPECT_EQ(fast(8, 'x', true, 0.25), 8 + 'x' + 1 + 0.25);
+  auto through_cereal = memoize("mixed/v1", fn, options,
+                                KeyBy{[](int a, char b, bool c, double d) {
+                                  return std::make_tuple(a, b, c, d);
+                                }});
+  EXPECT_EQ(through_cereal(7, 'x', true, 0.25), 7 + 'x' + 1 + 0.25);
+  EXPECT_EQ(through_cereal(8, 'x', true, 0.25), 8 + 'x' + 1 + 0.25);
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(through_cereal.stats().hits, 2u);
+  // And a value the fast path never wrote is still a miss for it.
+  EXPECT_EQ(fast(7, 'y', true, 0.25), 7 + 'y' + 1 + 0.25);
+  EXPECT_EQ(runs, 3);
+}
+
 TEST(MemoizeTest, KeyByUsesTheUsersKey) {
   TempDir tmp;
   int runs = 0;
@@ -444,6 +474,50 @@ TEST(MemoizeTest, ViewReadsDiskWithoutCopying) {
   ArrayView<double> w = fresh.view(10, 1.0);
   EXPECT_EQ(w.size(), 10u);
   EXPECT_EQ(fresh.stats().misses, 1u);
+}
+
+// A large result's first read in a new cache verifies it while the pages
+// are mapped in ahead (Env::WillRead) and copied into huge pages: damage to
+// its bytes must still read as a miss, and the value be computed again.
+TEST(MemoizeTest, DamagedLargeResultIsComputedAgain) {
+  TempDir tmp;
+  Options options = StoreOptions(tmp.Sub("store"));
+  options.backend = Backend::kFile;
+  options.file.compression = Compression::kNone;
+  int runs = 0;
+  auto make = [&] {
+    return memoize(
+        "large/v1",
+        [&](int n, double p) {
+          ++runs;
+          return Simulate(n, p);
+        },
+        options);
+  };
+  constexpr int kN = 1 << 20;  // 8 MiB
+  EXPECT_EQ(make()(kN, 0.5), Simulate(kN, 0.5));
+  std::string log;
+  for (const std::string& name : ListDirNames(tmp.Sub("store"))) {
+    if (name.rfind("log.", 0) == 0) log = tmp.Sub("store/" + name);
+  }
+  ASSERT_FALSE(log.empty());
+  // The value's doubles are i * 0.5: damage the one at i = kN / 2, through
+  // the file, with no handle open.
+  const double target = (kN / 2) * 0.5;
+  const size_t at = ReadWholeFile(log).find(
+      std::string(reinterpret_cast<const char*>(&target), sizeof(target)));
+  ASSERT_NE(at, std::string::npos);
+  const double other = -1.0;
+  const int fd = open(log.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(pwrite(fd, &other, sizeof(other), static_cast<off_t>(at)),
+            static_cast<ssize_t>(sizeof(other)));
+  close(fd);
+  auto cached = make();  // a new cache: nothing verified yet
+  EXPECT_EQ(cached(kN, 0.5), Simulate(kN, 0.5));
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(cached.stats().misses, 1u);
+  EXPECT_EQ(cached.stats().file_hits, 0u);
 }
 
 TEST(MemoizeTest, TtlExpiresInEveryTier) {

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <random>
 #include <string>
 #include <thread>
@@ -339,6 +340,42 @@ TEST_F(PosixEnvTest, MapSeesWritesThroughAnotherDescriptor) {
   env_->Unmap(*ro, 8192);
   ASSERT_OK(env_->Close(fd2));
   ASSERT_OK(env_->Close(fd1));
+}
+
+// The kB of the mapping that starts at `addr` that this process has mapped
+// in (its Rss in /proc/self/smaps); -1 when there is no such mapping.
+int64_t MappedKiB(const void* addr) {
+  std::ifstream smaps("/proc/self/smaps");
+  char start[32];
+  std::snprintf(start, sizeof(start), "%lx-",
+                static_cast<unsigned long>(reinterpret_cast<uintptr_t>(addr)));
+  bool in_mapping = false;
+  for (std::string line; std::getline(smaps, line);) {
+    if (line.rfind(start, 0) == 0) in_mapping = true;
+    if (in_mapping && line.rfind("Rss:", 0) == 0) {
+      return std::stoll(line.substr(4));
+    }
+  }
+  return -1;
+}
+
+TEST_F(PosixEnvTest, WillReadMapsTheRangeInAhead) {
+  constexpr size_t kBytes = 1 << 20;
+  const std::string path = dir_.Sub("f");
+  int fd = OpenOrDie(path, OpenMode::kCreate);
+  ASSERT_GE(fd, 0);
+  ASSERT_OK(env_->Write(fd, std::string(kBytes, 'x').data(), kBytes, 0));
+  Result<void*> m = env_->Map(fd, kBytes, /*writable=*/false);
+  ASSERT_OK(m);
+  const char* view = static_cast<const char*>(*m);
+  EXPECT_EQ(MappedKiB(view), 0);
+  // Unaligned at both ends, as records are: the pages they touch count.
+  env_->WillRead(view + 100, kBytes - 200);
+  EXPECT_EQ(MappedKiB(view), static_cast<int64_t>(kBytes / 1024));
+  EXPECT_EQ(view[kBytes - 1], 'x');
+  env_->WillRead(view, 0);  // nothing to do
+  env_->Unmap(*m, kBytes);
+  ASSERT_OK(env_->Close(fd));
 }
 
 TEST_F(PosixEnvTest, MapRefusesWritableMappingOfReadOnlyDescriptor) {

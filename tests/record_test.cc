@@ -35,7 +35,9 @@ class LogImage {
                int64_t expires_ms = 0,
                const FileCacheOptions& options = Raw()) {
     const uint64_t offset = bytes_.size();
-    EncodeRecord(kind, key, value, expires_ms, options, &bytes_);
+    EncodedRecord record;
+    EncodeRecord(kind, key, value, expires_ms, options, &record);
+    AppendFlat(record, &bytes_);
     return offset;
   }
   uint8_t* data() {

@@ -42,9 +42,10 @@ class WriterTest : public StoreTest {
  protected:
   WriterTest() : StoreTest(std::make_shared<NthSyncFailsEnv>()) {}
 
-  static std::string Encode(std::string_view key, std::string_view value,
-                            bool erase = false) {
-    std::string record;
+  // The record holds a view of `value`, which must outlive it.
+  static EncodedRecord Encode(std::string_view key, std::string_view value,
+                              bool erase = false) {
+    EncodedRecord record;
     EncodeRecord(erase ? kRecordErase : kRecordPut, key, value, 0, RawOptions(),
                  &record);
     return record;
@@ -57,7 +58,7 @@ class WriterTest : public StoreTest {
   // Prepares (expecting kReady) and commits a put or an erase.
   Status Write(std::string_view key, std::string_view value, bool erase,
                bool* replaced, bool sync = false) {
-    const std::string record = Encode(key, value, erase);
+    const EncodedRecord record = Encode(key, value, erase);
     Result<AppendPrep> prep = Prepare(key, record.size(), erase);
     if (!prep.ok()) return prep.status();
     EXPECT_EQ(prep->kind, AppendPrep::kReady);

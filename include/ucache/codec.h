@@ -1,7 +1,8 @@
 // Codec: how memoized arguments become keys and results become stored bytes.
 //
 // Values. Codec<T>::Encode and ::Decode turn a T into bytes and back. Three
-// shapes are stored raw, as their elements' bytes with nothing around them,
+// shapes are stored raw, as their elements' bytes with nothing around them
+// (Codec<T>::Bytes views them in place, so a store needs no copy first),
 // so that a disk hit is one copy at memory speed or, through
 // Memoized::view(), no copy at all (the file tier keeps values 16-byte
 // aligned): arithmetic scalars, std::vector<T> and std::array<T, N> of
@@ -64,8 +65,11 @@ template <class T>
 struct Codec<T, std::enable_if_t<codec_internal::kRawElement<T>>> {
   static constexpr bool kRaw = true;
   using Element = T;
+  static std::string_view Bytes(const T& value) {
+    return {reinterpret_cast<const char*>(&value), sizeof(T)};
+  }
   static void Encode(const T& value, std::string* out) {
-    out->append(reinterpret_cast<const char*>(&value), sizeof(T));
+    out->append(Bytes(value));
   }
   static bool Decode(std::string_view bytes, T* out) {
     if (bytes.size() != sizeof(T)) return false;
@@ -79,9 +83,12 @@ struct Codec<std::vector<T, A>,
              std::enable_if_t<codec_internal::kRawElement<T>>> {
   static constexpr bool kRaw = true;
   using Element = T;
+  static std::string_view Bytes(const std::vector<T, A>& value) {
+    return {reinterpret_cast<const char*>(value.data()),
+            value.size() * sizeof(T)};
+  }
   static void Encode(const std::vector<T, A>& value, std::string* out) {
-    out->append(reinterpret_cast<const char*>(value.data()),
-                value.size() * sizeof(T));
+    out->append(Bytes(value));
   }
   static bool Decode(std::string_view bytes, std::vector<T, A>* out) {
     if (bytes.size() % sizeof(T) != 0) return false;
@@ -90,6 +97,11 @@ struct Codec<std::vector<T, A>,
       // One pass (resize would zero the elements first). The bytes are a
       // T array's object representation, suitably aligned.
       const T* first = reinterpret_cast<const T*>(bytes.data());
+      if (out->capacity() < n) {
+        out->clear();
+        out->reserve(n);
+        codec_internal::PrepareLargeDestination(out->data(), bytes.size());
+      }
       out->assign(first, first + n);
     } else {
       out->resize(n);
@@ -104,8 +116,11 @@ struct Codec<std::array<T, N>,
              std::enable_if_t<codec_internal::kRawElement<T>>> {
   static constexpr bool kRaw = true;
   using Element = T;
+  static std::string_view Bytes(const std::array<T, N>& value) {
+    return {reinterpret_cast<const char*>(value.data()), N * sizeof(T)};
+  }
   static void Encode(const std::array<T, N>& value, std::string* out) {
-    out->append(reinterpret_cast<const char*>(value.data()), N * sizeof(T));
+    out->append(Bytes(value));
   }
   static bool Decode(std::string_view bytes, std::array<T, N>* out) {
     if (bytes.size() != N * sizeof(T)) return false;
@@ -118,6 +133,7 @@ template <>
 struct Codec<std::string> {
   static constexpr bool kRaw = true;
   using Element = char;
+  static std::string_view Bytes(const std::string& value) { return value; }
   static void Encode(const std::string& value, std::string* out) {
     out->append(value);
   }

@@ -89,6 +89,10 @@ class Env {
   // callers must bound their reads by the size they last saw.
   virtual Result<void*> Map(int fd, uint64_t len, bool writable) = 0;
   virtual void Unmap(void* addr, uint64_t len) = 0;
+  // A hint that [addr, addr + len) of a mapping (any alignment, within what
+  // the file holds) is about to be read whole: map it in now, in one call,
+  // rather than a page fault at a time. It may do nothing; it never fails.
+  virtual void WillRead(const void* addr, uint64_t len) = 0;
 
   // Locks are tied to the open file description (flock semantics): two
   // descriptors in one process exclude each other, and the kernel releases
@@ -173,6 +177,9 @@ class EnvWrapper : public Env {
     return target_->Map(fd, len, writable);
   }
   void Unmap(void* addr, uint64_t len) override { target_->Unmap(addr, len); }
+  void WillRead(const void* addr, uint64_t len) override {
+    target_->WillRead(addr, len);
+  }
   Status Lock(int fd, LockMode mode) override {
     return target_->Lock(fd, mode);
   }

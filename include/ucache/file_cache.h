@@ -66,8 +66,10 @@ struct FileCacheOptions {
   // Default false.
   bool read_only = false;
 
-  // Value compression. Values shorter than compression_threshold bytes, and
-  // values that do not shrink, are stored raw. Default kLz4 from 256 bytes.
+  // Value compression. Values shorter than compression_threshold bytes,
+  // values that do not shrink, and values over 128 KiB whose first 64 KiB
+  // do not shrink by an eighth (so that an incompressible value costs no
+  // full attempt) are stored raw. Default kLz4 from 256 bytes.
   Compression compression = Compression::kLz4;
   int lz4hc_level = 9;  // 1..12, used with kLz4Hc
   uint32_t compression_threshold = 256;

@@ -22,6 +22,7 @@ namespace ucache {
 
 using fcache_internal::AppendPrep;
 using fcache_internal::CompactionPlan;
+using fcache_internal::EncodedRecord;
 using fcache_internal::FileHandle;
 using fcache_internal::Generation;
 using fcache_internal::IndexHeader;
@@ -197,12 +198,12 @@ class FileCache::Impl {
   // an erase, tombstones the key's slot); OK once it committed. Sets
   // *compaction_due when the store should be compacted now. Writer lock
   // held.
-  Status AppendLocked(std::string_view key, const std::string& record,
+  Status AppendLocked(std::string_view key, const EncodedRecord& record,
                       bool erase, bool* compaction_due);
   // Appends under the writers' mutex, then runs the compaction the append
   // made due as maintenance: its failure does not undo the commit, and is
   // kept for MaintenanceStatus() instead of being returned.
-  Status Write(std::string_view key, const std::string& record, bool erase);
+  Status Write(std::string_view key, const EncodedRecord& record, bool erase);
   // Replaces the current generation by the outcome of `plan`. Writer lock
   // held, mu_ not held.
   Status CompactLocked(CompactionPlan plan);
@@ -369,7 +370,8 @@ void FileCache::Impl::CountCorrupt() {
 }
 
 Status FileCache::Impl::Get(std::string_view key, std::string* value) {
-  return WithRecord(key, [&](const Generation&, const RecordView& record) {
+  return WithRecord(key, [&](const Generation& gen, const RecordView& record) {
+    gen.WillRead(record);
     return fcache_internal::ReadValue(record, value);
   });
 }
@@ -510,7 +512,7 @@ bool FileCache::Impl::CompactionDue(const IndexHeader& h) const {
 }
 
 Status FileCache::Impl::AppendLocked(std::string_view key,
-                                     const std::string& record, bool erase,
+                                     const EncodedRecord& record, bool erase,
                                      bool* compaction_due) {
   const uint64_t tag = KeyTag(key);
   bool evicted = false;
@@ -563,7 +565,7 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
   }
 }
 
-Status FileCache::Impl::Write(std::string_view key, const std::string& record,
+Status FileCache::Impl::Write(std::string_view key, const EncodedRecord& record,
                               bool erase) {
   bool compaction_due = false;
   Status s = Locked([&] {
@@ -606,15 +608,11 @@ Status FileCache::Impl::Put(std::string_view key, std::string_view value,
       : ttl.count() > std::numeric_limits<int64_t>::max() - now
           ? 0
           : now + ttl.count();
-  std::string record;
+  EncodedRecord record;
   fcache_internal::EncodeRecord(fcache_internal::kRecordPut, key, value,
                                 expires, options_, &record);
   Status s = Write(key, record, /*erase=*/false);
-  if (s.ok() && version != nullptr) {
-    *version =
-        reinterpret_cast<const fcache_internal::RecordHeader*>(record.data())
-            ->checksum;
-  }
+  if (s.ok() && version != nullptr) *version = record.header().checksum;
   return s;
 }
 
@@ -622,7 +620,7 @@ Status FileCache::Impl::Erase(std::string_view key) {
   if (key.empty() || key.size() > kMaxKeyBytes) {
     return Status::InvalidArgument("bad key length");
   }
-  std::string record;
+  EncodedRecord record;
   fcache_internal::EncodeRecord(fcache_internal::kRecordErase, key, {}, 0,
                                 options_, &record);
   return Write(key, record, /*erase=*/true);

@@ -38,9 +38,16 @@ bool Generation::Parse(uint64_t loc, RecordView* out) const {
 bool Generation::ChecksumMatchesOnce(const RecordView& record) {
   const bool large = record.header->stored_len >= VerifiedSet::kMinBytes;
   if (large && verified.Contains(record.offset)) return true;
+  WillRead(record);
   if (!ChecksumMatches(record)) return false;
   if (large) verified.Insert(record.offset);
   return true;
+}
+
+void Generation::WillRead(const RecordView& record) const {
+  // Below this the kernel's fault-around (16 pages a fault) is as good.
+  constexpr uint64_t kWillReadBytes = 256 << 10;
+  if (record.size >= kWillReadBytes) log->WillRead(record.offset, record.size);
 }
 
 Result<std::unique_ptr<Generation>> OpenCurrentGeneration(

@@ -53,6 +53,9 @@ struct Generation {
   // ChecksumMatches(record), skipped for a large record already verified
   // in this generation (see VerifiedSet).
   bool ChecksumMatchesOnce(const RecordView& record);
+  // Before a pass over all of `record`'s bytes: maps a large record's pages
+  // in ahead (LogFile::WillRead) instead of a fault per few pages.
+  void WillRead(const RecordView& record) const;
 };
 
 // Opens the store's current generation, retrying while a concurrent

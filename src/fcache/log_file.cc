@@ -200,6 +200,16 @@ Result<bool> LogFile::Reserve(uint64_t offset, uint64_t n, uint64_t max_size) {
   return true;
 }
 
+Status LogFile::Append(uint64_t offset, std::string_view bytes) {
+  Status s = Write(offset, bytes);
+  if (!s.ok()) return s;
+  const uint64_t end = offset + bytes.size();
+  ExtendReadable(end);  // the file holds them now; the mapping covers them
+  // Written, so allocated; what lies below `offset` no append goes to.
+  allocated_ = std::max(allocated_, end);
+  return Status::OK();
+}
+
 void LogFile::Store(uint64_t offset, std::string_view bytes) {
   std::memcpy(write_map_->data() + offset, bytes.data(), bytes.size());
 }

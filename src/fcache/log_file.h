@@ -50,6 +50,14 @@ class LogFile {
     return readable_.load(std::memory_order_acquire);
   }
   const std::shared_ptr<Mapping>& mapping() const { return map_; }
+  // Bytes the current mapping covers (the file may be shorter).
+  uint64_t mapped() const { return map_->length(); }
+
+  // Hints that bytes [offset, offset + n), below readable(), are about to
+  // be read whole (Env::WillRead).
+  void WillRead(uint64_t offset, uint64_t n) const {
+    env_->WillRead(data() + offset, n);
+  }
 
   // Makes [0, end) readable if the current mapping covers it and the file
   // holds it (the caller knows it wrote those bytes, or re-reads the size).
@@ -78,6 +86,12 @@ class LogFile {
   // Copies `bytes` to `offset` through the writable mapping. The range must
   // have been reserved; stores there cannot fault.
   void Store(uint64_t offset, std::string_view bytes);
+  // Writes `bytes` at `offset` (at most the file's size) with Env::Write,
+  // without a Reserve() first, and makes them readable: for records large
+  // enough that reserving their space with zeros and then storing them
+  // would copy them twice. The mapping must cover the range. A full disk is
+  // an error, never a fault. Only the holder of the writers' mutex calls it.
+  Status Append(uint64_t offset, std::string_view bytes);
 
   Status Sync();
 

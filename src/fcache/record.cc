@@ -20,6 +20,25 @@ uint64_t HeaderSeed(const uint8_t* header_and_key, uint32_t key_len) {
                      sizeof(RecordHeader) - kChecksumBytes + key_len);
 }
 
+// Values above this are compressed only if their first kSampleBytes
+// shrink to at most 7/8: an 8 MB put of incompressible doubles spent most
+// of its time in a full LZ4 attempt that saved nothing.
+constexpr size_t kSampleBytes = 64 << 10;
+
+// `value` compressed into *out (sized for it); the compressed size, or 0.
+int Lz4(std::string_view value, const FileCacheOptions& options,
+        std::string* out) {
+  out->resize(LZ4_compressBound(static_cast<int>(value.size())));
+  if (options.compression == Compression::kLz4Hc) {
+    return LZ4_compress_HC(value.data(), out->data(),
+                           static_cast<int>(value.size()),
+                           static_cast<int>(out->size()), options.lz4hc_level);
+  }
+  return LZ4_compress_default(value.data(), out->data(),
+                              static_cast<int>(value.size()),
+                              static_cast<int>(out->size()));
+}
+
 // Returns the compressed form when compression applies and shrinks the
 // value by at least one alignment unit, else an empty string.
 std::string Compress(std::string_view value, const FileCacheOptions& options) {
@@ -28,17 +47,14 @@ std::string Compress(std::string_view value, const FileCacheOptions& options) {
       value.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
     return {};
   }
-  std::string out(LZ4_compressBound(static_cast<int>(value.size())), '\0');
-  int n = 0;
-  if (options.compression == Compression::kLz4Hc) {
-    n = LZ4_compress_HC(value.data(), out.data(),
-                        static_cast<int>(value.size()),
-                        static_cast<int>(out.size()), options.lz4hc_level);
-  } else {
-    n = LZ4_compress_default(value.data(), out.data(),
-                             static_cast<int>(value.size()),
-                             static_cast<int>(out.size()));
+  std::string out;
+  if (value.size() > 2 * kSampleBytes) {
+    const int sample = Lz4(value.substr(0, kSampleBytes), options, &out);
+    if (sample <= 0 || static_cast<size_t>(sample) > kSampleBytes / 8 * 7) {
+      return {};
+    }
   }
+  const int n = Lz4(value, options, &out);
   if (n <= 0 || static_cast<uint64_t>(n) + kRecordAlign > value.size()) {
     return {};
   }
@@ -50,7 +66,7 @@ std::string Compress(std::string_view value, const FileCacheOptions& options) {
 
 void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
                   int64_t expires_ms, const FileCacheOptions& options,
-                  std::string* out) {
+                  EncodedRecord* out) {
   std::string compressed = Compress(value, options);
   std::string_view stored = compressed.empty() ? value : compressed;
 
@@ -62,18 +78,28 @@ void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
   header.codec = compressed.empty() ? kCodecRaw : kCodecLz4;
   header.expires_ms = expires_ms;
 
-  const size_t start = out->size();
   const uint64_t size = RecordSize(header.key_len, header.stored_len);
-  out->resize(start + size, '\0');
-  uint8_t* p = reinterpret_cast<uint8_t*>(out->data()) + start;
+  const bool apart = compressed.empty() && size >= kLargeRecordBytes;
+  std::string& head = out->head;
+  head.assign(apart ? ValueOffset(header.key_len) : size, '\0');
+  uint8_t* p = reinterpret_cast<uint8_t*>(head.data());
   std::memcpy(p + sizeof(header), key.data(), key.size());
-  if (!stored.empty()) {  // an empty view's data() may be null
+  if (apart) {
+    out->value = stored;
+  } else if (!stored.empty()) {  // an empty view's data() may be null
     std::memcpy(p + ValueOffset(header.key_len), stored.data(), stored.size());
   }
   std::memcpy(p, &header, sizeof(header));
   header.checksum = XXH3_64bits_withSeed(stored.data(), stored.size(),
                                          HeaderSeed(p, header.key_len));
   std::memcpy(p, &header.checksum, kChecksumBytes);
+}
+
+void AppendFlat(const EncodedRecord& record, std::string* out) {
+  const size_t start = out->size();
+  out->append(record.head);
+  out->append(record.value);
+  out->resize(start + record.size(), '\0');
 }
 
 bool ParseRecord(const uint8_t* base, uint64_t limit, uint64_t offset,

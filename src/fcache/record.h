@@ -23,11 +23,37 @@ struct RecordView {
   uint64_t size = 0;        // bytes the record occupies, padding included
 };
 
-// Appends the encoded record to *out. The value is compressed as `options`
-// say when that makes it smaller.
+// Records of this size and more are appended with writes (LogFile::Append)
+// instead of through the mapping, and a raw value of one is not copied into
+// its encoding first.
+inline constexpr uint64_t kLargeRecordBytes = 256 << 10;
+
+// An encoded record, as a writer appends it: `head` holds the whole record,
+// or, when `value` is set (a large record's raw value), only what precedes
+// the value; the value then stays in the caller's memory and is written
+// after `head`, followed by zeros up to size(). An 8 MB put spent a fifth of
+// its time zero-filling the encoding and copying the value into it.
+struct EncodedRecord {
+  std::string head;
+  std::string_view value;
+
+  const RecordHeader& header() const {
+    return *reinterpret_cast<const RecordHeader*>(head.data());
+  }
+  uint64_t size() const {
+    return RecordSize(header().key_len, header().stored_len);
+  }
+};
+
+// Encodes the record into *out. The value is compressed as `options` say
+// when that makes it smaller; `value` must outlive *out.
 void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
                   int64_t expires_ms, const FileCacheOptions& options,
-                  std::string* out);
+                  EncodedRecord* out);
+
+// Appends the record's bytes, as a log holds them (head, value, padding),
+// to *out: for a caller that needs them in one piece.
+void AppendFlat(const EncodedRecord& record, std::string* out);
 
 // Parses the record at `offset` of a log whose first `limit` bytes at
 // `base` are readable. Checks alignment, lengths and enum values against

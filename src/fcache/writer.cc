@@ -15,6 +15,28 @@ bool LogEndUsable(const Generation& gen, uint64_t log_end) {
          log_end % kRecordAlign == 0;
 }
 
+// Large records are written with LogFile::Append rather than reserved with
+// zeros and copied through the mapping: an 8 MB put spent 37% of its time
+// writing the zeros and 24% copying (perf, BM_PutDoubles).
+bool WrittenWhole(uint64_t size) { return size >= kLargeRecordBytes; }
+
+// Step 1 for a large record: its head, the value kept apart, then the
+// padding.
+Status AppendWhole(const Generation& gen, uint64_t offset,
+                   const EncodedRecord& record) {
+  static constexpr char kZeros[kRecordAlign] = {};
+  const uint64_t value_at = offset + record.head.size();
+  const uint64_t pad_at = value_at + record.value.size();
+  Status s = gen.log->Append(offset, record.head);
+  if (s.ok() && !record.value.empty())
+    s = gen.log->Append(value_at, record.value);
+  if (s.ok() && pad_at < offset + record.size()) {
+    s = gen.log->Append(
+        pad_at, std::string_view(kZeros, offset + record.size() - pad_at));
+  }
+  return s;
+}
+
 // Section 8: whether the record fits max_bytes as the store stands, and if
 // not, the compaction that makes room (or kNoSpace when none can).
 Status CheckSizeBound(const Generation& gen, uint64_t log_end, uint64_t size,
@@ -29,9 +51,10 @@ Status CheckSizeBound(const Generation& gen, uint64_t log_end, uint64_t size,
   // The rebuilt index may be larger than this one (it is sized for a lower
   // load), so budget for the larger of the two. live_slots is a hint from
   // the file: bound it by the slots that exist before sizing anything by it.
-  const uint64_t live = std::min(LoadShared(h.live_slots), gen.index->capacity());
-  const uint64_t index_bytes = std::max(gen.index->file_bytes(),
-                                        IndexFileBytes(CapacityFor(live)));
+  const uint64_t live =
+      std::min(LoadShared(h.live_slots), gen.index->capacity());
+  const uint64_t index_bytes =
+      std::max(gen.index->file_bytes(), IndexFileBytes(CapacityFor(live)));
   const uint64_t overhead = kLogHeaderSize + index_bytes + size;
   if (evicted || overhead >= target) {
     const std::string what = "a record of " + std::to_string(size) +
@@ -64,8 +87,7 @@ void CheckLoad(const Generation& gen, uint64_t log_end, AppendPrep* prep) {
 }
 
 // Finds the key's slot; a slot whose record cannot be read is reused.
-SlotLookup FindSlot(const Generation& gen, std::string_view key,
-                    uint64_t tag) {
+SlotLookup FindSlot(const Generation& gen, std::string_view key, uint64_t tag) {
   SlotLookup l;
   l.slot = gen.index->Find(
       tag,
@@ -92,8 +114,9 @@ uint64_t MaxLogSize(const Generation& gen, const FileCacheOptions& options) {
 }
 
 // Step 3: the slot, then the counters (hints, updated around the stores).
-void UpdateSlot(const Generation& gen, uint64_t tag, std::string_view record,
-                bool erase, const AppendPrep& prep) {
+void UpdateSlot(const Generation& gen, uint64_t tag,
+                const EncodedRecord& record, bool erase,
+                const AppendPrep& prep) {
   IndexHeader& h = gen.index->header();
   const SlotLookup& l = prep.lookup;
   const uint64_t size = record.size();
@@ -111,7 +134,7 @@ void UpdateSlot(const Generation& gen, uint64_t tag, std::string_view record,
     AddShared(h.dead_bytes, static_cast<int64_t>(size));
     return;
   }
-  const auto* rh = reinterpret_cast<const RecordHeader*>(record.data());
+  const RecordHeader* rh = &record.header();
   if (l.slot >= 0) {
     StoreShared(gen.index->slot(l.slot).loc, prep.log_end);
   } else {
@@ -129,8 +152,8 @@ void UpdateSlot(const Generation& gen, uint64_t tag, std::string_view record,
 // A damaged index can name one key from two slots. Readers serve the first,
 // which this write replaced or erased: a later one would surface an older
 // version, so it goes too.
-void RetireDuplicates(const Generation& gen, std::string_view key,
-                      uint64_t tag, const AppendPrep& prep) {
+void RetireDuplicates(const Generation& gen, std::string_view key, uint64_t tag,
+                      const AppendPrep& prep) {
   IndexHeader& h = gen.index->header();
   const auto same_key = [&](uint64_t loc) {
     RecordView r;  // (the record just written sits at log_end)
@@ -172,8 +195,8 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
     prep.kind = AppendPrep::kRewrite;
     return prep;
   }
-  Status s = CheckSizeBound(gen, prep.log_end, size, evicted, options, dir,
-                            &prep);
+  Status s =
+      CheckSizeBound(gen, prep.log_end, size, evicted, options, dir, &prep);
   if (!s.ok()) return s;
   if (prep.kind == AppendPrep::kReady) CheckLoad(gen, prep.log_end, &prep);
   if (prep.kind != AppendPrep::kReady) return prep;
@@ -189,8 +212,11 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
     prep.plan.copy_log = false;
     return prep;
   }
+  // A record written whole needs only the mapping to cover it.
   Result<bool> reserved =
-      gen.log->Reserve(prep.log_end, size, MaxLogSize(gen, options));
+      WrittenWhole(size)
+          ? Result<bool>(prep.log_end + size <= gen.log->mapped())
+          : gen.log->Reserve(prep.log_end, size, MaxLogSize(gen, options));
   if (!reserved.ok()) {
     return reserved.status().WithContext("appending to " + dir);
   }
@@ -202,9 +228,14 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
 }
 
 Status Commit(Generation& gen, std::string_view key, uint64_t tag,
-              std::string_view record, bool erase, const AppendPrep& prep,
+              const EncodedRecord& record, bool erase, const AppendPrep& prep,
               bool sync, bool* replaced) {
-  gen.log->Store(prep.log_end, record);
+  if (WrittenWhole(record.size())) {
+    Status s = AppendWhole(gen, prep.log_end, record);
+    if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
+  } else {
+    gen.log->Store(prep.log_end, record.head);
+  }
   if (sync) {
     Status s = gen.log->Sync();
     if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
@@ -215,7 +246,8 @@ Status Commit(Generation& gen, std::string_view key, uint64_t tag,
   *replaced = prep.lookup.slot >= 0;
   if (sync) {
     Status s = gen.index->Sync();
-    if (!s.ok()) return s.WithContext("syncing the index of " + gen.log->path());
+    if (!s.ok())
+      return s.WithContext("syncing the index of " + gen.log->path());
   }
   return Status::OK();
 }

@@ -47,13 +47,15 @@ struct AppendPrep {
 // `gen`. `evicted` says an evicting compaction already ran for this append:
 // if the record still does not fit max_bytes, it never will (kNoSpace).
 // Reserves log space when the record goes past the file (kNoSpace when the
-// disk refuses).
+// disk refuses), except for a large record, which Commit writes whole.
 Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
                                  uint64_t tag, uint64_t size, bool erase,
                                  bool evicted, const FileCacheOptions& options,
                                  const std::string& dir);
 
-// Steps 1 to 4: copies the record to prep.log_end, moves log_end past it,
+// Steps 1 to 4: copies the record to prep.log_end (through the mapping, or
+// a large one with one write, which may fail: kNoSpace on a full disk, with
+// nothing committed), moves log_end past it,
 // points the key's slot at it (or tombstones it for an erase) and retires
 // any later slot naming the same key. With `sync`, fdatasyncs the log
 // before and the index after; a failure of either returns an error, though
@@ -61,7 +63,7 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
 // would leave it). Sets *replaced when the record replaced or erased an
 // existing record of the key.
 Status Commit(Generation& gen, std::string_view key, uint64_t tag,
-              std::string_view record, bool erase, const AppendPrep& prep,
+              const EncodedRecord& record, bool erase, const AppendPrep& prep,
               bool sync, bool* replaced);
 
 // An erase for when the disk has no room for its record: tombstones the

@@ -12,7 +12,7 @@
 namespace ucache::memoize_internal {
 
 void CheckName(const std::string& name) {
-  if (name.empty() || name.size() > 1024) {
+  if (name.empty() || name.size() > kMaxNameBytes) {
     throw std::invalid_argument("ucache: a memoize name is 1 to 1024 bytes");
   }
   for (unsigned char c : name) {
@@ -56,14 +56,12 @@ void AppendHex64(uint64_t v, char* out) {
 
 }  // namespace
 
-void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key) {
+void WriteKeyHash(std::string_view encoded, uint64_t seed, char* out) {
   const XXH128_hash_t hash =
       XXH3_128bits_withSeed(encoded.data(), encoded.size(), seed);
-  char out[33];
   out[0] = '#';
   AppendHex64(hash.high64, out + 1);
   AppendHex64(hash.low64, out + 17);
-  key->append(out, sizeof(out));
 }
 
 }  // namespace ucache::memoize_internal

@@ -136,7 +136,7 @@ std::string HeldId(const Cache& cache, std::string_view key) {
 
 }  // namespace
 
-HeldKeyLock::HeldKeyLock(Cache& cache, const std::string& key)
+HeldKeyLock::HeldKeyLock(Cache& cache, std::string_view key)
     : lock_(cache.LockKey(key)) {
   if (lock_.held()) id_ = HeldId(cache, key);
   if (!id_.empty()) HeldKeys::Get().Add(id_);

@@ -16,8 +16,10 @@ std::string EncodeFrame(std::string_view key, std::string_view value,
   const uint32_t version = kFrameVersion;  // little-endian hosts only, as
                                            // the file format (format.h)
   std::memcpy(out.data() + kFrameMagic.size(), &version, sizeof(version));
+  fcache_internal::EncodedRecord record;
   fcache_internal::EncodeRecord(fcache_internal::kRecordPut, key, value,
-                                expires_ms, compression, &out);
+                                expires_ms, compression, &record);
+  fcache_internal::AppendFlat(record, &out);
   return out;
 }
 

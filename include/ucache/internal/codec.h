@@ -89,6 +89,11 @@ template <class T>
 inline constexpr bool kRawElement =
     std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
 
+// Before a large copy into fresh memory at [p, p + bytes): asks for
+// transparent huge pages over its 2 MiB-aligned part (a no-op below
+// 4 MiB). Only a hint on memory the caller owns; it never fails.
+void PrepareLargeDestination(void* p, size_t bytes);
+
 // Copies `bytes` into `n` elements at `out`, which the caller sized.
 template <class T>
 void CopyElements(std::string_view bytes, T* out) {

@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <cstring>
 #include <functional>
 #include <future>
 #include <memory>
@@ -77,16 +78,45 @@ using Stored =
 template <size_t J, size_t... I>
 inline constexpr bool kIgnored = ((J == I) || ...);
 
-// Validates a memoize name; throws std::invalid_argument (a programming
-// error, found on the first run).
+inline constexpr size_t kMaxNameBytes = 1024;
+// "#" and 32 hex digits.
+inline constexpr size_t kKeyHashBytes = 33;
+
+// Validates a memoize name (1 to kMaxNameBytes bytes, no control
+// characters); throws std::invalid_argument (a programming error, found on
+// the first run).
 void CheckName(const std::string& name);
 // The seed of a function's key hashes: a hash of its name, its signature
 // and the layouts of its types (Layout).
 uint64_t KeySeed(const std::string& name, const char* signature,
                  const std::string& layout);
-// Appends "#" and the 32 hex digits of the XXH3-128 hash of `encoded` (the
-// arguments' encoding) under `seed` to `key`.
-void AppendKeyHash(std::string_view encoded, uint64_t seed, std::string* key);
+// Writes "#" and the 32 hex digits of the XXH3-128 hash of `encoded` (the
+// arguments' encoding) under `seed` to the kKeyHashBytes at `out`.
+void WriteKeyHash(std::string_view encoded, uint64_t seed, char* out);
+
+// A call's stored key, "<name>#<32 hex digits>", built on the stack (a
+// checked name is at most kMaxNameBytes): a small hit spent a heap
+// allocation and its free on a std::string key before.
+class CallKey {
+ public:
+  CallKey(const std::string& name, std::string_view encoded, uint64_t seed)
+      : size_(name.size() + kKeyHashBytes) {
+    std::memcpy(data_, name.data(), name.size());
+    WriteKeyHash(encoded, seed, data_ + name.size());
+  }
+  std::string_view view() const { return {data_, size_}; }
+
+ private:
+  char data_[kMaxNameBytes + kKeyHashBytes];
+  size_t size_;
+};
+
+// True when a call's arguments are all arithmetic, so that their cereal
+// encoding is their bytes one after another, of a size known at compile
+// time.
+template <class... Args>
+inline constexpr bool kFixedSizeArgs =
+    (std::is_arithmetic_v<std::decay_t<Args>> && ...);
 // The Cache that memoize(name, fn, options) uses: one per process for each
 // set of options that resolves to the same cache (OptionsShareCache), kept
 // while any memoized function or other holder uses it.
@@ -136,7 +166,7 @@ class Workers : public std::enable_shared_from_this<Workers> {
 // and runs the function instead of waiting for itself.
 class HeldKeyLock {
  public:
-  HeldKeyLock(Cache& cache, const std::string& key);
+  HeldKeyLock(Cache& cache, std::string_view key);
   ~HeldKeyLock();
   HeldKeyLock(const HeldKeyLock&) = delete;
   HeldKeyLock& operator=(const HeldKeyLock&) = delete;
@@ -222,10 +252,13 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   using KeyFn = std::function<void(codec_internal::KeyEncoder&,
                                    const std::decay_t<Args>&...)>;
 
-  State(std::string name, Fn fn, KeyFn key_fn, std::shared_ptr<Cache> cache)
+  // `key_is_args`: `key_fn` encodes every argument as it is (AllArgs).
+  State(std::string name, Fn fn, KeyFn key_fn, bool key_is_args,
+        std::shared_ptr<Cache> cache)
       : name_(std::move(name)),
         fn_(std::move(fn)),
         key_fn_(std::move(key_fn)),
+        key_is_args_(key_is_args),
         cache_(std::move(cache)),
         seed_(KeySeed(name_, typeid(R(std::decay_t<Args>...)).name(),
                       Layout<R, std::decay_t<Args>...>())),
@@ -239,7 +272,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     if (born_ == ForkGeneration()) return *this;
     std::lock_guard<std::mutex> lock(reborn_mu_);
     if (reborn_ == nullptr) {
-      reborn_ = std::make_shared<State>(name_, fn_, key_fn_,
+      reborn_ = std::make_shared<State>(name_, fn_, key_fn_, key_is_args_,
                                         SharedCache(cache_->options()));
     }
     return reborn_->InThisProcess();
@@ -254,9 +287,10 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       ++stats_.bypassed;
       return fn_(std::forward<Param<Args>>(args)...);
     }
-    const std::string key = Key(args...);
-    if (std::optional<R> v = Lookup(key)) return std::move(*v);
-    return Fill(key, [&] { return fn_(std::forward<Param<Args>>(args)...); });
+    const CallKey key = Key(args...);
+    if (std::optional<R> v = Lookup(key.view())) return std::move(*v);
+    return Fill(key.view(),
+                [&] { return fn_(std::forward<Param<Args>>(args)...); });
   }
 
   template <class E>
@@ -268,8 +302,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       value =
           std::make_shared<const R>(fn_(std::forward<Param<Args>>(args)...));
     } else {
-      const std::string key = Key(args...);
-      if (std::optional<Cache::Hit> hit = cache_->Get(key)) {
+      const CallKey key = Key(args...);
+      if (std::optional<Cache::Hit> hit = cache_->Get(key.view())) {
         const uintptr_t at = reinterpret_cast<uintptr_t>(hit->data.data());
         if (hit->data.size() % sizeof(E) == 0 && at % alignof(E) == 0) {
           CountHit(hit->tier);
@@ -279,8 +313,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         }
         ++stats_.undecodable;
       }
-      value = std::make_shared<const R>(
-          Fill(key, [&] { return fn_(std::forward<Param<Args>>(args)...); }));
+      value = std::make_shared<const R>(Fill(
+          key.view(), [&] { return fn_(std::forward<Param<Args>>(args)...); }));
     }
     return ArrayView<E>(value->data(), value->size(), value);
   }
@@ -291,11 +325,13 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       ++stats_.bypassed;
       return Spawn(std::tuple<Stored<Args>...>(args...), std::nullopt);
     }
-    std::string key = Key(args...);
-    if (std::optional<R> v = Lookup(key)) return Ready(std::move(*v));
-    if (HeldKeyLock::ByThisThread(*cache_, key)) {
+    const CallKey call_key = Key(args...);
+    if (std::optional<R> v = Lookup(call_key.view()))
+      return Ready(std::move(*v));
+    if (HeldKeyLock::ByThisThread(*cache_, call_key.view())) {
       return RunHere(std::forward<Param<Args>>(args)...);
     }
+    std::string key(call_key.view());
     std::shared_ptr<Flight> flight;
     bool leader = false;
     {
@@ -364,15 +400,23 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         exceptions{0}, bypassed{0}, undecodable{0}, compute_nanos{0};
   };
 
-  std::string Key(const std::decay_t<Args>&... args) const {
+  CallKey Key(const std::decay_t<Args>&... args) const {
+    if constexpr (kFixedSizeArgs<Args...>) {
+      if (key_is_args_) {
+        // cereal's binary encoding of arithmetic values, without an archive
+        // or the key function: a small hit spent about a fifth of its time
+        // constructing, calling and destroying those.
+        char encoded[(sizeof(std::decay_t<Args>) + ... + 0) + 1];
+        size_t at = 0;
+        ((std::memcpy(encoded + at, &args, sizeof(args)), at += sizeof(args)),
+         ...);
+        return CallKey(name_, std::string_view(encoded, at), seed_);
+      }
+    }
     std::string encoded;
     codec_internal::KeyEncoder encoder(&encoded);
     key_fn_(encoder, args...);
-    std::string key;
-    key.reserve(name_.size() + 33);
-    key = name_;
-    AppendKeyHash(encoded, seed_, &key);
-    return key;
+    return CallKey(name_, encoded, seed_);
   }
 
   void CountHit(Tier tier) {
@@ -392,7 +436,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     }
   }
 
-  std::optional<R> Lookup(const std::string& key) {
+  std::optional<R> Lookup(std::string_view key) {
     std::optional<Cache::Hit> hit = cache_->Get(key);
     if (!hit) return std::nullopt;
     std::optional<R> value(std::in_place);
@@ -407,19 +451,19 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   // A miss: lead the computation of `key`, join the one in flight, or (for
   // recursion) compute without caching.
   template <class Compute>
-  R Fill(const std::string& key, Compute&& compute) {
+  R Fill(std::string_view key, Compute&& compute) {
     std::shared_ptr<Flight> flight;
     bool leader = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto [it, inserted] = flights_.try_emplace(key);
+      auto [it, inserted] = flights_.try_emplace(std::string(key));
       if (inserted) {
         it->second = std::make_shared<Flight>(std::this_thread::get_id());
       }
       leader = inserted;
       flight = it->second;
     }
-    if (leader) return Lead(key, *flight, compute);
+    if (leader) return Lead(key, flight, /*publish=*/false, compute);
     if (flight->leader.load() == std::this_thread::get_id()) {
       ++stats_.recursions;
       return compute();
@@ -430,8 +474,12 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   // Computes (or, after waiting for another process, reads) the value of
   // `key`, publishes it to the flight's followers, and lands the flight.
+  // `flight` is the leader's own reference; `publish` says the result must
+  // reach the flight's future even with no follower holding the flight (an
+  // acache caller holds only the future).
   template <class Compute>
-  R Lead(const std::string& key, Flight& flight, Compute&& compute) {
+  R Lead(std::string_view key, const std::shared_ptr<Flight>& flight,
+         bool publish, Compute&& compute) {
     try {
       R value = LeadUnguarded(key, compute);
       if (Inherited()) return value;
@@ -439,19 +487,22 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       // result is known never joins this flight: after an exception, it
       // computes again.
       Land(key);
-      flight.promise.set_value(value);
+      // Followers took their reference under mu_, before Land: a count of
+      // one now means nobody waits, and the copy for them (an 8 MB result:
+      // a tenth of a miss's time) is skipped.
+      if (publish || flight.use_count() > 1) flight->promise.set_value(value);
       return value;
     } catch (...) {
       if (Inherited()) throw;
       ++stats_.exceptions;
       Land(key);
-      flight.promise.set_exception(std::current_exception());
+      flight->promise.set_exception(std::current_exception());
       throw;
     }
   }
 
   template <class Compute>
-  R LeadUnguarded(const std::string& key, Compute&& compute) {
+  R LeadUnguarded(std::string_view key, Compute&& compute) {
     // This thread holds the key's lock already, through another handle:
     // recursion, which must not wait for itself.
     if (HeldKeyLock::ByThisThread(*cache_, key)) {
@@ -492,18 +543,24 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         std::chrono::duration_cast<std::chrono::nanoseconds>(
             std::chrono::steady_clock::now() - start)
             .count());
-    std::string bytes;
-    Codec<R>::Encode(value, &bytes);
-    cache_->Put(key, bytes);
+    if constexpr (Codec<R>::kRaw) {
+      // Stored from the value itself: the 8 MB miss's store copied it once
+      // more into an encoding first.
+      cache_->Put(key, Codec<R>::Bytes(value));
+    } else {
+      std::string bytes;
+      Codec<R>::Encode(value, &bytes);
+      cache_->Put(key, bytes);
+    }
     return value;
   }
 
   // True in a forked child (see InThisProcess).
   bool Inherited() const { return born_ != ForkGeneration(); }
 
-  void Land(const std::string& key) {
+  void Land(std::string_view key) {
     std::lock_guard<std::mutex> lock(mu_);
-    flights_.erase(key);
+    flights_.erase(std::string(key));
   }
 
   // Recursion from acache: the function, run in the calling thread.
@@ -558,7 +615,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
           if (scope) in_scope.emplace(*scope);
           flight.second->leader.store(std::this_thread::get_id());
           try {
-            self->Lead(flight.first, *flight.second,
+            self->Lead(flight.first, flight.second, /*publish=*/true,
                        [&] { return std::apply(self->fn_, args); });
           } catch (...) {
             // Delivered through the flight's future.
@@ -575,6 +632,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   const std::string name_;
   const Fn fn_;
   const KeyFn key_fn_;
+  const bool key_is_args_;
   const std::shared_ptr<Cache> cache_;
   const uint64_t seed_;
   const uint64_t born_;  // the ForkGeneration this state belongs to
@@ -683,8 +741,9 @@ auto Make(std::string name, F fn, Open&& open, KeySpec key) {
     using T = Types<Sig>;
     using StateType = typename T::StateType;
     CheckName(name);
-    auto state = std::make_shared<StateType>(std::move(name), std::move(fn),
-                                             T::KeyFn(std::move(key)), open());
+    auto state = std::make_shared<StateType>(
+        std::move(name), std::move(fn), T::KeyFn(std::move(key)),
+        std::is_same_v<KeySpec, AllArgs>, open());
     // The handles' last copy waits (a while) for the function's acache
     // threads, so that a handle destroyed at exit does not leave one running
     // while the process tears down what it uses. The threads' own shares
