@@ -113,6 +113,18 @@ TEST(FallbackCacheTest, TtlWithFakeClock) {
   EXPECT_EQ(cache.GetStats().entries, 1u);
 }
 
+// `now + ttl` used to overflow for a TTL near milliseconds::max(): the
+// value expired at once, though the caller asked for practically forever.
+TEST(FallbackCacheTest, HugeTtlMeansForever) {
+  std::atomic<int64_t> now{1000};
+  FallbackCacheOptions options;
+  options.clock = [&] { return now.load(); };
+  FallbackCache cache(options);
+  cache.Put("k", "v", milliseconds::max());
+  now += 1'000'000'000;
+  EXPECT_EQ(GetOrMiss(cache, "k"), "v");
+}
+
 TEST(FallbackCacheTest, ExactStats) {
   FallbackCache cache(Bounds(2, size_t{64} << 20));
   cache.Put("a", "1");

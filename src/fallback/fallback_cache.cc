@@ -5,6 +5,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "src/common/expiry.h"
 #include "src/common/steady_clock.h"
 
 namespace ucache {
@@ -18,7 +19,7 @@ class FallbackCache::Impl {
 
   void Put(std::string_view key, std::string_view value,
            std::chrono::milliseconds ttl) {
-    const int64_t expiry = ttl.count() > 0 ? clock_() + ttl.count() : 0;
+    const int64_t expiry = ttl.count() > 0 ? ExpiryAfter(clock_(), ttl.count()) : 0;
     std::lock_guard<std::mutex> lock(mu_);
     RemoveLocked(key);
     if (max_bytes_ != 0 && key.size() + value.size() > max_bytes_) return;

@@ -10,6 +10,7 @@
 #include <shared_mutex>
 #include <vector>
 
+#include "src/common/expiry.h"
 #include "src/fcache/compactor.h"
 #include "src/fcache/file_handle.h"
 #include "src/fcache/format.h"
@@ -601,13 +602,8 @@ Status FileCache::Impl::Put(std::string_view key, std::string_view value,
   }
   if (ttl.count() < 0) return Status::InvalidArgument("negative ttl");
   if (ttl.count() == 0) ttl = options_.default_ttl;
-  // A TTL past the end of int64 milliseconds is forever, not an overflow.
-  const int64_t now = env_->NowMillis();
   const int64_t expires =
-      ttl.count() <= 0 ? 0
-      : ttl.count() > std::numeric_limits<int64_t>::max() - now
-          ? 0
-          : now + ttl.count();
+      ttl.count() > 0 ? ExpiryAfter(env_->NowMillis(), ttl.count()) : 0;
   EncodedRecord record;
   fcache_internal::EncodeRecord(fcache_internal::kRecordPut, key, value,
                                 expires, options_, &record);

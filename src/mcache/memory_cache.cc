@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "src/common/expiry.h"
 #include "src/common/steady_clock.h"
 #include "src/mcache/policy_factory.h"
 #include "src/mcache/shard.h"
@@ -96,11 +97,7 @@ Status MemoryCache::Put(std::string_view key, std::string_view value,
   if (ttl.count() == 0) ttl = impl_->options_.default_ttl;
   int64_t expires_at = 0;  // never
   if (ttl.count() != 0) {
-    const int64_t now = impl_->clock_();
-    // Saturate: a TTL beyond the clock's range means never in practice.
-    expires_at = ttl.count() > std::numeric_limits<int64_t>::max() - now
-                     ? std::numeric_limits<int64_t>::max()
-                     : now + ttl.count();
+    expires_at = ExpiryAfter(impl_->clock_(), ttl.count());
   }
   // The copy is made before taking the shard's lock.
   auto shared = std::make_shared<const std::string>(value);
