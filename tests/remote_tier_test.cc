@@ -125,6 +125,12 @@ TEST(RemoteTierTest, TwoMachinesComputeEachKeyOnce) {
       std::atomic<int> computed{0};
       Options o = WithRemote(dirs[m], server.unix_url());
       o.remote_options.write_behind = true;
+      // What is tested is the lease, not the timeouts: on a loaded machine
+      // (CI runs two tests at once, sanitizers slow everything) a 300 ms
+      // bound trips the breaker, and calls rightly compute without the
+      // remote tier.
+      o.remote_options.operation_timeout = std::chrono::milliseconds(20000);
+      o.remote_options.connect_timeout = std::chrono::milliseconds(5000);
       auto square = memoize(
           "square/v1",
           [&computed](int x) {
