@@ -29,21 +29,6 @@ using std::chrono::milliseconds;
 // A format version this ucache does not know yet.
 constexpr uint32_t kNewerVersion = fcache_internal::kFormatVersion + 1;
 
-std::unique_ptr<FileCache> OpenOrDie(const std::string& dir,
-                                     const FileCacheOptions& options = {}) {
-  Result<std::unique_ptr<FileCache>> cache = FileCache::Open(dir, options);
-  EXPECT_OK(cache);
-  return cache.ok() ? std::move(*cache) : nullptr;
-}
-
-std::string GetOrMiss(FileCache& cache, std::string_view key) {
-  std::string value;
-  Status s = cache.Get(key, &value);
-  if (s.IsNotFound()) return "<miss>";
-  EXPECT_OK(s);
-  return value;
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), {});
@@ -71,7 +56,7 @@ std::string LogPath(const std::string& dir) {
 
 TEST(FileCacheTest, PutGetOverwriteErase) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.Sub("store"));
+  auto cache = OpenStore(tmp.Sub("store"));
   ASSERT_NE(cache, nullptr);
   EXPECT_EQ(GetOrMiss(*cache, "k"), "<miss>");
   ASSERT_OK(cache->Put("k", "v1"));
@@ -89,7 +74,7 @@ TEST(FileCacheTest, PutGetOverwriteErase) {
 
 TEST(FileCacheTest, BinaryKeysAndValuesAndEmptyValue) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   const std::string key("a\0b\xff", 4);
   const std::string value("\0\1\2\0", 4);
   ASSERT_OK(cache->Put(key, value));
@@ -101,7 +86,7 @@ TEST(FileCacheTest, BinaryKeysAndValuesAndEmptyValue) {
 
 TEST(FileCacheTest, RejectsBadArguments) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   EXPECT_EQ(cache->Put("", "v").code(), Status::Code::kInvalidArgument);
   EXPECT_EQ(
       cache->Put(std::string(FileCache::kMaxKeyBytes + 1, 'k'), "v").code(),
@@ -118,7 +103,7 @@ TEST(FileCacheTest, PersistsAcrossReopen) {
   std::mt19937_64 rng(1);
   std::map<std::string, std::string> expected;
   {
-    auto cache = OpenOrDie(tmp.path());
+    auto cache = OpenStore(tmp.path());
     for (int i = 0; i < 3000; ++i) {
       std::string key = "key" + std::to_string(i);
       std::string value = RandomBytes(rng, rng() % 600);
@@ -131,7 +116,7 @@ TEST(FileCacheTest, PersistsAcrossReopen) {
       expected.erase(key);
     }
   }
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   for (int i = 0; i < 3000; ++i) {
     std::string key = "key" + std::to_string(i);
     auto it = expected.find(key);
@@ -148,8 +133,8 @@ TEST(FileCacheTest, PersistsAcrossReopen) {
 
 TEST(FileCacheTest, SecondHandleSeesWritesWithoutReopening) {
   TempDir tmp;
-  auto a = OpenOrDie(tmp.path());
-  auto b = OpenOrDie(tmp.path());
+  auto a = OpenStore(tmp.path());
+  auto b = OpenStore(tmp.path());
   ASSERT_OK(a->Put("x", "1"));
   EXPECT_EQ(GetOrMiss(*b, "x"), "1");
   // Enough writes to force new generations (index growth, compaction).
@@ -190,14 +175,14 @@ class CompactingEnv : public FaultEnv {
 TEST(FileCacheTest, ReadOutlastsGenerationsPublishedUnderIt) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  auto writer = OpenOrDie(dir);
+  auto writer = OpenStore(dir);
   ASSERT_NE(writer, nullptr);
   ASSERT_OK(writer->Put("k", "v"));
   FileCache* other = nullptr;
   auto env = std::make_shared<CompactingEnv>(&other, 40);
   FileCacheOptions options;
   options.env = env;
-  auto reader = OpenOrDie(dir, options);
+  auto reader = OpenStore(dir, options);
   ASSERT_NE(reader, nullptr);
   other = writer.get();
   ASSERT_OK(writer->Compact());  // the reader's generation is superseded
@@ -211,7 +196,7 @@ TEST(FileCacheTest, ReadOutlastsGenerationsPublishedUnderIt) {
 // overflow, and the value never read back although Put said OK.
 TEST(FileCacheTest, HugeTtlMeansForever) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   ASSERT_OK(cache->Put("k", "v", milliseconds::max()));
   EXPECT_EQ(GetOrMiss(*cache, "k"), "v");
   ASSERT_OK(cache->Put("k2", "v2",
@@ -221,7 +206,7 @@ TEST(FileCacheTest, HugeTtlMeansForever) {
 
 TEST(FileCacheTest, ListsKeys) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   ASSERT_OK(cache->Put("a", "1"));
   ASSERT_OK(cache->Put("b", "2"));
   ASSERT_OK(cache->Put("c", "3"));
@@ -233,7 +218,7 @@ TEST(FileCacheTest, ListsKeys) {
 
 TEST(FileCacheTest, ClearEmptiesAndShrinks) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   for (int i = 0; i < 100; ++i) {
     ASSERT_OK(cache->Put("k" + std::to_string(i), std::string(10000, 'x')));
   }
@@ -255,7 +240,7 @@ TEST(FileCacheTest, TtlWithFakeClock) {
   FileCacheOptions options;
   options.env = env;
   options.default_ttl = milliseconds(500);
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   ASSERT_OK(cache->Put("short", "s", milliseconds(100)));
   ASSERT_OK(cache->Put("default", "d"));
   env->AdvanceMillis(99);
@@ -269,7 +254,7 @@ TEST(FileCacheTest, TtlWithFakeClock) {
   // Expiry is persisted wall time: a reopened store agrees.
   ASSERT_OK(cache->Put("long", "l", milliseconds(10'000)));
   cache.reset();
-  cache = OpenOrDie(tmp.path(), options);
+  cache = OpenStore(tmp.path(), options);
   EXPECT_EQ(GetOrMiss(*cache, "long"), "l");
   env->AdvanceMillis(10'000);
   EXPECT_EQ(GetOrMiss(*cache, "long"), "<miss>");
@@ -292,7 +277,7 @@ TEST(FileCacheTest, CompressesCompressibleValuesOnly) {
     FileCacheOptions options;
     options.compression = c;
     auto cache =
-        OpenOrDie(tmp.Sub(c == Compression::kLz4 ? "lz4" : "hc"), options);
+        OpenStore(tmp.Sub(c == Compression::kLz4 ? "lz4" : "hc"), options);
     const std::string text(100000, 'a');
     ASSERT_OK(cache->Put("text", text));
     auto stats = cache->GetStats();
@@ -304,7 +289,7 @@ TEST(FileCacheTest, CompressesCompressibleValuesOnly) {
     EXPECT_EQ(view.data(), text);
   }
   FileCacheOptions options;
-  auto cache = OpenOrDie(tmp.Sub("random"), options);
+  auto cache = OpenStore(tmp.Sub("random"), options);
   std::mt19937_64 rng(2);
   const std::string noise = RandomBytes(rng, 100000);
   ASSERT_OK(cache->Put("noise", noise));
@@ -315,7 +300,7 @@ TEST(FileCacheTest, CompressesCompressibleValuesOnly) {
   EXPECT_DOUBLE_EQ(cache->GetStats()->compression_ratio(), 1.0);
 
   options.compression = Compression::kNone;
-  auto plain = OpenOrDie(tmp.Sub("plain"), options);
+  auto plain = OpenStore(tmp.Sub("plain"), options);
   ASSERT_OK(plain->Put("text", std::string(5000, 'b')));
   ASSERT_OK(plain->GetView("text", &view));
   EXPECT_TRUE(view.zero_copy());
@@ -325,7 +310,7 @@ TEST(FileCacheTest, CompressesCompressibleValuesOnly) {
 // stores it raw without a full attempt, even when the rest would shrink.
 TEST(FileCacheTest, LargeValuesAreJudgedByTheirPrefix) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   std::mt19937_64 rng(3);
   const std::string noisy_head =
       RandomBytes(rng, 64 << 10) + std::string(1 << 20, 'z');
@@ -352,7 +337,7 @@ TEST(FileCacheTest, LargeRecordsWrittenWholeReadBack) {
   FileCacheOptions options;
   options.env = env;
   options.compression = Compression::kNone;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   std::mt19937_64 rng(5);
   std::vector<std::string> values;
   for (size_t n :
@@ -362,7 +347,7 @@ TEST(FileCacheTest, LargeRecordsWrittenWholeReadBack) {
     ASSERT_OK(cache->Put("k" + std::to_string(values.size()), values.back()));
   }
   ASSERT_OK(cache->Put("k1", values[4]));  // an overwrite
-  auto other = OpenOrDie(tmp.path(), options);
+  auto other = OpenStore(tmp.path(), options);
   for (FileCache* c : {cache.get(), other.get()}) {
     EXPECT_TRUE(GetOrMiss(*c, "k1") == values[4]);
     for (size_t i = 1; i < values.size(); ++i) {
@@ -389,7 +374,7 @@ TEST(FileCacheTest, ViewSurvivesOverwriteCompactionAndClose) {
   TempDir tmp;
   FileCacheOptions options;
   options.compression = Compression::kNone;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   std::vector<double> array(1 << 16);
   for (size_t i = 0; i < array.size(); ++i) array[i] = i * 0.5;
   const std::string bytes(reinterpret_cast<const char*>(array.data()),
@@ -429,7 +414,7 @@ TEST(FileCacheTest, SmallViewsRecheckEveryTimeAndGetAlwaysRechecks) {
   TempDir tmp;
   FileCacheOptions options;
   options.compression = Compression::kNone;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   std::mt19937_64 rng(11);
   const std::string small = RandomBytes(rng, 100);
   const std::string large = RandomBytes(rng, 64 << 10);
@@ -457,8 +442,8 @@ TEST(FileCacheTest, VerifiedViewsDoNotCarryAcrossGenerations) {
   TempDir tmp;
   FileCacheOptions options;
   options.compression = Compression::kNone;
-  auto reader = OpenOrDie(tmp.path(), options);
-  auto writer = OpenOrDie(tmp.path(), options);
+  auto reader = OpenStore(tmp.path(), options);
+  auto writer = OpenStore(tmp.path(), options);
   std::mt19937_64 rng(12);
   const std::string v1 = RandomBytes(rng, 256 << 10);
   const std::string v2 = RandomBytes(rng, 256 << 10);
@@ -482,7 +467,7 @@ TEST(FileCacheTest, MaxBytesEvictsOldestFirst) {
   FileCacheOptions options;
   options.compression = Compression::kNone;
   options.max_bytes = 1 << 20;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   const std::string value(10000, 'v');
   for (int i = 0; i < 300; ++i) {
     ASSERT_OK(cache->Put("k" + std::to_string(i), value));
@@ -511,7 +496,7 @@ TEST(FileCacheTest, AutoCompactionReclaimsDeadBytes) {
   FileCacheOptions options;
   options.compression = Compression::kNone;
   options.compaction_min_bytes = 1 << 20;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   const std::string value(4000, 'v');
   for (int round = 0; round < 50; ++round) {
     for (int i = 0; i < 20; ++i)
@@ -527,7 +512,7 @@ TEST(FileCacheTest, AutoCompactionReclaimsDeadBytes) {
 
 TEST(FileCacheTest, CompactReportsProgressAndKeepsValues) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   std::mt19937_64 rng(3);
   std::map<std::string, std::string> expected;
   for (int i = 0; i < 2000; ++i) {
@@ -556,7 +541,7 @@ TEST(FileCacheTest, CompactProgressReachesTotalWhenDroppingCorruptRecords) {
   TempDir tmp;
   FileCacheOptions options;
   options.compression = Compression::kNone;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   const std::string marker(4096, 'm');
   ASSERT_OK(cache->Put("damaged", marker));
   ASSERT_OK(cache->Put("intact", std::string(4096, 'i')));
@@ -579,7 +564,7 @@ TEST(FileCacheTest, CompactProgressReachesTotalWhenDroppingCorruptRecords) {
 
 TEST(FileCacheTest, ConcurrentThreadsOnOneHandle) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -636,10 +621,10 @@ TEST(FileCacheTest, ReadOnlyDoesNotCreateOrWrite) {
   struct stat st;
   EXPECT_NE(stat(tmp.Sub("missing").c_str(), &st), 0);
   {
-    auto rw = OpenOrDie(tmp.Sub("s"));
+    auto rw = OpenStore(tmp.Sub("s"));
     ASSERT_OK(rw->Put("k", "v"));
   }
-  auto cache = OpenOrDie(tmp.Sub("s"), ro);
+  auto cache = OpenStore(tmp.Sub("s"), ro);
   EXPECT_EQ(GetOrMiss(*cache, "k"), "v");
   EXPECT_FALSE(cache->Put("k", "w").ok());
   EXPECT_FALSE(cache->Erase("k").ok());
@@ -648,7 +633,7 @@ TEST(FileCacheTest, ReadOnlyDoesNotCreateOrWrite) {
 
 TEST(FileCacheTest, RefusesNewerFormatWithClearMessage) {
   TempDir tmp;
-  { ASSERT_OK(OpenOrDie(tmp.path())->Put("k", "v")); }
+  { ASSERT_OK(OpenStore(tmp.path())->Put("k", "v")); }
   const std::string index = SetPreludeVersion(tmp.Sub("index"), kNewerVersion);
   auto cache = FileCache::Open(tmp.path());
   EXPECT_EQ(cache.status().code(), Status::Code::kVersionTooNew);
@@ -662,7 +647,7 @@ TEST(FileCacheTest, RefusesNewerFormatWithClearMessage) {
 
 TEST(FileCacheTest, RefusesNewerFormatEvenWithAShortIndex) {
   TempDir tmp;
-  { ASSERT_OK(OpenOrDie(tmp.path())->Put("k", "v")); }
+  { ASSERT_OK(OpenStore(tmp.path())->Put("k", "v")); }
   // A newer version may lay out its index differently: only the prelude is
   // promised, so a short index must still be refused as newer, not rebuilt.
   const std::string index =
@@ -675,7 +660,7 @@ TEST(FileCacheTest, RefusesNewerFormatEvenWithAShortIndex) {
 
 TEST(FileCacheTest, RecoveryNeverDiscardsALogOfANewerFormat) {
   TempDir tmp;
-  { ASSERT_OK(OpenOrDie(tmp.path())->Put("k", "v")); }
+  { ASSERT_OK(OpenStore(tmp.path())->Put("k", "v")); }
   ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
   const std::string log = SetPreludeVersion(LogPath(tmp.path()), kNewerVersion);
   EXPECT_EQ(FileCache::Open(tmp.path()).status().code(),
@@ -696,7 +681,7 @@ uint32_t PreludeVersion(const std::string& path) {
 TEST(FileCacheTest, RewritesAFormat1StoreAsTheCurrentFormat) {
   TempDir tmp;
   {
-    auto cache = OpenOrDie(tmp.path());
+    auto cache = OpenStore(tmp.path());
     ASSERT_OK(cache->Put("a", "1"));
     ASSERT_OK(cache->Put("c", std::string(5000, 'c')));
   }
@@ -706,11 +691,11 @@ TEST(FileCacheTest, RewritesAFormat1StoreAsTheCurrentFormat) {
   FileCacheOptions ro;
   ro.read_only = true;
   {
-    auto reader = OpenOrDie(tmp.path(), ro);
+    auto reader = OpenStore(tmp.path(), ro);
     EXPECT_EQ(GetOrMiss(*reader, "a"), "1");
     EXPECT_EQ(PreludeVersion(tmp.Sub("index")), 1u);
   }
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   EXPECT_EQ(GetOrMiss(*cache, "a"), "1");
   EXPECT_EQ(GetOrMiss(*cache, "c"), std::string(5000, 'c'));
   EXPECT_EQ(PreludeVersion(tmp.Sub("index")), fcache_internal::kFormatVersion);
@@ -726,13 +711,13 @@ TEST(FileCacheTest, RewritesAFormat1StoreAsTheCurrentFormat) {
 
 TEST(FileCacheTest, RecoveryMovesHandlesOffTheDamagedIndex) {
   TempDir tmp;
-  auto old_handle = OpenOrDie(tmp.path());
+  auto old_handle = OpenStore(tmp.path());
   ASSERT_OK(old_handle->Put("k", "v1"));
   // Damage the index's magic on disk; the open handle keeps its mapping.
   std::string index = ReadFile(tmp.Sub("index"));
   index[0] ^= 0x01;
   WriteFile(tmp.Sub("index"), index);
-  auto rebuilt = OpenOrDie(tmp.path());  // rebuilds the index from the log
+  auto rebuilt = OpenStore(tmp.path());  // rebuilds the index from the log
   ASSERT_OK(rebuilt->Put("k", "v2"));
   // The old handle must move to the rebuilt index, not serve "v1".
   EXPECT_EQ(GetOrMiss(*old_handle, "k"), "v2");
@@ -741,7 +726,7 @@ TEST(FileCacheTest, RecoveryMovesHandlesOffTheDamagedIndex) {
 TEST(FileCacheTest, RebuildsLostIndexFromLog) {
   TempDir tmp;
   {
-    auto cache = OpenOrDie(tmp.path());
+    auto cache = OpenStore(tmp.path());
     ASSERT_OK(cache->Put("a", "1"));
     ASSERT_OK(cache->Put("b", "2"));
     ASSERT_OK(cache->Put("a", "3"));
@@ -749,7 +734,7 @@ TEST(FileCacheTest, RebuildsLostIndexFromLog) {
     ASSERT_OK(cache->Put("c", std::string(5000, 'c')));
   }
   ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
-  auto cache = OpenOrDie(tmp.path());
+  auto cache = OpenStore(tmp.path());
   EXPECT_EQ(GetOrMiss(*cache, "a"), "3");
   EXPECT_EQ(GetOrMiss(*cache, "b"), "<miss>");
   EXPECT_EQ(GetOrMiss(*cache, "c"), std::string(5000, 'c'));
@@ -759,7 +744,7 @@ TEST(FileCacheTest, RebuildsLostIndexFromLog) {
 TEST(FileCacheTest, FilesArePrivateWhateverTheUmask) {
   TempDir tmp;
   const mode_t old = umask(0);
-  { ASSERT_OK(OpenOrDie(tmp.Sub("a/b/store"))->Put("k", "v")); }
+  { ASSERT_OK(OpenStore(tmp.Sub("a/b/store"))->Put("k", "v")); }
   umask(old);
   struct stat st;
   ASSERT_EQ(stat(tmp.Sub("a/b/store").c_str(), &st), 0);
@@ -772,7 +757,7 @@ TEST(FileCacheTest, FilesArePrivateWhateverTheUmask) {
 
 TEST(FileCacheTest, RefusesSymlinkedStoreAndForeignOwner) {
   TempDir tmp;
-  { ASSERT_OK(OpenOrDie(tmp.Sub("real"))->Put("k", "v")); }
+  { ASSERT_OK(OpenStore(tmp.Sub("real"))->Put("k", "v")); }
   ASSERT_EQ(symlink(tmp.Sub("real").c_str(), tmp.Sub("link").c_str()), 0);
   EXPECT_EQ(FileCache::Open(tmp.Sub("link")).status().code(),
             Status::Code::kPermissionDenied);
@@ -789,7 +774,7 @@ TEST(FileCacheTest, FullDiskIsAnErrorAndLosesNothing) {
   auto env = std::make_shared<FaultEnv>();
   FileCacheOptions options;
   options.env = env;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   ASSERT_OK(cache->Put("kept", "value"));
   std::mt19937_64 rng(4);
   const std::string big = RandomBytes(rng, 5000);  // incompressible
@@ -811,7 +796,7 @@ TEST(FileCacheTest, PutsReserveSpaceInChunks) {
   auto env = std::make_shared<FaultEnv>();
   FileCacheOptions options;
   options.env = env;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   env->ResetCalls();
   const std::string value(100, 'v');
   for (int i = 0; i < 5000; ++i) {
@@ -836,7 +821,7 @@ TEST(FileCacheTest, FailedReservationIsNoSpaceAndReadsKeepWorking) {
   FileCacheOptions options;
   options.env = env;
   options.compression = Compression::kNone;
-  auto cache = OpenOrDie(tmp.path(), options);
+  auto cache = OpenStore(tmp.path(), options);
   std::mt19937_64 rng(13);
   std::map<std::string, std::string> model;
   for (int i = 0; i < 50; ++i) {
@@ -878,11 +863,11 @@ TEST(FileCacheTest, FailedReservationIsNoSpaceAndReadsKeepWorking) {
 // replaces or removes a version, read-only handles included.
 TEST(FileCacheTest, ChangeCountMovesOnEveryReplacementOrRemoval) {
   TempDir tmp;
-  auto writer = OpenOrDie(tmp.Sub("store"));
+  auto writer = OpenStore(tmp.Sub("store"));
   FileCacheOptions ro;
   ro.read_only = true;
   ASSERT_OK(writer->Put("k", "v1"));
-  auto reader = OpenOrDie(tmp.Sub("store"), ro);
+  auto reader = OpenStore(tmp.Sub("store"), ro);
   uint64_t last = reader->ChangeCount();
   EXPECT_EQ(writer->ChangeCount(), last);
   auto moved = [&] {
@@ -905,7 +890,7 @@ TEST(FileCacheTest, ChangeCountMovesOnEveryReplacementOrRemoval) {
 
 TEST(FileCacheTest, VersionNamesTheCurrentRecord) {
   TempDir tmp;
-  auto cache = OpenOrDie(tmp.Sub("store"));
+  auto cache = OpenStore(tmp.Sub("store"));
   uint64_t put_version = 0;
   ASSERT_OK(cache->Put("k", "v1", std::chrono::milliseconds(0), &put_version));
   ValueView view;
@@ -925,11 +910,11 @@ TEST(FileCacheTest, VersionNamesTheCurrentRecord) {
 
 TEST(FileCacheTest, ReadOnlyHandleWithoutLockFileSeesChangeEveryCall) {
   TempDir tmp;
-  ASSERT_OK(OpenOrDie(tmp.Sub("store"))->Put("k", "v"));
+  ASSERT_OK(OpenStore(tmp.Sub("store"))->Put("k", "v"));
   ASSERT_EQ(unlink(tmp.Sub("store/lock").c_str()), 0);
   FileCacheOptions ro;
   ro.read_only = true;
-  auto reader = OpenOrDie(tmp.Sub("store"), ro);
+  auto reader = OpenStore(tmp.Sub("store"), ro);
   EXPECT_NE(reader->ChangeCount(), reader->ChangeCount());
   EXPECT_EQ(GetOrMiss(*reader, "k"), "v");
 }

@@ -391,20 +391,10 @@ int TmpfsChild(const std::string& mount_dir, TmpfsReport* r) {
 }
 
 TEST(FullDiskTmpfsTest, FillRealTmpfs) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
   TempDir tmp;
   const std::string mnt = tmp.Sub("tmpfs");
-  ASSERT_EQ(mkdir(mnt.c_str(), 0700), 0);
-  if (mount("tmpfs", mnt.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-            "size=2m,mode=0700") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
-  }
-  struct Unmount {
-    std::string dir;
-    ~Unmount() {
-      if (umount(dir.c_str()) != 0) umount2(dir.c_str(), MNT_DETACH);
-    }
-  } unmount{mnt};
+  ScopedTmpfs tmpfs(mnt, "2m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.why();
 
   Shared<TmpfsReport> r;
   const pid_t pid = Spawn([&] {

@@ -32,21 +32,6 @@ using std::chrono::milliseconds;
 
 constexpr milliseconds kChildTimeout(30000);
 
-std::unique_ptr<FileCache> OpenOrDie(const std::string& dir,
-                                     FileCacheOptions options = {}) {
-  Result<std::unique_ptr<FileCache>> cache = FileCache::Open(dir, options);
-  EXPECT_OK(cache);
-  return cache.ok() ? std::move(*cache) : nullptr;
-}
-
-std::string GetOrMiss(FileCache& cache, std::string_view key) {
-  std::string value;
-  Status s = cache.Get(key, &value);
-  if (s.IsNotFound()) return "<miss>";
-  EXPECT_OK(s);
-  return value;
-}
-
 // In a child process, opens `dir` and compacts it, dying as FaultEnv's
 // CrashAt (`after` false) or CrashAfter (`after` true) of the first
 // `op` call of the compaction says. Expects the child to die that way.
@@ -84,7 +69,7 @@ Publication ReadPublication(const std::string& dir) {
 TEST(GenerationTest, PublicationsAnnounceAndCommitTheirGeneration) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  auto cache = OpenOrDie(dir);
+  auto cache = OpenStore(dir);
   ASSERT_NE(cache, nullptr);
   ASSERT_OK(cache->Put("k", "v"));
   ASSERT_OK(cache->Compact());
@@ -103,7 +88,7 @@ TEST(GenerationTest, PublicationsAnnounceAndCommitTheirGeneration) {
 TEST(GenerationTest, NextGenerationPassesTheRecordButNotGarbage) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  ASSERT_NE(OpenOrDie(dir), nullptr);
+  ASSERT_NE(OpenStore(dir), nullptr);
   auto env = NewPosixEnv();
   auto lock = fcache_internal::LockFile::Open(env, dir);
   ASSERT_OK(lock);
@@ -126,12 +111,12 @@ TEST(GenerationTest, NextGenerationPassesTheRecordButNotGarbage) {
 TEST(GenerationTest, WriterBehindOnTheLogMovesOffAnIndexRenamedAway) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  auto survivor = OpenOrDie(dir);
+  auto survivor = OpenStore(dir);
   ASSERT_NE(survivor, nullptr);
   ASSERT_OK(survivor->Put("k", "v1"));
   {
     // Past the survivor's reservation, so that it is behind on the file.
-    auto other = OpenOrDie(dir);
+    auto other = OpenStore(dir);
     ASSERT_NE(other, nullptr);
     ASSERT_OK(other->Put("big", std::string(8 << 20, 'x')));
   }
@@ -139,7 +124,7 @@ TEST(GenerationTest, WriterBehindOnTheLogMovesOffAnIndexRenamedAway) {
 
   ASSERT_OK(survivor->Put("k", "v2"));
   ASSERT_OK(survivor->Sync());
-  auto fresh = OpenOrDie(dir);
+  auto fresh = OpenStore(dir);
   ASSERT_NE(fresh, nullptr);
   EXPECT_EQ(GetOrMiss(*fresh, "k"), "v2") << "the write went to a dead index";
   EXPECT_EQ(GetOrMiss(*survivor, "k"), "v2");
@@ -154,18 +139,18 @@ TEST(GenerationTest, ReadOnlyHandleSeesWritesAfterAPublisherDiedOnRename) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   {
-    auto writer = OpenOrDie(dir);
+    auto writer = OpenStore(dir);
     ASSERT_NE(writer, nullptr);
     ASSERT_OK(writer->Put("k", "v1"));
   }
   FileCacheOptions ro;
   ro.read_only = true;
-  auto reader = OpenOrDie(dir, ro);
+  auto reader = OpenStore(dir, ro);
   ASSERT_NE(reader, nullptr);
   EXPECT_EQ(GetOrMiss(*reader, "k"), "v1");
   CompactAndDie(dir, FaultEnv::Op::kRename, /*after=*/true);
 
-  auto writer = OpenOrDie(dir);
+  auto writer = OpenStore(dir);
   ASSERT_NE(writer, nullptr);
   ASSERT_OK(writer->Put("k", "v2"));
   EXPECT_EQ(GetOrMiss(*reader, "k"), "v2");
@@ -185,7 +170,7 @@ class PublisherDiesWhileOpeningEnv : public FaultEnv {
     if (!writable && !fired_) {
       fired_ = true;
       CompactAndDie(dir_, FaultEnv::Op::kRename, /*after=*/true);
-      auto writer = OpenOrDie(dir_);
+      auto writer = OpenStore(dir_);
       EXPECT_OK(writer->Put("k", "synced v2"));
       EXPECT_OK(writer->Sync());
     }
@@ -205,18 +190,18 @@ TEST(GenerationTest, OpenCleanupNeverRemovesTheCurrentLog) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   {
-    auto writer = OpenOrDie(dir);
+    auto writer = OpenStore(dir);
     ASSERT_NE(writer, nullptr);
     ASSERT_OK(writer->Put("k", "v1"));
   }
   auto env = std::make_shared<PublisherDiesWhileOpeningEnv>(dir);
   FileCacheOptions options;
   options.env = env;
-  auto opener = OpenOrDie(dir, options);
+  auto opener = OpenStore(dir, options);
   ASSERT_NE(opener, nullptr);
   ASSERT_TRUE(env->fired());
   EXPECT_EQ(GetOrMiss(*opener, "k"), "synced v2");
-  auto fresh = OpenOrDie(dir);
+  auto fresh = OpenStore(dir);
   ASSERT_NE(fresh, nullptr);
   EXPECT_EQ(GetOrMiss(*fresh, "k"), "synced v2");
   Result<FileCacheStats> stats = fresh->GetStats();
@@ -247,7 +232,7 @@ TEST_P(RecoveryAfterCrashedCompactionTest, NeverBringsBackOlderValues) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   {
-    auto writer = OpenOrDie(dir);
+    auto writer = OpenStore(dir);
     ASSERT_NE(writer, nullptr);
     ASSERT_OK(writer->Put("k", "v1"));
     ASSERT_OK(writer->Put("e", "erased later"));
@@ -260,7 +245,7 @@ TEST_P(RecoveryAfterCrashedCompactionTest, NeverBringsBackOlderValues) {
   } else {
     DamageIndexPrelude(dir);
   }
-  auto recovered = OpenOrDie(dir);
+  auto recovered = OpenStore(dir);
   ASSERT_NE(recovered, nullptr);
   EXPECT_EQ(GetOrMiss(*recovered, "k"), "v2");
   EXPECT_EQ(GetOrMiss(*recovered, "e"), "<miss>");
@@ -275,18 +260,18 @@ INSTANTIATE_TEST_SUITE_P(IndexLostOrDamaged, RecoveryAfterCrashedCompactionTest,
 TEST(GenerationTest, WritableHandleRecoversAnIndexDamagedUnderIt) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  auto cache = OpenOrDie(dir);
+  auto cache = OpenStore(dir);
   ASSERT_NE(cache, nullptr);
   ASSERT_OK(cache->Put("k", "v"));
   {
-    auto other = OpenOrDie(dir);
+    auto other = OpenStore(dir);
     ASSERT_NE(other, nullptr);
     ASSERT_OK(other->Compact());
   }
   DamageIndexPrelude(dir);
   EXPECT_EQ(GetOrMiss(*cache, "k"), "v");
   ASSERT_OK(cache->Put("k", "v2"));
-  auto fresh = OpenOrDie(dir);
+  auto fresh = OpenStore(dir);
   ASSERT_NE(fresh, nullptr);
   EXPECT_EQ(GetOrMiss(*fresh, "k"), "v2");
 }
@@ -299,7 +284,7 @@ TEST(GenerationTest, RecoveryNeverRewritesBytesUnderAView) {
   const std::string dir = tmp.Sub("store");
   FileCacheOptions raw;
   raw.compression = Compression::kNone;
-  auto holder = OpenOrDie(dir, raw);
+  auto holder = OpenStore(dir, raw);
   ASSERT_NE(holder, nullptr);
   ASSERT_OK(holder->Put("first", "1"));
   ASSERT_OK(holder->Put("damaged", "2"));
@@ -320,7 +305,7 @@ TEST(GenerationTest, RecoveryNeverRewritesBytesUnderAView) {
   ::close(fd);
   ASSERT_EQ(::unlink((dir + "/index").c_str()), 0);
 
-  auto recovered = OpenOrDie(dir, raw);
+  auto recovered = OpenStore(dir, raw);
   ASSERT_NE(recovered, nullptr);
   for (int i = 0; i < 64; ++i) {
     ASSERT_OK(recovered->Put("new" + std::to_string(i), std::string(4096, 'n')));
@@ -334,7 +319,7 @@ TEST(GenerationTest, CompactionKeepsTheNewestOfTwoSlotsOfOneKey) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   {
-    auto cache = OpenOrDie(dir);
+    auto cache = OpenStore(dir);
     ASSERT_NE(cache, nullptr);
     ASSERT_OK(cache->Put("k", "old"));  // the log's first record, at 64
     ASSERT_OK(cache->Put("k", "new"));
@@ -351,7 +336,7 @@ TEST(GenerationTest, CompactionKeepsTheNewestOfTwoSlotsOfOneKey) {
             static_cast<ssize_t>(sizeof(dup)));
   ::close(fd);
 
-  auto cache = OpenOrDie(dir);
+  auto cache = OpenStore(dir);
   ASSERT_NE(cache, nullptr);
   Result<VerifyReport> report = cache->Verify();
   ASSERT_OK(report);
@@ -376,7 +361,7 @@ TEST(GenerationTest, FailedDirectorySyncIsReported) {
   FileCacheOptions options;
   options.env = env;
   options.sync_writes = true;
-  auto cache = OpenOrDie(tmp.Sub("store"), options);
+  auto cache = OpenStore(tmp.Sub("store"), options);
   ASSERT_NE(cache, nullptr);
   ASSERT_OK(cache->Put("k", "v"));
   env->FailNext(FaultEnv::Op::kSyncDir, Status::IOError("fsync: EIO"));
@@ -397,7 +382,7 @@ TEST(GenerationTest, WriteReportsItsCommitApartFromMaintenance) {
   options.env = env;
   options.compaction_min_bytes = 0;
   options.compaction_dead_ratio = 0.0;  // any dead byte makes one due
-  auto cache = OpenOrDie(tmp.Sub("store"), options);
+  auto cache = OpenStore(tmp.Sub("store"), options);
   ASSERT_NE(cache, nullptr);
   ASSERT_OK(cache->Put("k", "v1"));
   EXPECT_OK(cache->MaintenanceStatus());

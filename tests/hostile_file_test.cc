@@ -581,19 +581,9 @@ uint64_t SparseCopy(const std::string& from, const std::string& to) {
 // full) or from the put (the log's reserved tail, as the put reaches it).
 // On a real tmpfs, which keeps holes and fills up for real.
 TEST_F(HostileFileTest, SparseCopyOnAFullDisk) {
-  if (geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
   const std::string mnt = tmp_.Sub("tmpfs");
-  ASSERT_EQ(mkdir(mnt.c_str(), 0700), 0);
-  if (mount("tmpfs", mnt.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
-            "size=1m,mode=0700") != 0) {
-    GTEST_SKIP() << "cannot mount a tmpfs here: " << strerror(errno);
-  }
-  struct Unmount {
-    std::string dir;
-    ~Unmount() {
-      if (umount(dir.c_str()) != 0) umount2(dir.c_str(), MNT_DETACH);
-    }
-  } unmount{mnt};
+  ScopedTmpfs tmpfs(mnt, "1m");
+  if (!tmpfs.mounted()) GTEST_SKIP() << tmpfs.why();
 
   // The source: a 192 KiB value, whose append reserved about 24 KiB of
   // zeros ahead in the log, and an index of mostly empty slots. (A record

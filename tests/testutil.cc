@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -310,6 +311,39 @@ Status FaultEnv::Lock(int fd, LockMode mode) {
 Status FaultEnv::Unlock(int fd) {
   if (Status s = Enter(Op::kUnlock); !s.ok()) return s;
   return Leave(Op::kUnlock, target()->Unlock(fd));
+}
+
+std::unique_ptr<FileCache> OpenStore(const std::string& dir,
+                                     const FileCacheOptions& options) {
+  Result<std::unique_ptr<FileCache>> cache = FileCache::Open(dir, options);
+  EXPECT_OK(cache);
+  return cache.ok() ? std::move(*cache) : nullptr;
+}
+
+std::string GetOrMiss(FileCache& cache, std::string_view key) {
+  std::string value;
+  Status s = cache.Get(key, &value);
+  if (s.IsNotFound()) return "<miss>";
+  EXPECT_OK(s);
+  return value;
+}
+
+ScopedTmpfs::ScopedTmpfs(const std::string& path, const std::string& size)
+    : path_(path) {
+  if (geteuid() != 0) {
+    why_ = "needs root to mount a tmpfs";
+  } else if (mkdir(path.c_str(), 0700) != 0) {
+    why_ = "cannot create " + path + ": " + strerror(errno);
+  } else if (mount("tmpfs", path.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                   ("size=" + size + ",mode=0700").c_str()) != 0) {
+    why_ = std::string("cannot mount a tmpfs here: ") + strerror(errno);
+  } else {
+    mounted_ = true;
+  }
+}
+
+ScopedTmpfs::~ScopedTmpfs() {
+  if (mounted_ && umount(path_.c_str()) != 0) umount2(path_.c_str(), MNT_DETACH);
 }
 
 ScopedEnvVar::ScopedEnvVar(const char* name, const char* value) : name_(name) {

@@ -25,6 +25,7 @@
 
 #include "gtest/gtest.h"
 #include "ucache/env.h"
+#include "ucache/file_cache.h"
 #include "ucache/status.h"
 
 // Assert or expect that a ucache::Status, or a ucache::Result<T>, is OK. The
@@ -94,6 +95,36 @@ void RemoveTree(const std::string& path);
 // files directly in `from`, permission bits kept. Aborts when a file cannot
 // be copied, since a test could not tell a bad copy from a bug.
 void CopyDirFlat(const std::string& from, const std::string& to);
+
+// FileCache::Open(dir, options), failing the test (and returning null) when
+// it fails.
+std::unique_ptr<FileCache> OpenStore(const std::string& dir,
+                                     const FileCacheOptions& options = {});
+
+// The value of `key` in `cache`, or "<miss>"; any error but NotFound fails
+// the test.
+std::string GetOrMiss(FileCache& cache, std::string_view key);
+
+// A real tmpfs of `size` (mount's syntax, e.g. "1m") mounted on the new
+// directory `path` (mode 0700) while the object lives, unmounted (lazily
+// when busy) when it goes: a full disk that fills up for real. mounted() is
+// false, and why() says why, when the process is not root or the mount
+// fails; tests then skip with that reason.
+class ScopedTmpfs {
+ public:
+  ScopedTmpfs(const std::string& path, const std::string& size);
+  ~ScopedTmpfs();
+  ScopedTmpfs(const ScopedTmpfs&) = delete;
+  ScopedTmpfs& operator=(const ScopedTmpfs&) = delete;
+
+  bool mounted() const { return mounted_; }
+  const std::string& why() const { return why_; }
+
+ private:
+  std::string path_;
+  bool mounted_ = false;
+  std::string why_;
+};
 
 // Sets environment variable `name` to `value` (unsets it for null) and
 // restores the previous state when destroyed. Not thread-safe: use it where
