@@ -825,6 +825,14 @@ TEST(CliRemoteTest, UnreachableServerExitsTwoNamingTheUrl) {
   paused.Resume();
 }
 
+TEST_F(CliTest, PrefixOnADirectoryIsRefused) {
+  Put("k", "v");
+  CliResult r = Ucache({"clear", Store(), "--prefix", "p:"});
+  EXPECT_EQ(r.code, kExitError);
+  ExpectFailureMessage(r);
+  EXPECT_EQ(Ucache({"ls", Store()}).out, "k\n");
+}
+
 TEST(CliRemoteTest, VerifyAndCompactRefuseUrls) {
   for (const char* cmd : {"verify", "compact"}) {
     CliResult r = Ucache({cmd, "redis://127.0.0.1:1"});

@@ -684,6 +684,16 @@ int Run(int argc, const char* const* argv, const Io& io) {
     return kExitError;
   }
 
+  // `clear DIR --prefix p:` would otherwise empty the whole local store.
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    const CLI::Option* prefix = sub->get_option_no_throw("--prefix");
+    if (sub->parsed() && prefix != nullptr && prefix->count() > 0 &&
+        !IsRemote(args.dir)) {
+      return Fail(io, sub->get_name(),
+                  Status::InvalidArgument(
+                      "--prefix applies to Redis URLs, not to a directory"));
+    }
+  }
   if ((verify->parsed() || compact->parsed()) && IsRemote(args.dir)) {
     return Fail(io, verify->parsed() ? "verify" : "compact",
                 Status::InvalidArgument(
