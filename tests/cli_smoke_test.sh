@@ -44,6 +44,13 @@ grep -q '^ucache: ' "$work/err" || fail "error lacks the ucache: prefix"
 grep -q '^before:' "$work/out" || fail "compact printed no sizes"
 [ ! -s "$work/err" ] || fail "progress bar drawn without a terminal"
 
+# A Redis URL for DIR: a refused connection is exit 2 and one line naming
+# the URL (cli_test runs the commands against real servers).
+[ "$(code "$ucache" get redis://127.0.0.1:1 k)" = 2 ] || fail "remote not 2"
+[ "$(wc -l <"$work/err")" -eq 1 ] || fail "remote error is not one line"
+grep -q '^ucache: get: redis://127.0.0.1:1: ' "$work/err" ||
+  fail "remote error does not name the URL"
+
 [ "$(code "$ucache" frobnicate)" = 2 ] || fail "unknown subcommand"
 [ "$(code "$ucache" put "$store" k --ttl abc)" = 2 ] || fail "bad --ttl"
 "$ucache" --version | grep -q '^ucache ' || fail "--version"

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/redis_server.h"
 #include "tests/testutil.h"
 #include "ucache/file_cache.h"
 
@@ -733,6 +735,111 @@ TEST_F(CliTest, UsageErrorsExitTwo) {
   }
   EXPECT_NE(Ucache({"frobnicate"}).err.find("frobnicate"), std::string::npos);
   EXPECT_FALSE(fs::exists(Store()));
+}
+
+// The remote commands against a real redis-server: the same bytes back,
+// and only the keys under --prefix seen or removed.
+TEST(CliRemoteTest, CommandsWorkOnTheKeysUnderThePrefix) {
+  testing::RedisServer server;
+  ASSERT_TRUE(server.ok());
+  server.Command({"SET", "other:x", "not ours"});
+  const std::string url = server.unix_url();
+  const std::string value("a\0b\xff!", 5);
+  for (const char* key : {"k2", "k1"}) {
+    CliResult r = Ucache({"put", url, key, "--prefix", "t:"}, value);
+    ASSERT_EQ(r.code, kExitOk) << r.err;
+  }
+  CliResult r = Ucache({"get", url, "k1", "--prefix", "t:"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out, value);
+  // Another prefix is another cache.
+  EXPECT_EQ(Ucache({"get", url, "k1", "--prefix", "u:"}).code, kExitMiss);
+
+  r = Ucache({"ls", url, "--prefix", "t:"});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_EQ(r.out, "k1\nk2\n");
+
+  ASSERT_EQ(Ucache({"rm", url, "k1", "--prefix", "t:"}).code, kExitOk);
+  r = Ucache({"get", url, "k1", "--prefix", "t:"});
+  EXPECT_EQ(r.code, kExitMiss);
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(Ucache({"ls", url, "--prefix", "t:"}).out, "k2\n");
+
+  ASSERT_EQ(Ucache({"clear", url, "--prefix", "t:"}).code, kExitOk);
+  EXPECT_EQ(Ucache({"ls", url, "--prefix", "t:"}).out, "");
+  EXPECT_EQ(server.Command({"GET", "other:x"}), "not ours");
+  EXPECT_EQ(server.Command({"DBSIZE"}), "1");
+}
+
+TEST(CliRemoteTest, StatsCountsTheKeysAndShowsTheBreaker) {
+  testing::RedisServer server;
+  ASSERT_TRUE(server.ok());
+  const std::string url = server.unix_url();
+  ASSERT_EQ(Ucache({"put", url, "k"}, "v").code, kExitOk);
+  CliResult r = Ucache({"stats", "--json", url});
+  ASSERT_EQ(r.code, kExitOk) << r.err;
+  std::optional<std::map<std::string, double>> fields = FlatJson::Parse(r.out);
+  ASSERT_TRUE(fields.has_value()) << r.out;
+  for (const char* name :
+       {"keys", "shards", "shards_open", "breaker_trips", "hits", "misses",
+        "errors", "timeouts", "skipped", "dropped_writes"}) {
+    EXPECT_EQ(fields->count(name), 1u) << name << " in " << r.out;
+  }
+  EXPECT_EQ((*fields)["keys"], 1);
+  EXPECT_EQ((*fields)["shards"], 1);
+  EXPECT_EQ((*fields)["shards_open"], 0);
+
+  r = Ucache({"stats", url});
+  EXPECT_EQ(r.code, kExitOk) << r.err;
+  EXPECT_NE(r.out.find("shards open:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("breaker trips:"), std::string::npos) << r.out;
+}
+
+// Every remote command against a server that is gone, and one that accepts
+// connections but never replies: exit 2, one line naming the URL, within
+// about the operation timeout (1 s) rather than hanging.
+TEST(CliRemoteTest, UnreachableServerExitsTwoNamingTheUrl) {
+  testing::RedisServer paused;
+  ASSERT_TRUE(paused.ok());
+  paused.Pause();
+  TempDir tmp;
+  for (const std::string& url :
+       {"redis+unix://" + tmp.Sub("nothing.sock"), paused.unix_url()}) {
+    const std::vector<std::vector<std::string>> commands = {
+        {"get", url, "k"}, {"put", url, "k"}, {"rm", url, "k"},
+        {"ls", url},       {"stats", url},    {"clear", url},
+    };
+    for (const auto& args : commands) {
+      const auto start = std::chrono::steady_clock::now();
+      CliResult r = Ucache(args, "v");
+      const auto took = std::chrono::steady_clock::now() - start;
+      EXPECT_EQ(r.code, kExitError) << ::testing::PrintToString(args);
+      ExpectFailureMessage(r);
+      EXPECT_NE(r.err.find("ucache: " + args[0] + ": " + url + ": "),
+                std::string::npos)
+          << r.err;
+      EXPECT_EQ(r.out, "");
+      EXPECT_LT(took, std::chrono::seconds(3)) << r.err;
+    }
+  }
+  paused.Resume();
+}
+
+TEST_F(CliTest, PrefixOnADirectoryIsRefused) {
+  Put("k", "v");
+  CliResult r = Ucache({"clear", Store(), "--prefix", "p:"});
+  EXPECT_EQ(r.code, kExitError);
+  ExpectFailureMessage(r);
+  EXPECT_EQ(Ucache({"ls", Store()}).out, "k\n");
+}
+
+TEST(CliRemoteTest, VerifyAndCompactRefuseUrls) {
+  for (const char* cmd : {"verify", "compact"}) {
+    CliResult r = Ucache({cmd, "redis://127.0.0.1:1"});
+    EXPECT_EQ(r.code, kExitError) << cmd;
+    ExpectFailureMessage(r);
+    EXPECT_NE(r.err.find("not on Redis servers"), std::string::npos) << r.err;
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <istream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <system_error>
@@ -68,7 +69,8 @@ struct Io {
 
 // What the command line said, filled in by CLI11.
 struct Args {
-  std::string dir;
+  std::string dir;  // a store directory or redis URLs (IsRemote)
+  std::string prefix = RemoteOptions().key_prefix;
   std::string key;
   int64_t ttl_seconds = 0;
   bool json = false;
@@ -87,6 +89,38 @@ Status CheckKey(std::string_view key) {
                                    std::to_string(FileCache::kMaxKeyBytes));
   }
   return Status::OK();
+}
+
+// A STORE naming Redis servers rather than a directory: the URLs
+// RemoteCache::Open reads, space-separated for several shards.
+bool IsRemote(std::string_view store) {
+  return store.starts_with("redis://") || store.starts_with("redis+unix://");
+}
+
+// Failures of a remote command name the servers: with several stores in a
+// script, "connection refused" alone does not say which one is down.
+int RemoteFail(const Io& io, std::string_view what, const Args& args,
+               const Status& status) {
+  return Fail(io, std::string(what) + ": " + args.dir, status);
+}
+
+Result<std::unique_ptr<RemoteCache>> OpenRemote(const Args& args) {
+  RemoteOptions options;
+  options.key_prefix = args.prefix;
+  // The process exits right after the command: a queued write would be
+  // reported as done before it landed, or dropped at the drain timeout.
+  options.write_behind = false;
+  // An opening breaker logs a warning; the command reports the same failure
+  // as its one line, so the warning would only repeat it.
+  options.log = [](LogLevel, std::string_view) {};
+  return RemoteCache::Open(args.dir, options);
+}
+
+// Get answers a failing server with nullopt, as it does a miss; the breaker
+// tells them apart, since one failure opens it.
+Status RemoteHealth(const RemoteCache& cache) {
+  if (cache.healthy()) return Status::OK();
+  return Status::Unavailable(cache.reason());
 }
 
 enum class Access {
@@ -295,9 +329,17 @@ int Put(const Io& io, const Args& args) {
   std::string value;
   // Read before opening, so that a failed read leaves no new store behind.
   if (Status s = ReadAll(io.in, &value); !s.ok()) return Fail(io, "put", s);
+  const std::chrono::milliseconds ttl = std::chrono::seconds(args.ttl_seconds);
+  if (IsRemote(args.dir)) {
+    auto remote = OpenRemote(args);
+    if (!remote.ok()) return RemoteFail(io, "put", args, remote.status());
+    if (Status s = (*remote)->Put(args.key, value, ttl); !s.ok()) {
+      return RemoteFail(io, "put", args, s);
+    }
+    return kExitOk;
+  }
   auto cache = OpenStore(args.dir, Access::kCreate);
   if (!cache.ok()) return Fail(io, "put", cache.status());
-  const std::chrono::milliseconds ttl = std::chrono::seconds(args.ttl_seconds);
   if (Status s = (*cache)->Put(args.key, value, ttl); !s.ok()) {
     return Fail(io, "put", s);
   }
@@ -306,6 +348,19 @@ int Put(const Io& io, const Args& args) {
 
 int Get(const Io& io, const Args& args) {
   if (Status s = CheckKey(args.key); !s.ok()) return Fail(io, "get", s);
+  if (IsRemote(args.dir)) {
+    auto remote = OpenRemote(args);
+    if (!remote.ok()) return RemoteFail(io, "get", args, remote.status());
+    std::optional<RemoteCache::Value> value = (*remote)->Get(args.key);
+    if (Status s = RemoteHealth(**remote); !s.ok()) {
+      return RemoteFail(io, "get", args, s);
+    }
+    if (!value) return kExitMiss;
+    if (Status s = Write(io.out, value->data); !s.ok()) {
+      return Fail(io, "get", s);
+    }
+    return kExitOk;
+  }
   auto cache = OpenStore(args.dir, Access::kRead);
   if (!cache.ok()) return Fail(io, "get", cache.status());
   ValueView view;
@@ -318,6 +373,14 @@ int Get(const Io& io, const Args& args) {
 
 int Rm(const Io& io, const Args& args) {
   if (Status s = CheckKey(args.key); !s.ok()) return Fail(io, "rm", s);
+  if (IsRemote(args.dir)) {
+    auto remote = OpenRemote(args);
+    if (!remote.ok()) return RemoteFail(io, "rm", args, remote.status());
+    if (Status s = (*remote)->Erase(args.key); !s.ok()) {
+      return RemoteFail(io, "rm", args, s);
+    }
+    return kExitOk;
+  }
   auto cache = OpenStore(args.dir, Access::kWrite);
   if (!cache.ok()) return Fail(io, "rm", cache.status());
   if (Status s = (*cache)->Erase(args.key); !s.ok()) return Fail(io, "rm", s);
@@ -325,13 +388,22 @@ int Rm(const Io& io, const Args& args) {
 }
 
 int Ls(const Io& io, const Args& args) {
-  auto cache = OpenStore(args.dir, Access::kRead);
-  if (!cache.ok()) return Fail(io, "ls", cache.status());
   std::vector<std::string> keys;
-  Status s = (*cache)->ForEachKey(
-      [&keys](std::string_view key) { keys.emplace_back(key); });
-  if (!s.ok()) return Fail(io, "ls", s);
-  // The engine promises no order; a sorted listing diffs and greps well.
+  if (IsRemote(args.dir)) {
+    auto remote = OpenRemote(args);
+    if (!remote.ok()) return RemoteFail(io, "ls", args, remote.status());
+    Result<std::vector<std::string>> listed = (*remote)->List("");
+    if (!listed.ok()) return RemoteFail(io, "ls", args, listed.status());
+    keys = *std::move(listed);
+  } else {
+    auto cache = OpenStore(args.dir, Access::kRead);
+    if (!cache.ok()) return Fail(io, "ls", cache.status());
+    Status s = (*cache)->ForEachKey(
+        [&keys](std::string_view key) { keys.emplace_back(key); });
+    if (!s.ok()) return Fail(io, "ls", s);
+  }
+  // Neither the engine nor SCAN promises an order; a sorted listing diffs
+  // and greps well.
   std::sort(keys.begin(), keys.end());
   for (const std::string& key : keys) io.out << EscapeKey(key) << '\n';
   io.out.flush();
@@ -340,13 +412,74 @@ int Ls(const Io& io, const Args& args) {
 }
 
 int Clear(const Io& io, const Args& args) {
+  if (IsRemote(args.dir)) {
+    auto remote = OpenRemote(args);
+    if (!remote.ok()) return RemoteFail(io, "clear", args, remote.status());
+    if (Status s = (*remote)->Clear(); !s.ok()) {
+      return RemoteFail(io, "clear", args, s);
+    }
+    return kExitOk;
+  }
   auto cache = OpenStore(args.dir, Access::kWrite);
   if (!cache.ok()) return Fail(io, "clear", cache.status());
   if (Status s = (*cache)->Clear(); !s.ok()) return Fail(io, "clear", s);
   return kExitOk;
 }
 
+// `stats` of Redis servers. Their counters are this process's own, so they
+// describe one probe: listing the prefix's keys, which fails like any
+// command when a server does not answer, and counts them when they do.
+int RemoteStats(const Io& io, const Args& args) {
+  auto remote = OpenRemote(args);
+  if (!remote.ok()) return RemoteFail(io, "stats", args, remote.status());
+  Result<std::vector<std::string>> keys = (*remote)->List("");
+  if (!keys.ok()) return RemoteFail(io, "stats", args, keys.status());
+  const RemoteCacheStats s = (*remote)->GetStats();
+  const std::pair<std::string_view, uint64_t> fields[] = {
+      {"keys", keys->size()},
+      {"shards", s.shards},
+      {"shards_open", s.shards_open},
+      {"breaker_trips", s.breaker_trips},
+      {"hits", s.hits},
+      {"misses", s.misses},
+      {"corrupt", s.corrupt},
+      {"bytes_in", s.bytes_in},
+      {"bytes_out", s.bytes_out},
+      {"writes", s.writes},
+      {"errors", s.errors},
+      {"timeouts", s.timeouts},
+      {"skipped", s.skipped},
+      {"dropped_writes", s.dropped_writes},
+      {"too_large", s.too_large},
+  };
+  if (args.json) {
+    const char* separator = "{";
+    for (const auto& [name, value] : fields) {
+      io.out << separator << '"' << name << "\": " << value;
+      separator = ", ";
+    }
+    io.out << "}\n";
+  } else {
+    // Spelt as the file store's human form spells its fields.
+    std::vector<std::string> names;
+    std::vector<std::pair<std::string_view, std::string>> lines;
+    names.reserve(std::size(fields));
+    for (const auto& [name, value] : fields) {
+      std::string& human = names.emplace_back(name);
+      std::replace(human.begin(), human.end(), '_', ' ');
+      lines.emplace_back(human, std::to_string(value));
+    }
+    PrintAligned(io.out, lines);
+  }
+  io.out.flush();
+  if (!io.out) {
+    return Fail(io, "stats", Status::IOError("writing stdout failed"));
+  }
+  return kExitOk;
+}
+
 int Stats(const Io& io, const Args& args) {
+  if (IsRemote(args.dir)) return RemoteStats(io, args);
   auto cache = OpenStore(args.dir, Access::kRead);
   if (!cache.ok()) return Fail(io, "stats", cache.status());
   Result<FileCacheStats> stats = (*cache)->GetStats();
@@ -469,13 +602,24 @@ int Run(int argc, const char* const* argv, const Io& io) {
   auto add_dir = [&args](CLI::App* sub) {
     sub->add_option("DIR", args.dir, "The store's directory")->required();
   };
+  // A subcommand that also works on Redis servers: DIR may be their URLs.
+  auto add_store = [&args](CLI::App* sub) {
+    sub->add_option("DIR", args.dir,
+                    "The store's directory, or redis://host[:port][/db] or "
+                    "redis+unix:///path.sock URLs (space-separated shards)")
+        ->required();
+    sub->add_option("--prefix", args.prefix,
+                    "With URLs: the prefix of the keys in Redis; ls, clear "
+                    "and stats see only the keys under it")
+        ->default_str(args.prefix);
+  };
   auto add_key = [&args](CLI::App* sub) {
     sub->add_option("KEY", args.key, "The key, as raw bytes")->required();
   };
 
   CLI::App* put = app.add_subcommand(
       "put", "Store stdin's bytes under KEY; creates DIR when missing");
-  add_dir(put);
+  add_store(put);
   add_key(put);
   put->add_option("--ttl", args.ttl_seconds,
                   "Seconds until the value expires; 0 (the default) means "
@@ -486,24 +630,24 @@ int Run(int argc, const char* const* argv, const Io& io) {
 
   CLI::App* get = app.add_subcommand(
       "get", "Write KEY's value to stdout as is; exit 1 when absent");
-  add_dir(get);
+  add_store(get);
   add_key(get);
 
   CLI::App* rm = app.add_subcommand("rm", "Remove KEY (no error when absent)");
-  add_dir(rm);
+  add_store(rm);
   add_key(rm);
 
   CLI::App* ls = app.add_subcommand(
       "ls", "List the keys, one per line, unprintable bytes as \\xNN");
-  add_dir(ls);
+  add_store(ls);
   ls->footer(std::string(kLsFooter) + kFooter);
 
   CLI::App* clear = app.add_subcommand("clear", "Remove every key");
-  add_dir(clear);
+  add_store(clear);
 
   CLI::App* stats = app.add_subcommand(
       "stats", "Print the store's sizes, ratios and counters");
-  add_dir(stats);
+  add_store(stats);
   stats->add_flag("--json", args.json,
                   "Print one JSON object with snake_case numeric fields");
 
@@ -540,8 +684,23 @@ int Run(int argc, const char* const* argv, const Io& io) {
     return kExitError;
   }
 
-  if (!io.options.working_dir.empty() && !args.dir.empty() &&
-      args.dir.front() != '/') {
+  // `clear DIR --prefix p:` would otherwise empty the whole local store.
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    const CLI::Option* prefix = sub->get_option_no_throw("--prefix");
+    if (sub->parsed() && prefix != nullptr && prefix->count() > 0 &&
+        !IsRemote(args.dir)) {
+      return Fail(io, sub->get_name(),
+                  Status::InvalidArgument(
+                      "--prefix applies to Redis URLs, not to a directory"));
+    }
+  }
+  if ((verify->parsed() || compact->parsed()) && IsRemote(args.dir)) {
+    return Fail(io, verify->parsed() ? "verify" : "compact",
+                Status::InvalidArgument(
+                    "works on a store directory, not on Redis servers"));
+  }
+  if (!io.options.working_dir.empty() && !IsRemote(args.dir) &&
+      !args.dir.empty() && args.dir.front() != '/') {
     args.dir = io.options.working_dir + "/" + args.dir;
   }
 

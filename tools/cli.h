@@ -1,5 +1,9 @@
 // The `ucache` command-line tool: inspect and maintain a FileCache store from
-// the shell (put, get, rm, ls, clear, stats, verify, compact).
+// the shell (put, get, rm, ls, clear, stats, verify, compact). put, get, rm,
+// ls, clear and stats also take redis:// or redis+unix:// URLs for DIR: the
+// remote tier's servers (RemoteCache), the keys under --prefix. A server
+// that does not answer fails the command (exit 2) within the remote
+// operation timeout, on one line naming the URLs and the cause.
 //
 // The whole tool lives behind RunCli so that tests drive it in-process with
 // string streams instead of spawning the binary; main() only wires it to the
