@@ -156,7 +156,14 @@ TEST(RemoteTierTest, TwoMachinesComputeEachKeyOnce) {
     EXPECT_EQ(got[1], 0) << "wrong values on machine " << m;
     computed += got[0];
   }
-  EXPECT_EQ(computed, kCalls);
+  // Unloaded, each key is computed exactly once (//bench:remote_benchmark
+  // counts 1000 of 1000 at -c opt). On a loaded machine some keys are
+  // computed twice (14 and 221 of 1000 were seen beside a sanitizer CI run;
+  // issue 11's note): the lease is advisory, and a double computation of a
+  // deterministic function is harmless. Without the lease both machines,
+  // in step, compute nearly every key: the bound tells the two apart.
+  EXPECT_GE(computed, kCalls);
+  EXPECT_LT(computed, kCalls * 3 / 2);
 }
 
 }  // namespace
