@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <streambuf>
 #include <string>
@@ -52,12 +53,40 @@ class KeyEncoder
   std::string* out_;
 };
 
+// How many of an arithmetic T's bytes hold its value. x86's 80-bit long
+// double sits in 12 or 16 bytes whose padding is whatever the storage held
+// before, so one value would give many keys; every other arithmetic type
+// is all value.
+template <class T>
+inline constexpr size_t kValueBytes =
+    std::is_same_v<std::remove_cv_t<T>, long double> &&
+            std::numeric_limits<long double>::digits == 64
+        ? 10
+        : sizeof(T);
+
+// Appends the value bytes of the `n` arithmetic Ts at `p` to `out`. Their
+// bytes at once when they are all value, which keeps the encoding cereal's.
+template <class T>
+void AppendValues(const T* p, size_t n, char* out) {
+  if constexpr (kValueBytes<T> == sizeof(T)) {
+    std::memcpy(out, p, n * sizeof(T));
+  } else {
+    // x86 is little-endian: the value is the low bytes.
+    for (size_t i = 0; i < n; ++i) {
+      std::memcpy(out + i * kValueBytes<T>, p + i, kValueBytes<T>);
+    }
+  }
+}
+
 // cereal's glue for KeyEncoder, mirroring what binary.hpp declares for
-// BinaryOutputArchive.
+// BinaryOutputArchive, except that arithmetic values (alone or as a
+// container's binary data) are written as their value bytes only.
 template <class T>
 std::enable_if_t<std::is_arithmetic_v<T>> CEREAL_SAVE_FUNCTION_NAME(
     KeyEncoder& ar, const T& t) {
-  ar.saveBinary(std::addressof(t), sizeof(t));
+  char bytes[sizeof(T)];
+  AppendValues(&t, 1, bytes);
+  ar.saveBinary(bytes, kValueBytes<T>);
 }
 template <class Archive, class T>
 CEREAL_ARCHIVE_RESTRICT(KeyEncoder, KeyEncoder)
@@ -72,7 +101,17 @@ CEREAL_SERIALIZE_FUNCTION_NAME(Archive& ar, cereal::SizeTag<T>& t) {
 template <class T>
 void CEREAL_SAVE_FUNCTION_NAME(KeyEncoder& ar,
                                const cereal::BinaryData<T>& bd) {
-  ar.saveBinary(bd.data, static_cast<std::size_t>(bd.size));
+  // cereal writes a vector or array of arithmetic elements as one block.
+  using Element = std::remove_cv_t<std::remove_pointer_t<std::decay_t<T>>>;
+  if constexpr (std::is_arithmetic_v<Element> &&
+                kValueBytes<Element> != sizeof(Element)) {
+    const size_t n = static_cast<size_t>(bd.size) / sizeof(Element);
+    std::string bytes(n * kValueBytes<Element>, '\0');
+    AppendValues(static_cast<const Element*>(bd.data), n, bytes.data());
+    ar.saveBinary(bytes.data(), bytes.size());
+  } else {
+    ar.saveBinary(bd.data, static_cast<std::size_t>(bd.size));
+  }
 }
 
 // A read-only streambuf over bytes someone else owns, for cereal's input
