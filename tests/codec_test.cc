@@ -11,6 +11,8 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -87,6 +89,46 @@ TEST(CodecTest, KeyEncoderWritesOnlyALongDoublesValueBytes) {
   EXPECT_EQ(WithKeyEncoder(a).size(), 2 * kBytes);
   EXPECT_EQ(WithKeyEncoder(std::vector<double>{1, 2}),
             WithCereal(std::vector<double>{1, 2}));
+}
+
+template <class C>
+std::vector<typename C::value_type> InIterationOrder(const C& c) {
+  return {c.begin(), c.end()};
+}
+
+// Equal unordered containers iterate in different orders (insertion order,
+// bucket count); their encodings are the same.
+TEST(CodecTest, EqualUnorderedContainersEncodeTheSame) {
+  std::unordered_map<std::string, int> m1;
+  std::unordered_map<std::string, int> m2(1000);
+  std::unordered_set<std::string> s1;
+  std::unordered_set<std::string> s2(1000);
+  std::unordered_multimap<int, int> mm1;
+  std::unordered_multimap<int, int> mm2;
+  for (int i = 0; i < 100; ++i) {
+    m1.emplace("k" + std::to_string(i), i);
+    m2.emplace("k" + std::to_string(99 - i), 99 - i);
+    s1.insert("k" + std::to_string(i));
+    s2.insert("k" + std::to_string(99 - i));
+    mm1.emplace(i % 3, i);
+    mm2.emplace((99 - i) % 3, 99 - i);
+  }
+  ASSERT_EQ(m1, m2);
+  ASSERT_NE(InIterationOrder(m1), InIterationOrder(m2));
+  ASSERT_EQ(s1, s2);
+  ASSERT_NE(InIterationOrder(s1), InIterationOrder(s2));
+  ASSERT_EQ(mm1, mm2);
+  ASSERT_NE(InIterationOrder(mm1), InIterationOrder(mm2));
+  EXPECT_EQ(WithKeyEncoder(m1), WithKeyEncoder(m2));
+  EXPECT_EQ(WithKeyEncoder(s1), WithKeyEncoder(s2));
+  EXPECT_EQ(WithKeyEncoder(mm1), WithKeyEncoder(mm2));
+  // Nested, through cereal's own containers.
+  EXPECT_EQ(WithKeyEncoder(std::vector{m1}), WithKeyEncoder(std::vector{m2}));
+  // Still cereal's framing: the size, then each element.
+  const std::unordered_map<std::string, int> one{{"k", 1}};
+  EXPECT_EQ(WithKeyEncoder(one), WithCereal(one));
+  m2["k0"] = -1;
+  EXPECT_NE(WithKeyEncoder(m1), WithKeyEncoder(m2));
 }
 
 template <class T>

@@ -24,6 +24,7 @@
 #include <system_error>
 #include <thread>
 #include <typeinfo>
+#include <unordered_map>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -367,6 +368,31 @@ TEST(MemoizeTest, LongDoublePaddingIsNotPartOfTheKey) {
   EXPECT_EQ(vector(a), 1.25);
   EXPECT_EQ(vector(b), 1.25);
   EXPECT_EQ(runs, 2);
+}
+
+// Equal maps built in different orders, with different bucket counts,
+// iterate differently: they gave different keys.
+TEST(MemoizeTest, EqualUnorderedMapsGiveOneKey) {
+  std::unordered_map<std::string, int> a;
+  std::unordered_map<std::string, int> b(1000);
+  for (int i = 0; i < 100; ++i) {
+    a.emplace("k" + std::to_string(i), i);
+    b.emplace("k" + std::to_string(99 - i), 99 - i);
+  }
+  ASSERT_EQ(a, b);
+  ASSERT_NE(std::vector(a.begin(), a.end()), std::vector(b.begin(), b.end()));
+  TempDir tmp;
+  int runs = 0;
+  auto cached = memoize(
+      "umap/v1",
+      [&](const std::unordered_map<std::string, int>& m) {
+        ++runs;
+        return m.size();
+      },
+      StoreOptions(tmp.Sub("store")));
+  EXPECT_EQ(cached(a), 100u);
+  EXPECT_EQ(cached(b), 100u);
+  EXPECT_EQ(runs, 1);
 }
 
 TEST(MemoizeTest, KeyByUsesTheUsersKey) {

@@ -6,6 +6,7 @@
 #ifndef UCACHE_INTERNAL_CODEC_H_
 #define UCACHE_INTERNAL_CODEC_H_
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -15,6 +16,9 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "cereal/archives/binary.hpp"
 #include "cereal/cereal.hpp"
@@ -112,6 +116,50 @@ void CEREAL_SAVE_FUNCTION_NAME(KeyEncoder& ar,
   } else {
     ar.saveBinary(bd.data, static_cast<std::size_t>(bd.size));
   }
+}
+
+// An unordered container's elements in an order that only their values
+// decide: cereal writes them in iteration order, which equal containers
+// need not share (insertion order, bucket count), so equal maps gave
+// different keys. Each element is encoded on its own (a map's key, then its
+// value, as cereal does) and the encodings are written sorted, after
+// cereal's size tag. Sorting whole encodings rather than keys also orders
+// a multimap's equal keys by their values.
+template <class C>
+void SaveSorted(KeyEncoder& ar, const C& container) {
+  std::vector<std::string> elements;
+  elements.reserve(container.size());
+  for (const auto& element : container) {
+    KeyEncoder one(&elements.emplace_back());
+    if constexpr (requires { typename C::mapped_type; }) {
+      one(element.first, element.second);
+    } else {
+      one(element);
+    }
+  }
+  std::sort(elements.begin(), elements.end());
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(elements.size())));
+  for (const std::string& e : elements) ar.saveBinary(e.data(), e.size());
+}
+template <class K, class T, class H, class E, class A>
+void CEREAL_SAVE_FUNCTION_NAME(KeyEncoder& ar,
+                               const std::unordered_map<K, T, H, E, A>& c) {
+  SaveSorted(ar, c);
+}
+template <class K, class T, class H, class E, class A>
+void CEREAL_SAVE_FUNCTION_NAME(
+    KeyEncoder& ar, const std::unordered_multimap<K, T, H, E, A>& c) {
+  SaveSorted(ar, c);
+}
+template <class K, class H, class E, class A>
+void CEREAL_SAVE_FUNCTION_NAME(KeyEncoder& ar,
+                               const std::unordered_set<K, H, E, A>& c) {
+  SaveSorted(ar, c);
+}
+template <class K, class H, class E, class A>
+void CEREAL_SAVE_FUNCTION_NAME(KeyEncoder& ar,
+                               const std::unordered_multiset<K, H, E, A>& c) {
+  SaveSorted(ar, c);
 }
 
 // A read-only streambuf over bytes someone else owns, for cereal's input
