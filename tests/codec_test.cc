@@ -1,4 +1,5 @@
-// Tests of the codec: KeyEncoder writes exactly cereal's binary encoding;
+// Tests of the codec: KeyEncoder writes cereal's binary encoding, but for
+// long double padding and unordered containers' order (normalised);
 // raw shapes are their elements' bytes; decoding refuses bytes of the wrong
 // size or shape instead of misreading them.
 
