@@ -7,6 +7,7 @@
 #define UCACHE_INTERNAL_CODEC_H_
 
 #include <algorithm>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -60,11 +61,14 @@ class KeyEncoder
 // How many of an arithmetic T's bytes hold its value. x86's 80-bit long
 // double sits in 12 or 16 bytes whose padding is whatever the storage held
 // before, so one value would give many keys; every other arithmetic type
-// is all value.
+// is all value. Only where the 80 bits are the low 10 bytes (little-endian):
+// elsewhere (m68k) the padding sits inside, and taking 10 bytes would drop
+// value bits, making different values one key.
 template <class T>
 inline constexpr size_t kValueBytes =
     std::is_same_v<std::remove_cv_t<T>, long double> &&
-            std::numeric_limits<long double>::digits == 64
+            std::numeric_limits<long double>::digits == 64 &&
+            std::endian::native == std::endian::little
         ? 10
         : sizeof(T);
 
@@ -75,7 +79,7 @@ void AppendValues(const T* p, size_t n, char* out) {
   if constexpr (kValueBytes<T> == sizeof(T)) {
     std::memcpy(out, p, n * sizeof(T));
   } else {
-    // x86 is little-endian: the value is the low bytes.
+    // The value is the low bytes (kValueBytes).
     for (size_t i = 0; i < n; ++i) {
       std::memcpy(out + i * kValueBytes<T>, p + i, kValueBytes<T>);
     }
