@@ -11,9 +11,11 @@
 // function as cereal documents. Raw bytes are in this machine's byte order;
 // stores are not meant to move between architectures.
 //
-// Keys. A call's arguments are written in exactly cereal's binary encoding
+// Keys. A call's arguments are written in cereal's binary encoding
 // (BinaryOutputArchive's bytes) into a string, without a stream, so that
-// hashing them costs no allocation for small arguments. The cereal headers
+// hashing them costs no allocation for small arguments; except that a long
+// double is written without its padding and an unordered container's
+// elements sorted (memoize.h, "What a key normalises"). The cereal headers
 // for the standard library's types (containers, strings, tuples, optional,
 // variant, chrono, smart pointers) come with this header.
 

@@ -30,6 +30,21 @@
 // what `ucache ls` shows. Names are 1 to 1024 bytes without control
 // characters; they are never used as paths.
 //
+// What a key normalises. Two calls share a key when their arguments encode
+// to the same bytes, which is cereal's encoding with two exceptions, each a
+// case where one value had many encodings: a long double is its value bytes
+// only (x86: 10 of 16, the rest being padding of whatever the storage held),
+// alone or in a container; and an unordered_map, unordered_set, or their
+// multi forms, is its elements' encodings sorted, so that equal containers
+// in different insertion orders or bucket counts give one key. Nothing else
+// is: values that compare equal but encode differently give different keys
+// (0.0 and -0.0, NaNs of different bits, an unordered container's elements
+// that only its custom equality calls equal, two shared_ptrs to equal
+// objects against one shared twice), a type's own save() is written as it
+// writes it, and equal values of different argument types (float and double,
+// std::map and unordered_map) are different signatures. Keys of long double
+// or unordered arguments stored before this rule miss once.
+//
 // Which arguments make the key. By default all of them, and each must be
 // serializable by cereal (codec.h). Pass a fourth argument to choose:
 //   ucache::Ignore<2, 3>{}   leave out arguments 2 and 3 (from 0): a logger,

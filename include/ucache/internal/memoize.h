@@ -111,9 +111,9 @@ class CallKey {
   size_t size_;
 };
 
-// True when a call's arguments are all arithmetic, so that their cereal
-// encoding is their bytes one after another, of a size known at compile
-// time.
+// True when a call's arguments are all arithmetic, so that their encoding
+// is their value bytes (codec_internal::kValueBytes) one after another, of
+// a size known at compile time.
 template <class... Args>
 inline constexpr bool kFixedSizeArgs =
     (std::is_arithmetic_v<std::decay_t<Args>> && ...);
@@ -408,7 +408,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         // constructing, calling and destroying those.
         char encoded[(sizeof(std::decay_t<Args>) + ... + 0) + 1];
         size_t at = 0;
-        ((std::memcpy(encoded + at, &args, sizeof(args)), at += sizeof(args)),
+        ((codec_internal::AppendValues(&args, 1, encoded + at),
+          at += codec_internal::kValueBytes<std::decay_t<Args>>),
          ...);
         return CallKey(name_, std::string_view(encoded, at), seed_);
       }
