@@ -253,6 +253,36 @@ TEST(FullDiskEraseTest, EraseOnAFullDiskStillRemovesTheValue) {
       << "recovery brought an erased value back: " << value;
 }
 
+TEST(FullDiskEraseTest, EraseStillRemovesTheValueWhenTheIndexMustGrowFirst) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto env = std::make_shared<FaultEnv>();
+  FileCacheOptions options;
+  options.env = env;
+  auto cache = FileCache::Open(dir, options);
+  ASSERT_OK(cache);
+  // Fills the first index up to its load limit: the next record, the
+  // erase's, must first grow it into a new index file.
+  const auto limit = static_cast<int>(0.7 * 1024);
+  ASSERT_OK((*cache)->Put("k", "old"));
+  for (int i = 1; i < limit; ++i) {
+    ASSERT_OK((*cache)->Put("f" + std::to_string(i), "v"));
+  }
+  Result<FileCacheStats> before = (*cache)->GetStats();
+  ASSERT_OK(before);
+  env->SetSpaceLimit(0);
+  EXPECT_OK((*cache)->Erase("k"));
+  Result<FileCacheStats> after = (*cache)->GetStats();
+  ASSERT_OK(after);
+  EXPECT_EQ(after->generation, before->generation)
+      << "the index grew on a full disk: the test no longer reaches the path";
+  std::string value;
+  EXPECT_TRUE((*cache)->Get("k", &value).IsNotFound()) << value;
+  auto other = FileCache::Open(dir);
+  ASSERT_OK(other);
+  EXPECT_TRUE((*other)->Get("k", &value).IsNotFound()) << value;
+}
+
 TEST(FullDiskCreateTest, CreateOnAFullDisk) {
   TempDir tmp;
   for (uint64_t limit : {0, 64, 4096, 16384, 65536}) {

@@ -271,7 +271,8 @@ class FileCache {
   uint64_t WriteCount();
 
   // Removes `key`. OK whether or not it was present. On a disk too full for
-  // the erase's log record, the key's index slot is cleared in place all
+  // the erase's log record (or for the grown index or compacted log that
+  // would make room for it), the key's index slot is cleared in place all
   // the same (the index needs no new space); should the index then be lost
   // before the next compaction, recovery starts the store empty rather than
   // trust a log that still holds the erased value.

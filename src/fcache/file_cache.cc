@@ -201,6 +201,11 @@ class FileCache::Impl {
   // held.
   Status AppendLocked(std::string_view key, const EncodedRecord& record,
                       bool erase, bool* compaction_due);
+  // An erase with no room for its record must happen all the same, or a
+  // selector that could not write a newer value would leave the older one
+  // readable to every process: tombstones the key's slot in `gen` without a
+  // record (EraseWithoutRecord). Writer lock and mu_ held.
+  void EraseInPlace(Generation& gen, std::string_view key, uint64_t tag);
   // Appends under the writers' mutex, then runs the compaction the append
   // made due as maintenance: its failure does not undo the commit, and is
   // kept for MaintenanceStatus() instead of being returned.
@@ -525,13 +530,7 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
       Result<AppendPrep> next = fcache_internal::PrepareAppend(
           gen, key, tag, record.size(), erase, evicted, options_, dir_);
       if (erase && next.status().IsNoSpace()) {
-        // No room for the erase record: the erase must happen all the same,
-        // or a selector that could not write a newer value would leave the
-        // older one readable to every process.
-        bool replaced = false;
-        fcache_internal::EraseWithoutRecord(gen, *lock_file_, key, tag,
-                                            &replaced);
-        if (replaced) lock_file_->CountChange();
+        EraseInPlace(gen, key, tag);
         return Status::OK();
       }
       if (!next.ok()) return next.status();
@@ -562,8 +561,24 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
     }
     evicted = evicted || prep.plan.live_byte_budget != 0;
     Status s = CompactLocked(std::move(prep.plan));
+    if (erase && s.IsNoSpace()) {
+      // No room for the generation that would make room for the erase
+      // record (a grown index, a compacted log) either.
+      s = MakeCurrentLocked();
+      if (!s.ok()) return s;
+      std::shared_lock lock(mu_);
+      EraseInPlace(*gen_, key, tag);
+      return Status::OK();
+    }
     if (!s.ok()) return s;
   }
+}
+
+void FileCache::Impl::EraseInPlace(Generation& gen, std::string_view key,
+                                   uint64_t tag) {
+  bool replaced = false;
+  fcache_internal::EraseWithoutRecord(gen, *lock_file_, key, tag, &replaced);
+  if (replaced) lock_file_->CountChange();
 }
 
 Status FileCache::Impl::Write(std::string_view key, const EncodedRecord& record,
