@@ -125,9 +125,11 @@ ModelRecord::KeyWrite::KeyWrite(ModelRecord* record, int key)
 
 ModelRecord::KeyWrite::~KeyWrite() { record_->Unlock(key_); }
 
-void ModelRecord::KeyWrite::Commit(bool absent, HandleKind by, uint32_t flags) {
+void ModelRecord::KeyWrite::Commit(bool absent, HandleKind by, uint32_t flags,
+                                   uint64_t cache) {
   Key& k = record_->keys_[key_];
   k.committed_pid = ::getpid();
+  k.committed_cache = cache;
   k.committed_flags = flags;
   k.committed_by = static_cast<uint8_t>(by);
   k.committed = version_ << 1 | (absent ? 1 : 0);
@@ -154,6 +156,7 @@ void ModelRecord::ClearAll::Commit(HandleKind by) {
   for (int i = 0; i < kModelKeys; ++i) {
     Key& k = record_->keys_[i];
     k.committed_pid = ::getpid();
+    k.committed_cache = 0;
     k.committed_flags = 0;
     k.committed_by = static_cast<uint8_t>(by);
     k.committed = versions_[i] << 1 | 1;
@@ -199,7 +202,8 @@ uint64_t ModelRecord::CheckRead(const ReadSnapshot& snap,
   if (*v < committed) {
     const uint32_t flags = k.committed_flags.load();
     if (flags & kWriteLocalToItsProcess &&
-        k.committed_pid.load() != ::getpid()) {
+        (k.committed_pid.load() != ::getpid() ||
+         k.committed_cache.load() != ctx.cache)) {
       shadowed_reads++;
       return 0;
     }

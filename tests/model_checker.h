@@ -90,6 +90,7 @@ struct ReadContext {
   Source source = Source::kStore;
   const char* op = "";  // "Get", "GetView", "held view", ...
   int slot = -1;        // worker slot, -1 for the supervisor
+  uint64_t cache = 0;   // which Cache object of its process reads, 0: none
   uint64_t spawn = 0;   // which incarnation of the slot
   // Called only for a violation: what the reader knows about its state (its
   // generation, the store's files), to tell the bug classes apart.
@@ -106,9 +107,10 @@ enum WriteFlags : uint32_t {
   kWriteShadowed = 4,
 };
 // A newer write that the file tier did not take (kWriteFileRefused) or
-// could not undo the older value for (kWriteShadowed) is its process's
-// alone (cache.h): other processes reading an older version then are
-// counted apart, as documented process-local reads, never as violations.
+// could not undo the older value for (kWriteShadowed) is its Cache
+// object's alone (cache.h): other processes, and other Cache objects of
+// its process, reading an older version then are counted apart, as
+// documented process-local reads, never as violations.
 inline constexpr uint32_t kWriteLocalToItsProcess =
     kWriteFileRefused | kWriteShadowed;
 
@@ -135,7 +137,9 @@ class ModelRecord {
     KeyWrite& operator=(const KeyWrite&) = delete;
     uint64_t version() const { return version_; }
     // The write took effect: `absent` for an erase.
-    void Commit(bool absent, HandleKind by, uint32_t flags);
+    // `cache` names the Cache object that wrote (ReadContext::cache).
+    void Commit(bool absent, HandleKind by, uint32_t flags,
+                uint64_t cache = 0);
     // A put reported failure: its version must never be read.
     void Refuse();
 
@@ -204,6 +208,7 @@ class ModelRecord {
     std::atomic<uint64_t> refused{0};    // last version whose put failed
     // Diagnostics of the committed version; not atomic with it.
     std::atomic<pid_t> committed_pid{0};
+    std::atomic<uint64_t> committed_cache{0};
     std::atomic<uint32_t> committed_flags{0};
     std::atomic<uint8_t> committed_by{0};
   };
@@ -219,7 +224,7 @@ class ModelRecord {
 
   // The first few violations of each kind, described, for the report.
   static constexpr int kKeptLines = 2;
-  static constexpr int kLineBytes = 320;
+  static constexpr int kLineBytes = 1024;
   char lines_[kNumViolations][kNumHandleKinds][kNumSources][kNumCauses]
              [kKeptLines][kLineBytes] = {};
 };

@@ -53,6 +53,8 @@
 #include <thread>
 #include <vector>
 
+#include <xxhash.h>
+
 #include "gtest/gtest.h"
 #include "tests/model_checker.h"
 #include "tests/stress_util.h"
@@ -201,15 +203,66 @@ uint64_t LoadU64(const std::string& bytes, size_t at) {
   return v;
 }
 
+// What the store's files say of `key` (doc/format.md sections 2 to 5),
+// read behind the engine's back: every index slot whose tag is the key's,
+// with the version its record holds when it is stored raw.
+std::string KeySlots(const std::string& index, const std::string& dir,
+                     int key) {
+  if (index.size() < 4096) return "";
+  const std::string name = ModelKeyName(key);
+  uint64_t tag = XXH3_64bits(name.data(), name.size());
+  if (tag < 2) tag += 2;
+  char log_name[32];
+  std::snprintf(log_name, sizeof(log_name), "/log.%016llx",
+                static_cast<unsigned long long>(LoadU64(index, 40)));
+  const std::string log = ReadWholeFile(dir + log_name);
+  const uint64_t capacity = LoadU64(index, 32);
+  std::string s = "; index log_end " + std::to_string(LoadU64(index, 72)) +
+                  ", log size " + std::to_string(log.size()) + ", slots of key";
+  for (uint64_t i = 0; i < capacity && 4096 + 16 * (i + 1) <= index.size();
+       ++i) {
+    if (LoadU64(index, 4096 + 16 * i) != tag) continue;
+    const uint64_t loc = LoadU64(index, 4096 + 16 * i + 8);
+    s += " [" + std::to_string(i) + "]@" + std::to_string(loc);
+    if (loc + 32 > log.size()) continue;
+    const uint32_t key_len = static_cast<uint32_t>(LoadU64(log, loc + 8));
+    const uint32_t stored = static_cast<uint32_t>(LoadU64(log, loc + 12));
+    const uint8_t kind = static_cast<uint8_t>(log[loc + 20]);
+    const uint8_t codec = static_cast<uint8_t>(log[loc + 21]);
+    const uint64_t at = loc + (32 + key_len + 15) / 16 * 16;
+    s += "(kind " + std::to_string(kind) + " codec " + std::to_string(codec);
+    if (codec == 0 && at + stored <= log.size()) {
+      std::string why;
+      const std::optional<uint64_t> v =
+          CheckValue(name, std::string_view(log).substr(at, stored), &why);
+      s += v ? " v" + std::to_string(*v) : " " + why;
+    }
+    s += ")";
+  }
+  return s;
+}
+
 // The generation the store's index file names (its prelude's id, doc/
-// format.md section 2) and the store's files, for a violation's report.
-std::string StoreState(const std::string& dir) {
+// format.md section 2), the lock file's publication record, the store's
+// files and, given a key, its slots, for a violation's report.
+std::string StoreState(const std::string& dir, int key = -1) {
   const std::string index = ReadWholeFile(dir + "/index");
+  const std::string lock = ReadWholeFile(dir + "/lock");
   std::string s = "index file at generation " +
-                  (index.size() >= 64 ? std::to_string(LoadU64(index, 16))
-                                      : std::string("(none)")) +
-                  "; files:";
+                  (index.size() >= 64 ? std::to_string(LoadU64(index, 16)) +
+                                            " log " +
+                                            std::to_string(LoadU64(index, 40))
+                                      : std::string("(none)"));
+  if (lock.size() >= 168) {
+    s += "; publication announced " + std::to_string(LoadU64(lock, 128)) +
+         "/" + std::to_string(LoadU64(lock, 136)) + " committed " +
+         std::to_string(LoadU64(lock, 144)) + "/" +
+         std::to_string(LoadU64(lock, 152)) + " unlogged erases " +
+         std::to_string(LoadU64(lock, 160));
+  }
+  s += "; files:";
   for (const std::string& name : ListDirNames(dir)) s += " " + name;
+  if (key >= 0) s += KeySlots(index, dir, key);
   return s;
 }
 
@@ -268,6 +321,7 @@ OpKind PickOp(const OpWeight (&mix)[N], std::mt19937_64& rng) {
 struct SharedCache {
   std::mutex mu;
   std::shared_ptr<Cache> cache;  // guarded by mu
+  uint64_t opened = 0;           // guarded by mu; numbers `cache` from 1
 };
 
 // A value or hit a thread keeps for a while, re-hashed as it goes.
@@ -320,8 +374,12 @@ class WorkerThread {
   bool Ready() {
     if (IsCache()) {
       std::lock_guard<std::mutex> lock(shared_cache_->mu);
-      if (shared_cache_->cache == nullptr) shared_cache_->cache = OpenCache();
+      if (shared_cache_->cache == nullptr) {
+        shared_cache_->cache = OpenCache();
+        ++shared_cache_->opened;
+      }
       cache_ = shared_cache_->cache;
+      ctx_.cache = shared_cache_->opened;
       ctx_.handle = plan_.role == Role::kCache ? HandleKind::kCacheMemoryFile
                                                : HandleKind::kCacheFile;
       return cache_ != nullptr;
@@ -439,7 +497,7 @@ class WorkerThread {
                                 ? static_cast<uint32_t>(kWriteFileRefused)
                                 : 0);
       write.Commit(/*absent=*/false, ctx_.handle,
-                   flags | tier | (tier != 0 ? ShadowFlag() : 0));
+                   flags | tier | (tier != 0 ? ShadowFlag() : 0), ctx_.cache);
       return;
     }
     const Status s = file_->Put(ModelKeyName(key), value);
@@ -472,7 +530,8 @@ class WorkerThread {
     ModelRecord::KeyWrite write(record_, key);
     if (IsCache()) {
       cache_->Erase(ModelKeyName(key));
-      write.Commit(/*absent=*/true, ctx_.handle, FileTierFlag() | ShadowFlag());
+      write.Commit(/*absent=*/true, ctx_.handle, FileTierFlag() | ShadowFlag(),
+                   ctx_.cache);
       return;
     }
     const Status s = file_->Erase(ModelKeyName(key));
@@ -508,6 +567,7 @@ class WorkerThread {
   void Get(int key) {
     ReadContext ctx = ctx_;
     ctx.op = "Get";
+    explain_key_ = key;
     const ReadSnapshot snap = record_->StartRead(key);
     std::string got;
     const Status s = file_->Get(ModelKeyName(key), &got);
@@ -523,6 +583,7 @@ class WorkerThread {
   void GetView(int key) {
     ReadContext ctx = ctx_;
     ctx.op = "GetView";
+    explain_key_ = key;
     const ReadSnapshot snap = record_->StartRead(key);
     auto view = std::make_shared<ValueView>();
     const Status s = file_->GetView(ModelKeyName(key), view.get());
@@ -543,6 +604,7 @@ class WorkerThread {
   void CacheGet(int key) {
     ReadContext ctx = ctx_;
     ctx.op = "Get";
+    explain_key_ = key;
     const ReadSnapshot snap = record_->StartRead(key);
     std::optional<Cache::Hit> hit = cache_->Get(ModelKeyName(key));
     if (hit) {
@@ -616,7 +678,7 @@ class WorkerThread {
     }
     return "handle at generation " +
            (generation ? std::to_string(*generation) : std::string("?")) +
-           ", " + StoreState(dir_);
+           ", " + StoreState(dir_, explain_key_);
   }
 
   void Error(const char* what, const Status& s) {
@@ -636,6 +698,7 @@ class WorkerThread {
   const int index_;
   const std::function<std::string()> explain_ = [this] { return Explain(); };
   ReadContext ctx_;
+  int explain_key_ = -1;  // the key of the read being checked
   std::unique_ptr<FileCache> file_;
   std::shared_ptr<Cache> cache_;
   std::vector<Held> held_;
@@ -683,11 +746,12 @@ void CheckFresh(const std::string& dir, const char* when,
   ReadContext ctx;
   ctx.handle = HandleKind::kFresh;
   ctx.op = when;
+  int k = 0;
   const std::function<std::string()> explain = [&] {
-    return after + "; " + StoreState(dir);
+    return after + "; " + StoreState(dir, k);
   };
   ctx.explain = &explain;
-  for (int k = 0; k < kModelKeys; ++k) {
+  for (k = 0; k < kModelKeys; ++k) {
     const ReadSnapshot snap = record->StartRead(k);
     std::string got;
     const Status s = (*r)->Get(ModelKeyName(k), &got);

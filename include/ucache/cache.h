@@ -24,13 +24,16 @@
 //    and the new one goes to the memory or fallback tier. If even that
 //    erase fails, this cache never again serves the file tier's value of
 //    the key, until a later write or erase of it reaches the file tier
-//    (CacheStats::shadowed_keys); other processes, which cannot know, may
-//    meanwhile read that older value from the file tier, but never see
-//    this process's newer one. A value the file tier did not take is this
-//    process's alone: other processes learn of it only through what its
-//    write did reach the store (the erase), and one whose own copy of the
-//    key the store never held either may go on serving that copy. Copies
-//    of values the store does not hold are good only while its write count
+//    (CacheStats::shadowed_keys); other caches (other processes, and other
+//    Cache objects of this one), which cannot know, may meanwhile read that
+//    older value from the file tier, but never see this cache's newer one.
+//    (On a full disk the erase does not fail: it clears the key's slot in
+//    place, FileCache::Erase; I/O errors and a damaged store that cannot
+//    be rebuilt remain.) A value the file tier did not take is this
+//    cache's alone: other caches learn of it only through what its write
+//    did reach the store (the erase), and one whose own copy of the key
+//    the store never held either may go on serving that copy. Copies of
+//    values the store does not hold are good only while its write count
 //    (FileCache::WriteCount) stands still.
 //  * Each memory copy is stamped with FileCache::ChangeCount, read before
 //    the file read or write that produced the copy, and with its record's
