@@ -76,6 +76,17 @@ constexpr size_t kLargeValueBytes = size_t{1} << 20;  // Options' default
 // A worker still running this long after it was told to stop is hung.
 constexpr milliseconds kStopTimeout(30000);
 
+// A supervisor step that takes this long is a hang: the watchdog prints
+// every process's stacks and aborts the test, so that a stall shows its
+// cause rather than running into Bazel's timeout.
+constexpr std::chrono::seconds kStallTimeout(120);
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // What a worker slot does.
 enum class Role { kCompactor, kMixed, kCache, kCacheFile };
 
@@ -101,6 +112,10 @@ std::vector<Role> RolesFromEnv() {
 // What the supervisor shares with the workers besides the record.
 struct Control {
   std::atomic<int> stop{0};
+  // The supervisor's last sign of progress (steady ms), for the watchdog,
+  // which watches until `checked`.
+  std::atomic<int64_t> heartbeat_ms{0};
+  std::atomic<int> checked{0};
   // Workers inside an explicit Compact or Clear, per slot: the supervisor
   // likes to kill those.
   std::atomic<int> publishing[kMaxSlots] = {};
@@ -804,6 +819,38 @@ bool DamageStore(const std::string& dir, std::mt19937_64& rng) {
   return done;
 }
 
+// A process (not a thread: every fork of the supervisor must find it
+// single-threaded) that watches `control`'s heartbeat. When the supervisor
+// stalls, it prints the stacks of the supervisor and of its children (the
+// workers, one of which probably holds what the supervisor waits for)
+// with gdb, then aborts the supervisor.
+pid_t StartWatchdog(Control* control) {
+  const pid_t supervisor = ::getpid();
+  control->heartbeat_ms = SteadyMs();
+  return Spawn([=] {
+    const int64_t stall_ms = kStallTimeout.count() * 1000;
+    while (!control->checked.load() && ::getppid() == supervisor) {
+      std::this_thread::sleep_for(milliseconds(500));
+      if (SteadyMs() - control->heartbeat_ms.load() < stall_ms) continue;
+      const std::string pid = std::to_string(supervisor);
+      const std::string cmd =
+          "for p in " + pid + " $(cat /proc/" + pid +
+          "/task/*/children); do echo \"== stacks of pid $p\"; timeout 60 "
+          "gdb -batch -nx -p $p -ex 'thread apply all bt' 2>&1 | "
+          "grep -E '^(#|Thread)'; done >&2";
+      std::fprintf(stderr, "model_stress: the supervisor made no progress "
+                           "for %lld s; its stacks and its workers':\n",
+                   static_cast<long long>(kStallTimeout.count()));
+      if (std::system(cmd.c_str()) != 0) {
+        std::fprintf(stderr, "model_stress: (some stacks may be missing)\n");
+      }
+      ::kill(supervisor, SIGABRT);
+      return 1;
+    }
+    return 0;
+  });
+}
+
 // What a finished worker's exit says, counted into `record`.
 void NoteExit(const WorkerPlan& plan, const ChildExit& ended, bool killed,
               ModelRecord* record) {
@@ -856,6 +903,7 @@ TEST(ModelStressTest, CommittedVersionsAcrossKillsCrashesAndFullDisks) {
         Spawn([&] { return RunWorker(dir, plan, &*record, &*control); });
   };
   for (int slot = 0; slot < procs; ++slot) spawn(slot);
+  const pid_t watchdog = StartWatchdog(&*control);
 
   // After every death: a fresh look at the store, then a new incarnation.
   auto replace = [&](int slot, const ChildExit& ended, bool killed) {
@@ -869,6 +917,7 @@ TEST(ModelStressTest, CommittedVersionsAcrossKillsCrashesAndFullDisks) {
   auto next_kill = start + milliseconds(1 + rng() % kill_ms);
   auto next_damage = start + milliseconds(damage_ms);
   while (steady_clock::now() < deadline) {
+    control->heartbeat_ms = SteadyMs();
     for (int slot = 0; slot < procs; ++slot) {
       int status = 0;
       if (::waitpid(pids[slot], &status, WNOHANG) == pids[slot]) {
@@ -908,9 +957,11 @@ TEST(ModelStressTest, CommittedVersionsAcrossKillsCrashesAndFullDisks) {
   }
   control->stop = 1;
   for (int slot = 0; slot < procs; ++slot) {
+    control->heartbeat_ms = SteadyMs();
     const ChildExit ended = WaitChild(pids[slot], kStopTimeout);
     if (!ended.clean()) NoteExit(plans[slot], ended, false, &*record);
   }
+  control->heartbeat_ms = SteadyMs();
 
   // Quiet now: every key once more, and the store must verify.
   CheckFresh(dir, "fresh open at the end", "stopped", false, &*record);
@@ -925,6 +976,8 @@ TEST(ModelStressTest, CommittedVersionsAcrossKillsCrashesAndFullDisks) {
                              : report->corrupt_records <= damaged &&
                                    report->bad_index_entries <= damaged;
   if (!explained) record->verify_unexplained++;
+  control->checked = 1;
+  EXPECT_TRUE(WaitChild(watchdog, kStopTimeout).clean());
   std::printf(
       "model_stress: %d processes x %d threads for %lld s, %llu spawns; "
       "final Verify: %s\n",
