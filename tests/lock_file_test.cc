@@ -102,6 +102,26 @@ TEST(LockFileTest, HolderKilledWhileHoldingHandsTheLockOn) {
   EXPECT_FALSE(again.owner_died());
 }
 
+// A holder killed between a commit (or a publication) and its count: the
+// next taker counts a change for it, so that near caches look again.
+TEST(LockFileTest, HolderKilledWhileHoldingCountsAChange) {
+  TempDir tmp;
+  auto mine = OpenLockOrDie(tmp.path());
+  ASSERT_NE(mine, nullptr);
+  const uint64_t changes = mine->changes(), writes = mine->writes();
+  KillAHolderOfTheMutex(tmp.path());
+  {
+    WriterLock after(mine.get());
+    ASSERT_OK(after.status());
+    ASSERT_TRUE(after.owner_died());
+  }
+  EXPECT_EQ(mine->changes(), changes + 1);
+  EXPECT_EQ(mine->writes(), writes + 1);
+  WriterLock again(mine.get());
+  ASSERT_OK(again.status());
+  EXPECT_EQ(mine->changes(), changes + 1) << "counted without a death";
+}
+
 // The mutex of a store nobody has open is initialized afresh by the next
 // opener, whatever the file holds: here a mutex that claims an owner that
 // will never release it. Run in a child, so that a hang is reported.

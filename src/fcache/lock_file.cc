@@ -192,6 +192,10 @@ Status LockFile::Lock(LockMode mode, bool* owner_died) {
     // The holder died; the mutex is ours, and usable again once marked so.
     rc = pthread_mutex_consistent(mutex());
     *owner_died = rc == 0;
+    // It may have died between a commit (or a publication) and counting
+    // it: near caches of every key must look again (cache.h), as after
+    // any change.
+    if (*owner_died) CountChange();
   }
   if (rc == 0) return Status::OK();
   // ENOTRECOVERABLE cannot come from ucache, which always marks the mutex

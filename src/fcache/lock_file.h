@@ -71,7 +71,9 @@ class LockFile {
   // Takes the writers' mutex: with kExclusiveWait spinning briefly, then
   // sleeping until it is free; with kExclusiveTry returning Busy if it is
   // held. Sets *owner_died when its last holder died holding it; the caller
-  // then holds it and must expect the store as that writer left it. Busy,
+  // then holds it and must expect the store as that writer left it, which
+  // counts as a change (CountChange: the dead writer may have committed
+  // without counting). Busy,
   // without waiting, when the calling thread holds the mutex already
   // (through any handle of the store: a write from inside a Compact progress
   // callback), since waiting would wait forever.
