@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string>
 
@@ -73,6 +74,9 @@ class HiredisConnection : public Connection {
     return Receive(deadline_ms);
   }
 
+  size_t bulk_limit() const override { return bulk_limit_; }
+  void set_bulk_limit(size_t limit) { bulk_limit_ = limit; }
+
  private:
   // Waits until the socket is ready for `events`, or the deadline passes.
   Status Wait(short events, int64_t deadline_ms) {
@@ -129,6 +133,7 @@ class HiredisConnection : public Connection {
 
   redisContext* const c_;
   const std::unique_ptr<char[]> buf_;
+  size_t bulk_limit_ = 0;  // set once, by the connector
 };
 
 Status CheckOk(const Result<Reply>& r, std::string_view what) {
@@ -138,6 +143,16 @@ Status CheckOk(const Result<Reply>& r, std::string_view what) {
                                     " refused: " + std::string(r->str));
   }
   return Status::OK();
+}
+
+// proto-max-bulk-len from CONFIG GET's reply (a name and a value); 0 for an
+// error reply or anything else.
+size_t BulkLimitOf(const Reply& r) {
+  if (r.type != Reply::Type::kArray || r.elements.size() != 2) return 0;
+  const std::string_view v = r.elements[1].str;
+  size_t limit = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), limit);
+  return ec == std::errc() && end == v.data() + v.size() ? limit : 0;
 }
 
 class HiredisConnector : public Connector {
@@ -187,6 +202,13 @@ class HiredisConnector : public Connector {
         return s;
       }
     }
+    // Once per connection, so a restarted server's new setting is learned
+    // by the reconnect; refused (CONFIG renamed, an ACL), the tier uses
+    // RemoteOptions::chunk_bytes alone.
+    const std::string_view config[] = {"CONFIG", "GET", "proto-max-bulk-len"};
+    Result<Reply> limit = conn->Run(config, deadline_ms);
+    if (!limit.ok()) return limit.status();
+    conn->set_bulk_limit(BulkLimitOf(*limit));
     return std::unique_ptr<Connection>(std::move(conn));
   }
 };

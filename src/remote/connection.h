@@ -37,14 +37,18 @@ class Connection {
   // a reply (Type::kError), not a failure of the connection.
   virtual Result<Reply> Run(std::span<const std::string_view> argv,
                             int64_t deadline_ms) = 0;
+  // The server's proto-max-bulk-len (the largest string it takes) as it
+  // said when this connection opened; 0 when it would not say (CONFIG
+  // renamed away or refused by an ACL).
+  virtual size_t bulk_limit() const { return 0; }
 };
 
 class Connector {
  public:
   virtual ~Connector() = default;
   // Connects (each attempt bounded by connect_timeout and the deadline),
-  // then AUTH and SELECT as the endpoint says. PermissionDenied when AUTH
-  // is refused.
+  // then AUTH and SELECT as the endpoint says, then asks for the server's
+  // proto-max-bulk-len. PermissionDenied when AUTH is refused.
   virtual Result<std::unique_ptr<Connection>> Connect(
       const Endpoint& endpoint, std::chrono::milliseconds connect_timeout,
       int64_t deadline_ms) = 0;

@@ -1,5 +1,6 @@
 #include "src/remote/shard.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -43,7 +44,18 @@ Result<std::unique_ptr<Connection>> Shard::Acquire(int64_t deadline_ms) {
       return c;
     }
   }
-  return connector_->Connect(endpoint_, config_.connect_timeout, deadline_ms);
+  Result<std::unique_ptr<Connection>> c =
+      connector_->Connect(endpoint_, config_.connect_timeout, deadline_ms);
+  if (c.ok()) bulk_limit_ = static_cast<int64_t>((*c)->bulk_limit());
+  return c;
+}
+
+size_t Shard::BulkLimit() {
+  if (bulk_limit_.load() < 0) {
+    const std::string_view ping[] = {"PING"};
+    Run(ping).status().IgnoreError();  // counted by Run; the limit stays -1
+  }
+  return static_cast<size_t>(std::max<int64_t>(bulk_limit_.load(), 0));
 }
 
 void Shard::ReturnToPool(std::unique_ptr<Connection> c) {
