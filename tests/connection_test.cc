@@ -180,10 +180,43 @@ INSTANTIATE_TEST_SUITE_P(
                             false},
                       Fault{"OutOfMemory", Mode::kOom, true, false},
                       Fault{"NoAuth", Mode::kNoAuth, false, false},
+                      Fault{"RepliesTwice", Mode::kTwice, false, false},
                       Fault{"WrongPass", Mode::kNoAuth, false, true}),
     [](const ::testing::TestParamInfo<Fault>& info) {
       return std::string(info.param.name);
     });
+
+RemoteOptions Quick(Log* log) {
+  RemoteOptions o;
+  o.operation_timeout = milliseconds(kTimeoutMs);
+  o.retry_initial = milliseconds(1000);
+  o.write_behind = false;
+  o.log = log->sink();
+  return o;
+}
+
+// Redis closes clients idle past its `timeout`, and a restart closes them
+// all: a pooled connection found closed is replaced, not a failure.
+TEST(ConnectionTest, IdleConnectionsTheServerClosedAreReplacedSilently) {
+  FakePeer peer;
+  auto connector = std::make_shared<CountingConnector>();
+  Log log;
+  Result<std::unique_ptr<RemoteCache>> opened =
+      remote_internal::OpenRemote(peer.url(), Quick(&log), connector);
+  ASSERT_TRUE(opened.ok());
+  RemoteCache& c = **opened;
+  ASSERT_TRUE(c.Put("k", kValue, milliseconds(0)).ok());
+  for (int i = 0; i < 3; ++i) {
+    peer.DropConnections();
+    std::optional<RemoteCache::Value> v = c.Get("k");
+    ASSERT_TRUE(v) << i;
+    EXPECT_EQ(v->data, kValue);
+  }
+  EXPECT_EQ(c.GetStats().errors, 0u);
+  EXPECT_TRUE(c.healthy());
+  EXPECT_EQ(log.Lines().size(), 0u);
+  EXPECT_EQ(connector->attempts.load(), 4);
+}
 
 // Writes into a connection the peer has closed, from several threads at
 // once: EPIPE each time, never SIGPIPE, in any of them.

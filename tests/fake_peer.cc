@@ -92,6 +92,13 @@ void FakePeer::set_mode(Mode mode) {
   cv_.wait(lock, [&] { return applied_generation_ >= generation; });
 }
 
+void FakePeer::DropConnections() {
+  std::unique_lock<std::mutex> lock(mu_);
+  drop_ = true;
+  const uint64_t generation = ++wanted_generation_;
+  cv_.wait(lock, [&] { return applied_generation_ >= generation; });
+}
+
 void FakePeer::Listen() {
   listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
   sockaddr_un a{};
@@ -117,9 +124,12 @@ void FakePeer::Loop() {
       std::lock_guard<std::mutex> lock(mu_);
       if (stop_) return;
       if (applied_generation_ != wanted_generation_) {
-        if (wanted_ == Mode::kRefuse) {
+        if (wanted_ == Mode::kRefuse || drop_) {
           for (Client& c : clients_) ::close(c.fd);
           clients_.clear();
+          drop_ = false;
+        }
+        if (wanted_ == Mode::kRefuse) {
           Unlisten();
         } else if (listener_ < 0) {
           Listen();
@@ -189,6 +199,7 @@ void FakePeer::Answer(Client* c, const std::vector<std::string>& argv) {
     return;
   }
   c->out += reply;
+  if (mode_ == Mode::kTwice) c->out += reply;
 }
 
 void FakePeer::Write(Client* c) {

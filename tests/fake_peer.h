@@ -30,6 +30,7 @@ class FakePeer {
                  // whole reply is not
     kOom,        // SET answered -OOM (maxmemory, noeviction); the rest kRedis
     kNoAuth,     // every command -NOAUTH, AUTH -WRONGPASS
+    kTwice,      // every reply sent twice: a connection out of step
   };
 
   explicit FakePeer(
@@ -40,6 +41,9 @@ class FakePeer {
 
   // Returns once the peer behaves so: every command read after it.
   void set_mode(Mode mode);
+  // Closes every connection and goes on listening, as Redis does to idle
+  // clients past its `timeout`; returns once they are closed.
+  void DropConnections();
   const std::string& socket() const { return socket_; }
   std::string url() const { return "redis+unix://" + socket_; }
 
@@ -70,6 +74,7 @@ class FakePeer {
   Mode wanted_ = Mode::kRedis;  // guarded by mu_
   uint64_t wanted_generation_ = 0;   // guarded by mu_
   uint64_t applied_generation_ = 0;  // guarded by mu_
+  bool drop_ = false;                // guarded by mu_
   bool stop_ = false;                // guarded by mu_
 
   // The loop thread's own.

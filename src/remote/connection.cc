@@ -75,6 +75,13 @@ class HiredisConnection : public Connection {
   }
 
   size_t bulk_limit() const override { return bulk_limit_; }
+
+  bool StillIdle() const override {
+    if (c_->reader->len > c_->reader->pos) return false;
+    // Readable while idle: end of file, or bytes nobody asked for.
+    pollfd p{c_->fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
   void set_bulk_limit(size_t limit) { bulk_limit_ = limit; }
 
  private:
@@ -115,6 +122,11 @@ class HiredisConnection : public Connection {
         auto* r = static_cast<redisReply*>(raw);
         const std::shared_ptr<const void> owner(
             r, [](const void* p) { freeReplyObject(const_cast<void*>(p)); });
+        // One command, one reply: more means the peer is out of step, and
+        // the next command would take these bytes for its own reply.
+        if (c_->reader->len > c_->reader->pos) {
+          return Status::IOError("the server sent more than one reply");
+        }
         return Convert(r, owner);
       }
       if (Status s = Wait(POLLIN, deadline_ms); !s.ok()) return s;
