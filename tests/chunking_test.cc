@@ -136,8 +136,8 @@ TEST(ChunkingTest, OverwriteUnlinksTheChunksItReplaces) {
 }
 
 TEST(ChunkingTest, ConfigRefusedFallsBackToChunkBytes) {
-  RedisServer server({"--proto-max-bulk-len", "1mb", "--rename-command",
-                      "CONFIG", "\"\""});
+  RedisServer server(
+      {"--proto-max-bulk-len", "1mb", "--rename-command", "CONFIG", "\"\""});
   ASSERT_TRUE(server.ok());
   RemoteOptions o = Sync();
   o.chunk_bytes = 512 << 10;
@@ -173,9 +173,9 @@ TEST(ChunkingTest, ChunkOfAnotherWriteIsACorruptMiss) {
       server.Command({"GET", ChunkOf(HeadOf(server, "k"), "k", 1)});
   ASSERT_EQ(old_chunk.size(), kMiB);
   ASSERT_TRUE(c->Put("k", Incompressible(3 * kMiB, 6), milliseconds(0)).ok());
-  EXPECT_EQ(server.Command({"SET", ChunkOf(HeadOf(server, "k"), "k", 1),
-                            old_chunk}),
-            "OK");
+  EXPECT_EQ(
+      server.Command({"SET", ChunkOf(HeadOf(server, "k"), "k", 1), old_chunk}),
+      "OK");
   EXPECT_EQ(GetString(*c, "k"), std::nullopt);
   EXPECT_EQ(c->GetStats().corrupt, 1u);
 }
@@ -215,8 +215,8 @@ TEST(ChunkingTest, TwoWritersRacingOnOneKeyNeverMix) {
     writers.emplace_back([&, w] {
       for (uint64_t i = 0; i < 15; ++i) {
         const uint64_t seed = (w == a.get() ? 1000 : 2000) + i;
-        EXPECT_TRUE(w->Put("k", Incompressible(kSize, seed), milliseconds(0))
-                        .ok());
+        EXPECT_TRUE(
+            w->Put("k", Incompressible(kSize, seed), milliseconds(0)).ok());
       }
     });
   }

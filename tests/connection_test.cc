@@ -47,7 +47,8 @@ class CountingConnector : public Connector {
   std::atomic<int> attempts{0};
 
  private:
-  const std::shared_ptr<Connector> real_ = remote_internal::NewHiredisConnector();
+  const std::shared_ptr<Connector> real_ =
+      remote_internal::NewHiredisConnector();
 };
 
 struct Log {
@@ -166,22 +167,21 @@ TEST_P(ConnectionFaultTest, CostsOneTimeoutTripsOnceAndRecovers) {
   EXPECT_EQ(lines[1].substr(0, 2), "I ");
   EXPECT_EQ(c.GetStats().breaker_trips, 1u);
   EXPECT_GE(connector->attempts.load(), 2);  // the broken one was dropped
-  EXPECT_FALSE(SigpipePending());  // and none killed the process
+  EXPECT_FALSE(SigpipePending());            // and none killed the process
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, ConnectionFaultTest,
-    ::testing::Values(Fault{"Refused", Mode::kRefuse, false, false},
-                      Fault{"NeverAnswers", Mode::kSilent, false, false},
-                      Fault{"HalfReplyThenClose", Mode::kHalfReply, false,
-                            false},
-                      Fault{"NotResp", Mode::kGarbage, false, false},
-                      Fault{"TricklesPastTheDeadline", Mode::kTrickle, false,
-                            false},
-                      Fault{"OutOfMemory", Mode::kOom, true, false},
-                      Fault{"NoAuth", Mode::kNoAuth, false, false},
-                      Fault{"RepliesTwice", Mode::kTwice, false, false},
-                      Fault{"WrongPass", Mode::kNoAuth, false, true}),
+    ::testing::Values(
+        Fault{"Refused", Mode::kRefuse, false, false},
+        Fault{"NeverAnswers", Mode::kSilent, false, false},
+        Fault{"HalfReplyThenClose", Mode::kHalfReply, false, false},
+        Fault{"NotResp", Mode::kGarbage, false, false},
+        Fault{"TricklesPastTheDeadline", Mode::kTrickle, false, false},
+        Fault{"OutOfMemory", Mode::kOom, true, false},
+        Fault{"NoAuth", Mode::kNoAuth, false, false},
+        Fault{"RepliesTwice", Mode::kTwice, false, false},
+        Fault{"WrongPass", Mode::kNoAuth, false, true}),
     [](const ::testing::TestParamInfo<Fault>& info) {
       return std::string(info.param.name);
     });

@@ -1,5 +1,6 @@
 #include "tests/fake_peer.h"
 
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -10,8 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 namespace ucache::testing {
 namespace {
@@ -143,8 +142,8 @@ void FakePeer::Loop() {
     std::vector<pollfd> fds;
     for (const Client& c : clients_) {
       const bool write = !c.out.empty() && now >= c.next_write_ms;
-      fds.push_back({c.fd, static_cast<short>(POLLIN | (write ? POLLOUT : 0)),
-                     0});
+      fds.push_back(
+          {c.fd, static_cast<short>(POLLIN | (write ? POLLOUT : 0)), 0});
     }
     if (listener_ >= 0) fds.push_back({listener_, POLLIN, 0});
     ::poll(fds.data(), fds.size(), 5);
@@ -234,7 +233,8 @@ std::string FakePeer::Reply(const std::vector<std::string>& argv) {
   }
   if (command == "PING") return "+PONG\r\n";
   if (command == "AUTH" || command == "SELECT") return "+OK\r\n";
-  if (command == "CONFIG") return "*2\r\n" + Bulk(argv.back()) + Bulk("536870912");
+  if (command == "CONFIG")
+    return "*2\r\n" + Bulk(argv.back()) + Bulk("536870912");
   if (command == "SET" && argv.size() >= 3) {
     if (mode_ == Mode::kOom) {
       return "-OOM command not allowed when used memory > 'maxmemory'.\r\n";

@@ -71,7 +71,7 @@ class FakePeer {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  Mode wanted_ = Mode::kRedis;  // guarded by mu_
+  Mode wanted_ = Mode::kRedis;       // guarded by mu_
   uint64_t wanted_generation_ = 0;   // guarded by mu_
   uint64_t applied_generation_ = 0;  // guarded by mu_
   bool drop_ = false;                // guarded by mu_

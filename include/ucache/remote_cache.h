@@ -14,6 +14,10 @@
 //    key and bytes, LZ4 when it pays, the expiry), behind a magic and a
 //    version: garbage, a truncated value, a value of another key or written
 //    by another format reads as a counted miss, never as a value.
+//  * A pooled connection the server closed while idle (its `timeout`, a
+//    restart) is replaced, not counted as a failure; a peer that sends
+//    more than the reply asked for is a failure (the connection is out of
+//    step), and the connection is dropped.
 //  * A dropped connection never raises SIGPIPE in the host: writes run with
 //    SIGPIPE blocked in the writing thread, and a signal they raise is
 //    consumed there. The process's signal handlers are never touched.

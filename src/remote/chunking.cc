@@ -81,9 +81,9 @@ bool DecodeChunkHead(std::string_view bytes, ChunkHead* head) {
   head->frame_bytes = Get<uint64_t>(bytes, 16);
   head->checksum = Get<uint64_t>(bytes, 24);
   head->token.assign(bytes.substr(32, kTokenBytes));
-  const bool hex = std::all_of(head->token.begin(), head->token.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
+  const bool hex = std::all_of(
+      head->token.begin(), head->token.end(),
+      [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
   return hex && head->chunks >= 1 && head->chunks <= kMaxChunks &&
          head->frame_bytes >= head->chunks;
 }
@@ -123,12 +123,12 @@ Status PutChunked(Shard& shard, std::string_view prefix, std::string_view key,
   Result<Reply> old = shard.Run(range);
   if (!old.ok()) return old.status();
   ChunkHead replaced;
-  const bool replaces = old->type == Reply::Type::kString &&
-                        DecodeChunkHead(old->str, &replaced);
+  const bool replaces =
+      old->type == Reply::Type::kString && DecodeChunkHead(old->str, &replaced);
 
   ChunkHead head;
-  head.chunks = static_cast<uint32_t>((frame.size() + chunk_bytes - 1) /
-                                      chunk_bytes);
+  head.chunks =
+      static_cast<uint32_t>((frame.size() + chunk_bytes - 1) / chunk_bytes);
   head.frame_bytes = frame.size();
   head.checksum = XXH3_64bits(frame.data(), frame.size());
   head.token = NewLeaseToken();  // random, as a lease's token is

@@ -462,8 +462,8 @@ class RemoteCache::Impl {
 
   std::atomic<uint64_t> hits_{0}, misses_{0}, corrupt_{0}, bytes_in_{0},
       bytes_out_{0}, writes_{0}, dropped_writes_{0}, too_large_{0},
-      chunked_writes_{0}, chunks_missing_{0},
-      lease_acquired_{0}, lease_waits_{0}, lease_fills_{0}, lease_timeouts_{0};
+      lease_acquired_{0}, lease_waits_{0}, lease_fills_{0}, lease_timeouts_{0},
+      chunked_writes_{0}, chunks_missing_{0};
 };
 
 namespace remote_internal {
