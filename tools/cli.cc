@@ -451,6 +451,8 @@ int RemoteStats(const Io& io, const Args& args) {
       {"skipped", s.skipped},
       {"dropped_writes", s.dropped_writes},
       {"too_large", s.too_large},
+      {"chunked_writes", s.chunked_writes},
+      {"chunks_missing", s.chunks_missing},
   };
   if (args.json) {
     const char* separator = "{";

@@ -14,11 +14,19 @@
 //    key and bytes, LZ4 when it pays, the expiry), behind a magic and a
 //    version: garbage, a truncated value, a value of another key or written
 //    by another format reads as a counted miss, never as a value.
+//  * A pooled connection the server closed while idle (its `timeout`, a
+//    restart) is replaced, not counted as a failure; a peer that sends
+//    more than the reply asked for is a failure (the connection is out of
+//    step), and the connection is dropped.
 //  * A dropped connection never raises SIGPIPE in the host: writes run with
 //    SIGPIPE blocked in the writing thread, and a signal they raise is
 //    consumed there. The process's signal handlers are never touched.
-//  * Values above max_value_bytes (below Redis' proto-max-bulk-len) are not
-//    sent: counted as too_large, the connection stays usable.
+//  * A value whose frame is larger than one Redis string may be (the
+//    server's proto-max-bulk-len, asked once per connection, and
+//    chunk_bytes) is stored in chunks and a head that verifies them as a
+//    whole (src/remote/chunking.h): a chunk lost or replaced is a counted
+//    miss. Values above max_value_bytes are not sent: too_large. Neither
+//    leaves a connection broken.
 //
 // Keys are stored as key_prefix + key; leases as key_prefix + "\xff" +
 // "lease:" + key, so a key starting with byte 0xFF is not stored remotely.
@@ -72,8 +80,15 @@ struct RemoteOptions {
   std::chrono::milliseconds drain_timeout{5000};
 
   // Values larger than this are not stored remotely (too_large). Default
-  // 512 MiB less 64 KiB: Redis' default proto-max-bulk-len, less the framing.
-  size_t max_value_bytes = (size_t{512} << 20) - (size_t{64} << 10);
+  // 4 GiB less 64 KiB: a record's bound (32-bit lengths), less the framing.
+  size_t max_value_bytes = (size_t{4} << 30) - (size_t{64} << 10);
+  // Framed values larger than this, or than the server's proto-max-bulk-len
+  // when it says (CONFIG GET), are stored in chunks of at most this.
+  // Default 64 MiB, well under Redis' 512 MiB. A chunked Get is two
+  // commands (the head, then every chunk in one MGET), each bounded by
+  // operation_timeout, as a whole value's GET is: give it the time to move
+  // the largest value.
+  size_t chunk_bytes = size_t{64} << 20;
   // Compression of values, as the file tier's (FileCacheOptions).
   Compression compression = Compression::kLz4;
   size_t compression_threshold = 256;
@@ -104,6 +119,8 @@ struct RemoteCacheStats {
   uint64_t dropped_writes = 0;  // puts and erases lost: queue full, drain
                                 // timeout, or the server failing
   uint64_t too_large = 0;       // values not stored: above max_value_bytes
+  uint64_t chunked_writes = 0;  // of writes: stored in chunks
+  uint64_t chunks_missing = 0;  // of misses: a chunked value's chunk gone
   uint64_t lease_acquired = 0;  // Claims that got the lease
   uint64_t lease_waits = 0;     // Claims that waited for another holder
   uint64_t lease_fills = 0;     // of waits: the holder's value arrived

@@ -42,8 +42,8 @@ bool SameFunction(const std::function<R(A...)>& a,
 static_assert(sizeof(MemoryCacheOptions) == 72, "compare the new field");
 static_assert(sizeof(FileCacheOptions) == 72, "compare the new field");
 static_assert(sizeof(FallbackCacheOptions) == 48, "compare the new field");
-static_assert(sizeof(Options) == 536, "compare the new field");
-static_assert(sizeof(RemoteOptions) == 176, "compare the new field");
+static_assert(sizeof(Options) == 544, "compare the new field");
+static_assert(sizeof(RemoteOptions) == 184, "compare the new field");
 
 bool Same(const MemoryCacheOptions& a, const MemoryCacheOptions& b) {
   return a.max_entries == b.max_entries && a.max_bytes == b.max_bytes &&
@@ -76,7 +76,7 @@ bool Same(const RemoteOptions& a, const RemoteOptions& b) {
          a.write_queue_bytes == b.write_queue_bytes &&
          a.drain_timeout == b.drain_timeout &&
          a.max_value_bytes == b.max_value_bytes &&
-         a.compression == b.compression &&
+         a.chunk_bytes == b.chunk_bytes && a.compression == b.compression &&
          a.compression_threshold == b.compression_threshold &&
          a.lease_ttl == b.lease_ttl && a.lease_wait == b.lease_wait &&
          a.pool_size == b.pool_size && SameFunction(a.log, b.log);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <string>
 
@@ -65,13 +66,29 @@ class HiredisConnection : public Connection {
       args.push_back(a.data());
       lens.push_back(a.size());
     }
-    if (redisAppendCommandArgv(c_, static_cast<int>(args.size()), args.data(),
-                               lens.data()) != REDIS_OK) {
-      return Status::IOError("formatting a command: out of memory");
+    char* command = nullptr;
+    const long long n = redisFormatCommandArgv(
+        &command, static_cast<int>(args.size()), args.data(), lens.data());
+    if (n < 0) return Status::IOError("formatting a command: out of memory");
+    const std::unique_ptr<char, void (*)(char*)> owned(command,
+                                                       redisFreeCommand);
+    if (Status s = Send(std::string_view(command, static_cast<size_t>(n)),
+                        deadline_ms);
+        !s.ok()) {
+      return s;
     }
-    if (Status s = Send(deadline_ms); !s.ok()) return s;
     return Receive(deadline_ms);
   }
+
+  size_t bulk_limit() const override { return bulk_limit_; }
+
+  bool StillIdle() const override {
+    if (c_->reader->len > c_->reader->pos) return false;
+    // Readable while idle: end of file, or bytes nobody asked for.
+    pollfd p{c_->fd, POLLIN, 0};
+    return ::poll(&p, 1, 0) == 0;
+  }
+  void set_bulk_limit(size_t limit) { bulk_limit_ = limit; }
 
  private:
   // Waits until the socket is ready for `events`, or the deadline passes.
@@ -89,14 +106,23 @@ class HiredisConnection : public Connection {
     }
   }
 
-  Status Send(int64_t deadline_ms) {
+  // Writes from an offset into the formatted command, not through hiredis'
+  // output buffer: redisBufferWrite moves the unsent rest to the front
+  // after every partial write, which a non-blocking socket makes quadratic
+  // in the size (a 256 MiB SET took 14.8 s, a blocking hiredis SET 1.1 s;
+  // BENCHMARKS.md, issue 11).
+  Status Send(std::string_view command, int64_t deadline_ms) {
     SigpipeGuard guard;  // a dead peer must not kill the host
-    int done = 0;
-    while (!done) {
+    size_t done = 0;
+    while (done < command.size()) {
       if (Status s = Wait(POLLOUT, deadline_ms); !s.ok()) return s;
-      if (redisBufferWrite(c_, &done) != REDIS_OK) {
-        return Status::IOError(std::string("sending: ") + c_->errstr);
+      const ssize_t n =
+          ::write(c_->fd, command.data() + done, command.size() - done);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EINTR) continue;
+        return Status::IOError(std::string("sending: ") + std::strerror(errno));
       }
+      done += static_cast<size_t>(n);
     }
     return Status::OK();
   }
@@ -111,6 +137,11 @@ class HiredisConnection : public Connection {
         auto* r = static_cast<redisReply*>(raw);
         const std::shared_ptr<const void> owner(
             r, [](const void* p) { freeReplyObject(const_cast<void*>(p)); });
+        // One command, one reply: more means the peer is out of step, and
+        // the next command would take these bytes for its own reply.
+        if (c_->reader->len > c_->reader->pos) {
+          return Status::IOError("the server sent more than one reply");
+        }
         return Convert(r, owner);
       }
       if (Status s = Wait(POLLIN, deadline_ms); !s.ok()) return s;
@@ -129,6 +160,7 @@ class HiredisConnection : public Connection {
 
   redisContext* const c_;
   const std::unique_ptr<char[]> buf_;
+  size_t bulk_limit_ = 0;  // set once, by the connector
 };
 
 Status CheckOk(const Result<Reply>& r, std::string_view what) {
@@ -138,6 +170,16 @@ Status CheckOk(const Result<Reply>& r, std::string_view what) {
                                     " refused: " + std::string(r->str));
   }
   return Status::OK();
+}
+
+// proto-max-bulk-len from CONFIG GET's reply (a name and a value); 0 for an
+// error reply or anything else.
+size_t BulkLimitOf(const Reply& r) {
+  if (r.type != Reply::Type::kArray || r.elements.size() != 2) return 0;
+  const std::string_view v = r.elements[1].str;
+  size_t limit = 0;
+  const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), limit);
+  return ec == std::errc() && end == v.data() + v.size() ? limit : 0;
 }
 
 class HiredisConnector : public Connector {
@@ -162,14 +204,14 @@ class HiredisConnector : public Connector {
       redisFree(c);
       return timed_out ? Status::TimedOut(why) : Status::IOError(why);
     }
-    // Non-blocking from here on: Run bounds each command itself with poll.
-    // hiredis then treats EAGAIN as "try again" (REDIS_BLOCK cleared).
+    // Non-blocking from here on: Run does its own reads and writes, each
+    // bounded with poll by the command's deadline; hiredis only formats
+    // and parses.
     const int flags = ::fcntl(c->fd, F_GETFL);
     if (flags < 0 || ::fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
       redisFree(c);
       return Status::IOError("connecting: fcntl O_NONBLOCK failed");
     }
-    c->flags &= ~REDIS_BLOCK;
     auto conn = std::make_unique<HiredisConnection>(c);
     if (!e.password.empty()) {
       std::vector<std::string_view> auth = {"AUTH"};
@@ -187,6 +229,13 @@ class HiredisConnector : public Connector {
         return s;
       }
     }
+    // Once per connection, so a restarted server's new setting is learned
+    // by the reconnect; refused (CONFIG renamed, an ACL), the tier uses
+    // RemoteOptions::chunk_bytes alone.
+    const std::string_view config[] = {"CONFIG", "GET", "proto-max-bulk-len"};
+    Result<Reply> limit = conn->Run(config, deadline_ms);
+    if (!limit.ok()) return limit.status();
+    conn->set_bulk_limit(BulkLimitOf(*limit));
     return std::unique_ptr<Connection>(std::move(conn));
   }
 };

@@ -32,19 +32,28 @@ class Connection {
  public:
   virtual ~Connection() = default;
   // Sends `argv` and reads its reply, all before `deadline_ms` (SteadyMillis).
-  // TimedOut past it, IOError when the socket or the protocol fails; after
-  // either the connection is broken and must be dropped. An error reply is
-  // a reply (Type::kError), not a failure of the connection.
+  // TimedOut past it, IOError when the socket or the protocol fails (bytes
+  // beyond the one reply included: the peer is out of step); after either
+  // the connection is broken and must be dropped. An error reply is a
+  // reply (Type::kError), not a failure of the connection.
   virtual Result<Reply> Run(std::span<const std::string_view> argv,
                             int64_t deadline_ms) = 0;
+  // The server's proto-max-bulk-len (the largest string it takes) as it
+  // said when this connection opened; 0 when it would not say (CONFIG
+  // renamed away or refused by an ACL).
+  virtual size_t bulk_limit() const { return 0; }
+  // False when a connection kept idle can no longer be trusted: the server
+  // closed it (its idle `timeout`, a restart), or bytes no command asked
+  // for wait on it. Cheap: no round trip.
+  virtual bool StillIdle() const { return true; }
 };
 
 class Connector {
  public:
   virtual ~Connector() = default;
   // Connects (each attempt bounded by connect_timeout and the deadline),
-  // then AUTH and SELECT as the endpoint says. PermissionDenied when AUTH
-  // is refused.
+  // then AUTH and SELECT as the endpoint says, then asks for the server's
+  // proto-max-bulk-len. PermissionDenied when AUTH is refused.
   virtual Result<std::unique_ptr<Connection>> Connect(
       const Endpoint& endpoint, std::chrono::milliseconds connect_timeout,
       int64_t deadline_ms) = 0;

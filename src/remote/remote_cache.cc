@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "src/common/steady_clock.h"
+#include "src/remote/chunking.h"
 #include "src/remote/connection.h"
 #include "src/remote/framing.h"
 #include "src/remote/lease.h"
@@ -223,6 +224,8 @@ class RemoteCache::Impl {
     s.writes = writes_.load();
     s.dropped_writes = dropped_writes_.load();
     s.too_large = too_large_.load();
+    s.chunked_writes = chunked_writes_.load();
+    s.chunks_missing = chunks_missing_.load();
     s.lease_acquired = lease_acquired_.load();
     s.lease_waits = lease_waits_.load();
     s.lease_fills = lease_fills_.load();
@@ -287,7 +290,28 @@ class RemoteCache::Impl {
     Result<Reply> r = ShardOf(key).Run(argv);
     if (!r.ok() || r->type != Reply::Type::kString) return std::nullopt;
     bytes_in_ += r->str.size();
+    if (remote_internal::IsChunkHead(r->str)) return FetchChunked(key, r->str);
     return Decode(key, r->str, r->keep_alive);
+  }
+
+  std::optional<Value> FetchChunked(std::string_view key,
+                                    std::string_view head) {
+    auto frame = std::make_shared<std::string>();
+    switch (remote_internal::GetChunked(ShardOf(key), options_.key_prefix, key,
+                                        head, frame.get())) {
+      case remote_internal::ChunkedRead::kFrame:
+        bytes_in_ += frame->size();
+        return Decode(key, *frame, frame);
+      case remote_internal::ChunkedRead::kIncomplete:
+        ++chunks_missing_;
+        return std::nullopt;
+      case remote_internal::ChunkedRead::kCorrupt:
+        ++corrupt_;
+        return std::nullopt;
+      case remote_internal::ChunkedRead::kFailed:
+        return std::nullopt;
+    }
+    return std::nullopt;
   }
 
   std::optional<Value> Decode(std::string_view key, std::string_view frame,
@@ -328,7 +352,16 @@ class RemoteCache::Impl {
     }
     const std::string full = options_.key_prefix + op.key;
     Result<Reply> r = Status::OK();
-    if (op.kind == WriteOp::Kind::kErase) {
+    size_t chunk = 0;
+    if (op.kind == WriteOp::Kind::kPut) {
+      chunk = remote_internal::ChunkBytesFor(ShardOf(op.key), op.frame.size(),
+                                             options_.chunk_bytes);
+    }
+    if (chunk != 0) {
+      r = remote_internal::PutChunked(ShardOf(op.key), options_.key_prefix,
+                                      op.key, op.frame, chunk, op.ttl_ms);
+      if (r.ok()) ++chunked_writes_;
+    } else if (op.kind == WriteOp::Kind::kErase) {
       const std::string_view argv[] = {"DEL", full};
       r = ShardOf(op.key).Run(argv);
     } else if (op.ttl_ms > 0) {
@@ -429,7 +462,8 @@ class RemoteCache::Impl {
 
   std::atomic<uint64_t> hits_{0}, misses_{0}, corrupt_{0}, bytes_in_{0},
       bytes_out_{0}, writes_{0}, dropped_writes_{0}, too_large_{0},
-      lease_acquired_{0}, lease_waits_{0}, lease_fills_{0}, lease_timeouts_{0};
+      lease_acquired_{0}, lease_waits_{0}, lease_fills_{0}, lease_timeouts_{0},
+      chunked_writes_{0}, chunks_missing_{0};
 };
 
 namespace remote_internal {

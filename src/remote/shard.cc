@@ -1,5 +1,6 @@
 #include "src/remote/shard.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -37,13 +38,26 @@ Result<Reply> Shard::Run(std::span<const std::string_view> argv) {
 Result<std::unique_ptr<Connection>> Shard::Acquire(int64_t deadline_ms) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!idle_.empty()) {
+    while (!idle_.empty()) {
       std::unique_ptr<Connection> c = std::move(idle_.back());
       idle_.pop_back();
-      return c;
+      // One the server closed while idle is no sign that it fails: the
+      // next one, or a new one, serves.
+      if (c->StillIdle()) return c;
     }
   }
-  return connector_->Connect(endpoint_, config_.connect_timeout, deadline_ms);
+  Result<std::unique_ptr<Connection>> c =
+      connector_->Connect(endpoint_, config_.connect_timeout, deadline_ms);
+  if (c.ok()) bulk_limit_ = static_cast<int64_t>((*c)->bulk_limit());
+  return c;
+}
+
+size_t Shard::BulkLimit() {
+  if (bulk_limit_.load() < 0) {
+    const std::string_view ping[] = {"PING"};
+    Run(ping).status().IgnoreError();  // counted by Run; the limit stays -1
+  }
+  return static_cast<size_t>(std::max<int64_t>(bulk_limit_.load(), 0));
 }
 
 void Shard::ReturnToPool(std::unique_ptr<Connection> c) {

@@ -43,7 +43,15 @@ class Shard {
   // breaker.
   Result<Reply> Run(std::span<const std::string_view> argv);
 
+  // The server's proto-max-bulk-len as its newest connection said; 0 when
+  // it would not say. Connects first (one PING, under the breaker) when no
+  // connection was ever made; 0 if that fails.
+  size_t BulkLimit();
+
   const Endpoint& endpoint() const { return endpoint_; }
+  std::chrono::milliseconds operation_timeout() const {
+    return config_.operation_timeout;
+  }
   const Breaker& breaker() const { return breaker_; }
   uint64_t errors() const { return errors_.load(); }
   uint64_t timeouts() const { return timeouts_.load(); }
@@ -64,6 +72,8 @@ class Shard {
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mu_
 
   std::atomic<uint64_t> errors_{0}, timeouts_{0}, skipped_{0};
+  // BulkLimit()'s answer; -1 until a connection opened.
+  std::atomic<int64_t> bulk_limit_{-1};
 };
 
 }  // namespace ucache::remote_internal
