@@ -238,7 +238,7 @@ class FileCache::Impl {
   std::mutex maintenance_mu_;
   Status maintenance_status_;  // guarded by maintenance_mu_
   std::atomic<uint64_t> maintenance_failures_{0};
-  // ChangeCount without a lock file: a new number every call.
+  // ChangeCount and WriteCount without a lock file.
   std::atomic<uint64_t> unknown_changes_{0};
 };
 
@@ -415,18 +415,17 @@ Result<uint64_t> FileCache::Impl::Version(std::string_view key) {
   return version;
 }
 
+// Without a lock file nothing tells: a new number every call.
 uint64_t FileCache::Impl::WriteCount() {
-  if (lock_file_ == nullptr) {
-    return unknown_changes_.fetch_add(1, std::memory_order_relaxed);
-  }
-  return lock_file_->writes();
+  return lock_file_ != nullptr
+             ? lock_file_->writes()
+             : unknown_changes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 uint64_t FileCache::Impl::ChangeCount() {
-  if (lock_file_ == nullptr) {
-    return unknown_changes_.fetch_add(1, std::memory_order_relaxed);
-  }
-  return lock_file_->changes();
+  return lock_file_ != nullptr
+             ? lock_file_->changes()
+             : unknown_changes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool FileCache::Impl::Contains(std::string_view key) {
