@@ -447,16 +447,16 @@ TEST(CacheTest, FileValueThatCannotBeErasedIsNeverServedAgain) {
   cache->Put("k", "old");
   {
     // Another handle publishes a generation: the next write must first open
-    // it, and failing those opens fails the put and then the erase, before
-    // either commits.
+    // it, and failing those opens fails the put, the look for an older value
+    // and then the erase, before either commits.
     auto other = FileCache::Open(options.dir);
     ASSERT_OK(other);
     ASSERT_OK((*other)->Compact());
   }
   env->ResetCalls();
-  env->FailNext(FaultEnv::Op::kOpen, Status::IOError("injected EIO"), 2);
+  env->FailNext(FaultEnv::Op::kOpen, Status::IOError("injected EIO"), 3);
   cache->Put("k", "new");
-  EXPECT_EQ(env->Calls(FaultEnv::Op::kOpen), 2);
+  EXPECT_EQ(env->Calls(FaultEnv::Op::kOpen), 3);
   std::optional<Cache::Hit> hit = cache->Get("k");
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->data, "new");
@@ -500,6 +500,17 @@ TEST(CacheTest, CopyOfARefusedValueYieldsToAnotherProcesssWrite) {
   ASSERT_EQ(c->Get("j")->tier, Tier::kFallback);
   b->Put("j", "from b");
   b->Erase("j");
+  EXPECT_EQ(ValueOf(c->Get("j")), "<miss>");
+
+  // An erase alone, of a key the store lacks (the refusing caches erased
+  // their older values), is a write of the key all the same, in either tier.
+  a->Put("k", big);
+  ASSERT_EQ(a->Get("k")->tier, Tier::kMemory);
+  c->Put("j", big);
+  ASSERT_EQ(c->Get("j")->tier, Tier::kFallback);
+  b->Erase("k");
+  b->Erase("j");
+  EXPECT_EQ(ValueOf(a->Get("k")), "<miss>");
   EXPECT_EQ(ValueOf(c->Get("j")), "<miss>");
 }
 

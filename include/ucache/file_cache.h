@@ -266,8 +266,9 @@ class FileCache {
   // one) returns a new number on every call.
   uint64_t ChangeCount();
   // Likewise, but moved by every committed write of any key, a new key's
-  // first put included: when two calls return the same number, the store
-  // is as it was. For copies of values the store does not hold.
+  // first put and an erase of a key the store lacks included: when two
+  // calls return the same number, nothing was written to the store in
+  // between. For copies of values the store does not hold.
   uint64_t WriteCount();
 
   // Removes `key`. OK whether or not it was present. On a disk too full for

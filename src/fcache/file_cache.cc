@@ -534,7 +534,12 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
       }
       if (!next.ok()) return next.status();
       prep = std::move(*next);
-      if (prep.kind == AppendPrep::kNothingToErase) return Status::OK();
+      if (prep.kind == AppendPrep::kNothingToErase) {
+        // Still a write of the key: copies of values the store never held
+        // (cache.h) must yield to it.
+        lock_file_->CountWrite();
+        return Status::OK();
+      }
       if (prep.kind == AppendPrep::kReady) {
         bool replaced = false;
         Status s = fcache_internal::Commit(gen, key, tag, record, erase, prep,
@@ -577,7 +582,11 @@ void FileCache::Impl::EraseInPlace(Generation& gen, std::string_view key,
                                    uint64_t tag) {
   bool replaced = false;
   fcache_internal::EraseWithoutRecord(gen, *lock_file_, key, tag, &replaced);
-  if (replaced) lock_file_->CountChange();
+  if (replaced) {
+    lock_file_->CountChange();
+  } else {
+    lock_file_->CountWrite();  // as for any erase (AppendLocked)
+  }
 }
 
 Status FileCache::Impl::Write(std::string_view key, const EncodedRecord& record,

@@ -476,9 +476,11 @@ class Cache::Impl {
     std::lock_guard<std::mutex> lock(fallback_mu_);
     if (file != nullptr) {
       const uint64_t writes = file->WriteCount();
-      if (fallback_writes_.exchange(writes, std::memory_order_acq_rel) !=
-          writes) {
+      if (fallback_writes_.load(std::memory_order_acquire) != writes) {
+        // Cleared before the new count is published: a reader that saw the
+        // new count first would serve what is still there.
         fallback->Clear();
+        fallback_writes_.store(writes, std::memory_order_release);
       }
     }
     fallback->Put(key, value, options_.ttl);
@@ -498,7 +500,14 @@ class Cache::Impl {
       }
     }
     *version = kAbsent;
-    RemoveFromFile(file, key);
+    if (file.Version(key).status().IsNotFound()) {
+      // No older value to erase. An erase would count as a write all the
+      // same (FileCache::WriteCount) and so drop this cache's other copies
+      // of values the file tier did not take, for nothing.
+      Unshadow(key);
+    } else {
+      RemoveFromFile(file, key);
+    }
     return false;
   }
 
