@@ -55,7 +55,7 @@ class Harness {
       Entry* victim = policy_->ChooseVictim();
       EXPECT_NE(victim, nullptr);
       if (victim == nullptr) break;
-      const int victim_key = std::stoi(victim->key);
+      const int victim_key = std::stoi(std::string(victim->key));
       EXPECT_EQ(entries_.count(victim_key), 1u);
       policy_->RecordRemove(victim);
       entries_.erase(victim_key);

@@ -64,10 +64,11 @@ enum class EvictionPolicy {
 // The weight added to key size + value size to account for an entry's
 // bookkeeping, so that max_bytes bounds memory and not just payload. On
 // 64-bit Linux with glibc an entry costs about: the entry node (120 bytes,
-// 128 allocated), its hash-table node and bucket (about 72), the shared
-// value holder (48, 64 allocated), and W-TinyLFU's sketch (16 per entry of
-// capacity): about 256 in all. Keys and values longer than 15 bytes also
-// pay malloc's rounding, which is not counted. Kept fixed so that bounds are
+// 128 allocated, keys of up to 16 bytes inside it), its index slot (16 bytes
+// at a load of 3/8 to 3/4: 21 to 43), the shared value holder (48, 64
+// allocated), and W-TinyLFU's sketch (16 per entry of capacity): about 230
+// to 250 in all. Longer keys, and values longer than 15 bytes, also pay
+// malloc's rounding, which is not counted. Kept fixed so that bounds are
 // predictable.
 inline constexpr size_t kEntryOverheadBytes = 256;
 
