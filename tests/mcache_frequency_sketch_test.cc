@@ -49,8 +49,8 @@ TEST(FrequencySketchTest, UnseenKeysEstimateLow) {
   for (uint64_t k = 1'000'000; k < 1'001'000; ++k) {
     nonzero += sketch.Estimate(HashOf(k)) != 0;
   }
-  // Four rows of >= 10000 counters each: a false count needs four
-  // collisions at once.
+  // Four counters per key in a block of >= 2500 blocks: a false count needs
+  // four collisions at once inside one block.
   EXPECT_LT(nonzero, 100);
 }
 
