@@ -53,11 +53,13 @@ enum class EvictionPolicy {
   // segmented LRU, up to 95% of it protected from eviction contests by a use
   // while in main) only if a count-min sketch of recent access frequencies
   // says it is used more often than the entry it would displace. The
-  // window's size is tuned per shard by hill climbing on the hit ratio: a
-  // new cache starts as an LRU (the window is the whole cache), and on
-  // frequency-skewed workloads the window shrinks to a few entries within a
-  // few samples of max(16Ki, 2 x shard capacity) requests, after which scans
-  // and loops no longer flush the frequent entries.
+  // window's size is set per shard by miniature simulation: three small
+  // shadow caches with windows of 1%, 20% and 100% replay a hash-sampled
+  // share of the requests (1/64 on large shards), and the window takes the
+  // share of the one with the most recent hits. A new cache starts as an
+  // LRU (the window is the whole cache); on frequency-skewed workloads the
+  // window drops to 1% within a few shard capacities of requests, after
+  // which scans and loops no longer flush the frequent entries.
   kTinyLfu,
 };
 

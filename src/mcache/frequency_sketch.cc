@@ -46,14 +46,18 @@ void FrequencySketch::Resize(size_t capacity) {
   additions_ = 0;
 }
 
+size_t FrequencySketch::BlockOf(uint64_t hash) const {
+  return static_cast<size_t>(Mix(hash) & block_mask_);
+}
+
 FrequencySketch::Counters FrequencySketch::Locate(uint64_t hash) const {
-  const uint64_t block = Mix(hash) & block_mask_;
+  const size_t block = BlockOf(hash);
   // Five bits per row: one picks the row's word, four the counter in it.
   const uint64_t h = Mix(hash + kCounterSeed);
   Counters c;
   for (int row = 0; row < kRows; ++row) {
     const uint64_t bits = h >> (row * 5);
-    c.word[row] = static_cast<size_t>(block) * kBlockWords + 2 * row + (bits & 1);
+    c.word[row] = block * kBlockWords + 2 * row + (bits & 1);
     c.shift[row] = static_cast<int>((bits >> 1) & 0xf) * 4;
   }
   return c;

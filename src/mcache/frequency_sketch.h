@@ -35,6 +35,11 @@ class FrequencySketch {
   // Resizes for a new capacity, forgetting every count.
   void Resize(size_t capacity);
 
+  // Starts loading the cache line of `hash`'s counters.
+  void Prefetch(uint64_t hash) const {
+    __builtin_prefetch(block_words_ + BlockOf(hash) * kBlockWords, 1);
+  }
+
   // Counts one use of the key whose 64-bit hash is `hash`.
   void Increment(uint64_t hash);
 
@@ -57,6 +62,7 @@ class FrequencySketch {
     size_t word[kRows];
     int shift[kRows];
   };
+  size_t BlockOf(uint64_t hash) const;
   Counters Locate(uint64_t hash) const;
   uint32_t CountAt(const Counters& c, int row) const {
     return static_cast<uint32_t>((block_words_[c.word[row]] >> c.shift[row]) &

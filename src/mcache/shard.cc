@@ -94,6 +94,7 @@ std::shared_ptr<const std::string> Shard::Get(std::string_view key,
                                               uint64_t hash,
                                               MemoryStamp* stamp) {
   std::lock_guard<std::mutex> lock(mu_);
+  policy_->Prefetch(hash);
   Entry* e = FindLiveLocked(key, hash);
   if (e == nullptr) {
     ++misses_;
@@ -109,6 +110,7 @@ bool Shard::GetCopy(std::string_view key, uint64_t hash, std::string* value) {
   std::shared_ptr<const std::string> large;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    policy_->Prefetch(hash);
     Entry* e = FindLiveLocked(key, hash);
     if (e == nullptr) {
       ++misses_;
