@@ -415,7 +415,8 @@ int Main(int argc, char** argv) {
     double best = -1;
     for (const Column& col : columns) {
       if (col.name == "opt" || col.name == "ref-lru") continue;
-      if (r.pct.at(col.name) > best) best = r.pct.at(col.name), best_name = col.name;
+      if (r.pct.at(col.name) > best)
+        best = r.pct.at(col.name), best_name = col.name;
     }
     std::snprintf(buf, sizeof(buf),
                   "%s @%.1f%%: %.2f within 0.5 of the best column (%s %.2f)",

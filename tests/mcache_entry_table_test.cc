@@ -114,7 +114,8 @@ TEST(EntryTableTest, GrowsAndKeepsEverything) {
     ASSERT_LE(table.size() * 4, table.capacity() * 3);
   }
   EXPECT_GE(table.capacity(), 10000u * 4 / 3);
-  for (const auto& [key, hash] : keys) ASSERT_NE(table.Find(key, hash), nullptr);
+  for (const auto& [key, hash] : keys)
+    ASSERT_NE(table.Find(key, hash), nullptr);
 }
 
 TEST(EntryTableTest, ReserveThenFillDoesNotGrow) {

@@ -68,10 +68,12 @@ enum class EvictionPolicy {
 // 64-bit Linux with glibc an entry costs about: the entry node (120 bytes,
 // 128 allocated, keys of up to 16 bytes inside it), its index slot (16 bytes
 // at a load of 3/8 to 3/4: 21 to 43), the shared value holder (48, 64
-// allocated), and W-TinyLFU's sketch (16 per entry of capacity): about 230
-// to 250 in all. Longer keys, and values longer than 15 bytes, also pay
-// malloc's rounding, which is not counted. Kept fixed so that bounds are
-// predictable.
+// allocated), and W-TinyLFU's sketch (16 per entry of capacity) and shadow
+// caches (about 8 per entry in shards of 16,384 entries or more; up to
+// about 250 KiB a shard in smaller ones, which this weight does not cover):
+// about 240 to 260 in all. Longer keys, and values longer than 15 bytes,
+// also pay malloc's rounding, which is not counted. Kept fixed so that
+// bounds are predictable.
 inline constexpr size_t kEntryOverheadBytes = 256;
 
 // Two words kept beside a value for a cache layered over another store, so

@@ -7,12 +7,12 @@
 // or estimate touches one cache line instead of four (Caffeine's
 // FrequencySketch has been blocked this way since 3.0). There are 32
 // counters per key of capacity (16 bytes per entry), since collisions, not
-// counter width, limited the hit ratio in measurements. An increment raises only the
-// counters that hold the key's current minimum ("conservative update"), which
-// keeps estimates of rare keys from being inflated by the hot ones sharing
-// their counters. Counters saturate at 15. After sample_size increments every
-// counter is halved, so the sketch forgets old popularity and follows a
-// changing workload (TinyLFU's "reset").
+// counter width, limited the hit ratio in measurements. An increment raises
+// only the counters that hold the key's current minimum ("conservative
+// update"), which keeps estimates of rare keys from being inflated by the hot
+// ones sharing their counters. Counters saturate at 15. After sample_size
+// increments every counter is halved, so the sketch forgets old popularity and
+// follows a changing workload (TinyLFU's "reset").
 //
 // Thread safety: none; guarded by the owning shard's mutex.
 

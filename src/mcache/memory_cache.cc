@@ -108,7 +108,8 @@ Status MemoryCache::Put(std::string_view key, std::string_view value,
 
 Status MemoryCache::Get(std::string_view key, std::string* value) {
   const uint64_t hash = Impl::Hash(key);
-  if (!impl_->ShardOf(hash).GetCopy(key, hash, value)) return Status::NotFound();
+  if (!impl_->ShardOf(hash).GetCopy(key, hash, value))
+    return Status::NotFound();
   return Status::OK();
 }
 

@@ -23,7 +23,8 @@ void Shard::ReserveIndex() {
   // bound, pay for the table up front, but not for a huge bound that may
   // never fill.
   constexpr size_t kMaxReserve = size_t{1} << 16;
-  if (max_entries_ != 0) index_.Reserve(std::min(max_entries_ + 1, kMaxReserve));
+  if (max_entries_ != 0)
+    index_.Reserve(std::min(max_entries_ + 1, kMaxReserve));
 }
 
 Entry* Shard::FindLiveLocked(std::string_view key, uint64_t hash) {

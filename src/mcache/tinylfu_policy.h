@@ -29,9 +29,10 @@
 // scan of period 250,000 requests made successive samples differ by 5 to 12
 // points whatever the window, and a sample of 10x the capacity (Caffeine's)
 // leaves ten decisions in a trace of 10M requests (BENCHMARKS.md, issue 12).
-// The shadows cost memory (3 x about 160 bytes per sampled entry, 1/64 of
-// the entries in large caches; see kMinShadowEntries) and time on the 1/64
-// to 1/2 of requests that are sampled.
+// The shadows cost memory, 3 x about 160 bytes per sampled key of capacity
+// (1/64 of the capacity from 16,384 entries on, about 7.5 bytes per entry;
+// but at least 256 entries per shadow, so a 1,000-entry shard carries three
+// shadows of 500), and time on the sampled requests (1/64 to 1/2 of them).
 //
 // The policy counts entries, not bytes: window and protected shares are
 // shares of the entry count. Under a byte bound the capacity is learnt from
@@ -126,10 +127,10 @@ class TinyLfuPolicy final : public Policy {
   // Miniature simulation (empty unless adaptive_).
   class ShadowCache;
   std::vector<std::unique_ptr<ShadowCache>> shadows_;
-  uint64_t sample_mask_ = 0;         // a key is sampled if these bits are 0
-  uint64_t decision_period_ = 0;     // sampled requests per decision
-  uint64_t sampled_requests_ = 0;    // since the last decision
-  size_t chosen_ = 0;                // index of the shadow in force
+  uint64_t sample_mask_ = 0;       // a key is sampled if these bits are 0
+  uint64_t decision_period_ = 0;   // sampled requests per decision
+  uint64_t sampled_requests_ = 0;  // since the last decision
+  size_t chosen_ = 0;              // index of the shadow in force
 };
 
 }  // namespace mcache_internal
