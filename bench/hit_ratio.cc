@@ -284,8 +284,11 @@ int Main(int argc, char** argv) {
   Config c;
   if (const char* scale = std::getenv("UCACHE_BENCH_SCALE");
       scale != nullptr && std::string_view(scale) == "tiny") {
-    c.keys = 20'000;
-    c.accesses = 200'000;
+    // Small enough for an unoptimised build on a loaded machine: the smoke
+    // test took 22 s of CPU (73 s wall at load 13) at 20,000 keys and
+    // 200,000 accesses, and timed out once at 60 s.
+    c.keys = 10'000;
+    c.accesses = 40'000;
   }
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
@@ -332,9 +335,6 @@ int Main(int argc, char** argv) {
        }},
       {kDefault, policy_column(EvictionPolicy::kTinyLfu)},
   };
-  // Policies we implement and ship; "opt", "ref-lru" and the fixed-window
-  // ablation "tlfu-1%" are yardsticks.
-  const std::vector<std::string> shipped = {"lru", "fifo", "lfu", kDefault};
 
   std::printf("\n%-10s %6s %8s", "trace", "size", "entries");
   for (const Column& col : columns) std::printf(" %8s", col.name.c_str());
@@ -409,17 +409,21 @@ int Main(int argc, char** argv) {
   for (const Row& r : rows) {
     const double mine = r.pct.at(kDefault);
     const double lru = r.pct.at("lru");
+    // Every column but the yardsticks that no policy can reach (opt) or
+    // that repeat one (ref-lru).
+    std::string best_name;
+    double best = -1;
+    for (const Column& col : columns) {
+      if (col.name == "opt" || col.name == "ref-lru") continue;
+      if (r.pct.at(col.name) > best)
+        best = r.pct.at(col.name), best_name = col.name;
+    }
+    std::snprintf(buf, sizeof(buf),
+                  "%s @%.1f%%: %.2f within 0.5 of the best column (%s %.2f)",
+                  r.trace.c_str(), r.size_share * 100, mine, best_name.c_str(),
+                  best);
+    check(mine >= best - 0.5, buf);
     if (r.trace.rfind("zipf-", 0) == 0) {
-      std::string best_name;
-      double best = -1;
-      for (const std::string& p : shipped) {
-        if (r.pct.at(p) > best) best = r.pct.at(p), best_name = p;
-      }
-      std::snprintf(buf, sizeof(buf),
-                    "%s @%.1f%%: %.2f within 0.5 of best shipped (%s %.2f)",
-                    r.trace.c_str(), r.size_share * 100, mine,
-                    best_name.c_str(), best);
-      check(mine >= best - 0.5, buf);
       if (r.size_share == 0.001) {
         std::snprintf(buf, sizeof(buf),
                       "%s @0.1%%: %.2f at least 10 points above lru %.2f",

@@ -15,3 +15,4 @@ for policy in Lru Lfu Fifo TinyLfu; do
     done
   done
 done
+grep -q "^BM_BareMap/real_time " "$out" || { echo "missing BM_BareMap"; exit 1; }

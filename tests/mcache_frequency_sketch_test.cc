@@ -49,8 +49,8 @@ TEST(FrequencySketchTest, UnseenKeysEstimateLow) {
   for (uint64_t k = 1'000'000; k < 1'001'000; ++k) {
     nonzero += sketch.Estimate(HashOf(k)) != 0;
   }
-  // Four rows of >= 10000 counters each: a false count needs four
-  // collisions at once.
+  // Four counters per key in a block of >= 2500 blocks: a false count needs
+  // four collisions at once inside one block.
   EXPECT_LT(nonzero, 100);
 }
 
@@ -65,6 +65,28 @@ TEST(FrequencySketchTest, ResetHalvesCounts) {
   uint64_t k = 100;
   while (sketch.resets() == 0) sketch.Increment(HashOf(k++));
   EXPECT_EQ(sketch.Estimate(HashOf(7)), 6u);
+}
+
+TEST(FrequencySketchTest, ResetHalvesEveryKeyAcrossTheBlocks) {
+  // 1,000 keys of known estimates spread over every block; one reset must
+  // halve each of them (rounding down), whichever block and row it sits in.
+  FrequencySketch sketch(4096, /*sample_factor=*/1);
+  std::map<uint64_t, uint32_t> before;
+  for (uint64_t k = 0; k < 1000; ++k) {
+    for (uint64_t i = 0; i < 1 + k % 4; ++i) sketch.Increment(HashOf(k));
+  }
+  for (uint64_t k = 0; k < 1000; ++k) before[k] = sketch.Estimate(HashOf(k));
+  ASSERT_EQ(sketch.resets(), 0u);
+  // Reach the sample size with other keys (one key alone would saturate
+  // and stop counting). Halving is exact on every counter, so an estimate
+  // differs from half its old value only where one of these raised it.
+  uint64_t k = 1'000'000;
+  while (sketch.resets() == 0) sketch.Increment(HashOf(k++));
+  int halved = 0;
+  for (const auto& [key, estimate] : before) {
+    halved += sketch.Estimate(HashOf(key)) == estimate / 2;
+  }
+  EXPECT_GE(halved, 950);
 }
 
 TEST(FrequencySketchTest, ResizeForgets) {

@@ -91,6 +91,33 @@ TEST(MemoryCacheTest, BinaryKeysAndValuesAndEmptyValue) {
   EXPECT_EQ(GetOrMiss(*cache, std::string("a\0b", 3)), "<miss>");
 }
 
+TEST(MemoryCacheTest, KeysAndValuesOfEverySizeAroundTheInlineLimits) {
+  // Keys of up to 16 bytes live inside the entry, longer ones beside it;
+  // values of up to 256 bytes are copied under the shard lock, longer ones
+  // after it. Keys that differ only in their last byte, and prefixes of one
+  // another, must never be confused.
+  auto cache = OpenOrDie({});
+  for (size_t n : {0, 1, 15, 16, 17, 31, 32, 100}) {
+    const std::string key(n, 'k');
+    ASSERT_STATUS_OK(cache->Put(key, std::string(n, 'v')));
+    ASSERT_STATUS_OK(cache->Put(key + "x", "longer"));
+  }
+  for (size_t n : {0, 1, 15, 16, 17, 31, 32, 100}) {
+    const std::string key(n, 'k');
+    EXPECT_EQ(GetOrMiss(*cache, key), std::string(n, 'v')) << n;
+    EXPECT_EQ(GetOrMiss(*cache, key + "x"), "longer") << n;
+    EXPECT_EQ(GetOrMiss(*cache, key + "y"), "<miss>") << n;
+  }
+  for (size_t n : {255, 256, 257, 4096}) {
+    std::string value(n, 'a');
+    value.back() = 'z';
+    ASSERT_STATUS_OK(cache->Put("big", value));
+    std::string got = "stale";
+    ASSERT_STATUS_OK(cache->Get("big", &got));
+    EXPECT_EQ(got, value) << n;
+  }
+}
+
 TEST(MemoryCacheTest, GetVariants) {
   auto cache = OpenOrDie({});
   ASSERT_STATUS_OK(cache->Put("k", "v"));

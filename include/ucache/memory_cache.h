@@ -53,22 +53,27 @@ enum class EvictionPolicy {
   // segmented LRU, up to 95% of it protected from eviction contests by a use
   // while in main) only if a count-min sketch of recent access frequencies
   // says it is used more often than the entry it would displace. The
-  // window's size is tuned per shard by hill climbing on the hit ratio: a
-  // new cache starts as an LRU (the window is the whole cache), and on
-  // frequency-skewed workloads the window shrinks to a few entries within a
-  // few samples of max(16Ki, 2 x shard capacity) requests, after which scans
-  // and loops no longer flush the frequent entries.
+  // window's size is set per shard by miniature simulation: three small
+  // shadow caches with windows of 1%, 20% and 100% replay a hash-sampled
+  // share of the requests (1/64 on large shards), and the window takes the
+  // share of the one with the most recent hits. A new cache starts as an
+  // LRU (the window is the whole cache); on frequency-skewed workloads the
+  // window drops to 1% within a few shard capacities of requests, after
+  // which scans and loops no longer flush the frequent entries.
   kTinyLfu,
 };
 
 // The weight added to key size + value size to account for an entry's
 // bookkeeping, so that max_bytes bounds memory and not just payload. On
 // 64-bit Linux with glibc an entry costs about: the entry node (120 bytes,
-// 128 allocated), its hash-table node and bucket (about 72), the shared
-// value holder (48, 64 allocated), and W-TinyLFU's sketch (16 per entry of
-// capacity): about 256 in all. Keys and values longer than 15 bytes also
-// pay malloc's rounding, which is not counted. Kept fixed so that bounds are
-// predictable.
+// 128 allocated, keys of up to 16 bytes inside it), its index slot (16 bytes
+// at a load of 3/8 to 3/4: 21 to 43), the shared value holder (48, 64
+// allocated), and W-TinyLFU's sketch (16 per entry of capacity) and shadow
+// caches (about 8 per entry in shards of 16,384 entries or more; up to
+// about 250 KiB a shard in smaller ones, which this weight does not cover):
+// about 240 to 260 in all. Longer keys, and values longer than 15 bytes,
+// also pay malloc's rounding, which is not counted. Kept fixed so that
+// bounds are predictable.
 inline constexpr size_t kEntryOverheadBytes = 256;
 
 // Two words kept beside a value for a cache layered over another store, so

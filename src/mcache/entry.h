@@ -12,17 +12,56 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "ucache/memory_cache.h"
 
 namespace ucache {
 namespace mcache_internal {
 
+// An entry's key, kept inside the entry when it is short. A memoization key
+// is 16 bytes, one more than std::string keeps inline, so a std::string key
+// cost every hit a cache miss of its own (the key's heap block) just to
+// compare it.
+class EntryKey {
+ public:
+  EntryKey() = default;
+  EntryKey(const EntryKey&) = delete;
+  EntryKey& operator=(const EntryKey&) = delete;
+
+  EntryKey& operator=(std::string_view key) {
+    heap_.reset();
+    size_ = key.size();
+    char* to = inline_;
+    if (size_ > kInlineBytes) {
+      heap_ = std::make_unique<char[]>(size_);
+      to = heap_.get();
+    }
+    if (size_ != 0) std::memcpy(to, key.data(), size_);
+    return *this;
+  }
+
+  const char* data() const {
+    return size_ > kInlineBytes ? heap_.get() : inline_;
+  }
+  size_t size() const { return size_; }
+  operator std::string_view() const { return {data(), size_}; }
+
+ private:
+  // As large as keeps an EntryKey at std::string's 32 bytes.
+  static constexpr size_t kInlineBytes = 16;
+
+  std::unique_ptr<char[]> heap_;
+  size_t size_ = 0;
+  char inline_[kInlineBytes] = {};
+};
+
 struct Entry {
   // Set by the shard.
-  std::string key;
+  EntryKey key;
   std::shared_ptr<const std::string> value;
   uint64_t hash = 0;       // XXH3-64 of key
   int64_t expires_at = 0;  // clock milliseconds; 0 = never

@@ -1,15 +1,17 @@
 #include "src/mcache/frequency_sketch.h"
 
 #include <algorithm>
+#include <cstdint>
 
 namespace ucache {
 namespace mcache_internal {
 
 namespace {
 
-// splitmix64's finaliser: turns the key hash plus a per-row seed into an
-// independent-looking hash per row. The key hash's top bits also pick the
-// shard, so they alone would map every key of a shard to the same words.
+// splitmix64's finaliser: turns the key hash into a block index and, with a
+// seed, into the counters within the block, independently of each other.
+// The key hash's top bits also pick the shard, so they alone would map every
+// key of a shard to the same blocks.
 uint64_t Mix(uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -19,9 +21,8 @@ uint64_t Mix(uint64_t x) {
   return x;
 }
 
-constexpr uint64_t kRowSeeds[4] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
-                                   0x165667b19e3779f9ULL,
-                                   0x27d4eb2f165667c5ULL};
+// Seeds the hash that picks the counters within a block.
+constexpr uint64_t kCounterSeed = 0x9e3779b97f4a7c15ULL;
 
 }  // namespace
 
@@ -32,47 +33,52 @@ FrequencySketch::FrequencySketch(size_t capacity, size_t sample_factor)
 
 void FrequencySketch::Resize(size_t capacity) {
   capacity = std::max<size_t>(capacity, 16);
-  // At least 8 * `capacity` counters per row, sixteen to a word.
-  size_t words = 1;
-  while (words * 16 < 8 * capacity) words <<= 1;
-  word_mask_ = words - 1;
-  table_.assign(words * kRows, 0);
+  // 32 counters per key of capacity, 128 to a block.
+  size_t blocks = 1;
+  while (blocks * 128 < 32 * capacity) blocks <<= 1;
+  block_mask_ = blocks - 1;
+  const size_t words = blocks * kBlockWords;
+  storage_.assign(words + kBlockWords - 1, 0);
+  const auto address = reinterpret_cast<uintptr_t>(storage_.data());
+  const size_t skip = ((64 - address % 64) % 64) / sizeof(uint64_t);
+  block_words_ = storage_.data() + skip;
   sample_size_ = capacity * sample_factor_;
   additions_ = 0;
 }
 
-void FrequencySketch::Locate(uint64_t hash, int row, size_t* word,
-                             int* shift) const {
-  const uint64_t h = Mix(hash + kRowSeeds[row]);
-  *word = static_cast<size_t>(row) * (word_mask_ + 1) +
-          static_cast<size_t>(h & word_mask_);
-  *shift = static_cast<int>(h >> 60) * 4;
+size_t FrequencySketch::BlockOf(uint64_t hash) const {
+  return static_cast<size_t>(Mix(hash) & block_mask_);
+}
+
+FrequencySketch::Counters FrequencySketch::Locate(uint64_t hash) const {
+  const size_t block = BlockOf(hash);
+  // Five bits per row: one picks the row's word, four the counter in it.
+  const uint64_t h = Mix(hash + kCounterSeed);
+  Counters c;
+  for (int row = 0; row < kRows; ++row) {
+    const uint64_t bits = h >> (row * 5);
+    c.word[row] = block * kBlockWords + 2 * row + (bits & 1);
+    c.shift[row] = static_cast<int>((bits >> 1) & 0xf) * 4;
+  }
+  return c;
 }
 
 uint32_t FrequencySketch::Estimate(uint64_t hash) const {
+  const Counters c = Locate(hash);
   uint32_t min = kMaxCount;
-  for (int row = 0; row < kRows; ++row) {
-    size_t word;
-    int shift;
-    Locate(hash, row, &word, &shift);
-    min = std::min(min, static_cast<uint32_t>((table_[word] >> shift) & 0xf));
-  }
+  for (int row = 0; row < kRows; ++row) min = std::min(min, CountAt(c, row));
   return min;
 }
 
 void FrequencySketch::Increment(uint64_t hash) {
-  size_t words[kRows];
-  int shifts[kRows];
+  const Counters c = Locate(hash);
   uint32_t min = kMaxCount;
-  for (int row = 0; row < kRows; ++row) {
-    Locate(hash, row, &words[row], &shifts[row]);
-    min = std::min(
-        min, static_cast<uint32_t>((table_[words[row]] >> shifts[row]) & 0xf));
-  }
+  for (int row = 0; row < kRows; ++row) min = std::min(min, CountAt(c, row));
   if (min == kMaxCount) return;
   for (int row = 0; row < kRows; ++row) {
-    const uint64_t count = (table_[words[row]] >> shifts[row]) & 0xf;
-    if (count == min) table_[words[row]] += uint64_t{1} << shifts[row];
+    if (CountAt(c, row) == min) {
+      block_words_[c.word[row]] += uint64_t{1} << c.shift[row];
+    }
   }
   if (++additions_ >= sample_size_) Reset();
 }
@@ -80,7 +86,10 @@ void FrequencySketch::Increment(uint64_t hash) {
 void FrequencySketch::Reset() {
   // Halve every counter at once: shift each word right by one and clear the
   // bit that crossed over from the neighbouring counter.
-  for (uint64_t& w : table_) w = (w >> 1) & 0x7777777777777777ULL;
+  const size_t words = (block_mask_ + 1) * kBlockWords;
+  for (size_t i = 0; i < words; ++i) {
+    block_words_[i] = (block_words_[i] >> 1) & 0x7777777777777777ULL;
+  }
   additions_ /= 2;
   ++resets_;
 }

@@ -107,9 +107,9 @@ Status MemoryCache::Put(std::string_view key, std::string_view value,
 }
 
 Status MemoryCache::Get(std::string_view key, std::string* value) {
-  std::shared_ptr<const std::string> found = GetShared(key);
-  if (found == nullptr) return Status::NotFound();
-  value->assign(*found);
+  const uint64_t hash = Impl::Hash(key);
+  if (!impl_->ShardOf(hash).GetCopy(key, hash, value))
+    return Status::NotFound();
   return Status::OK();
 }
 

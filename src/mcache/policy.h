@@ -15,6 +15,7 @@
 #define UCACHE_SRC_MCACHE_POLICY_H_
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 #include "src/mcache/entry.h"
@@ -25,6 +26,11 @@ namespace mcache_internal {
 class Policy {
  public:
   virtual ~Policy() = default;
+
+  // The shard is about to look up the key whose hash is `hash`. A policy
+  // that will touch memory of its own for that key on a hit may start
+  // loading it now, so that its cache miss overlaps the lookup's.
+  virtual void Prefetch(uint64_t hash) { (void)hash; }
 
   // `e` has just been added to the shard (a new key).
   virtual void RecordInsert(Entry* e) = 0;

@@ -24,22 +24,30 @@ void Shard::ReserveIndex() {
   // never fill.
   constexpr size_t kMaxReserve = size_t{1} << 16;
   if (max_entries_ != 0)
-    index_.reserve(std::min(max_entries_ + 1, kMaxReserve));
+    index_.Reserve(std::min(max_entries_ + 1, kMaxReserve));
 }
 
-void Shard::RemoveLocked(Index::iterator it) {
-  Entry* e = it->second.get();
+Entry* Shard::FindLiveLocked(std::string_view key, uint64_t hash) {
+  Entry* e = index_.Find(key, hash);
+  if (e != nullptr && Expired(*e)) {
+    RemoveLocked(e);
+    ++expirations_;
+    return nullptr;
+  }
+  return e;
+}
+
+void Shard::RemoveLocked(Entry* e) {
   policy_->RecordRemove(e);
   bytes_ -= e->charge;
-  index_.erase(it);
+  index_.Remove(e);  // frees it
 }
 
 void Shard::EvictLocked() {
   while (OverBounds()) {
     Entry* victim = policy_->ChooseVictim();
     if (victim == nullptr) break;  // unreachable while entries remain
-    auto it = index_.find(KeyRef{victim->key, victim->hash});
-    RemoveLocked(it);
+    RemoveLocked(victim);
     ++evictions_;
   }
 }
@@ -51,15 +59,14 @@ Status Shard::Put(std::string_view key, uint64_t hash,
   // Declared before the lock, so an overwritten value is freed after it.
   std::shared_ptr<const std::string> old_value;
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_.find(KeyRef{key, hash});
+  Entry* e = index_.Find(key, hash);
   if (max_bytes_ != 0 && charge > max_bytes_) {
-    if (it != index_.end()) RemoveLocked(it);
+    if (e != nullptr) RemoveLocked(e);
     return Status::NoSpace(
         "memory cache: the entry outweighs its shard's "
         "share of max_bytes");
   }
-  if (it != index_.end()) {
-    Entry* e = it->second.get();
+  if (e != nullptr) {
     bytes_ = bytes_ - e->charge + charge;
     old_value = std::move(e->value);
     e->value = std::move(value);
@@ -69,14 +76,14 @@ Status Shard::Put(std::string_view key, uint64_t hash,
     policy_->RecordAccess(e);
   } else {
     auto owned = std::make_unique<Entry>();
-    Entry* e = owned.get();
-    e->key.assign(key);
+    e = owned.get();
+    e->key = key;
     e->value = std::move(value);
     e->hash = hash;
     e->expires_at = expires_at;
     e->charge = charge;
     e->stamp = stamp;
-    index_.emplace(KeyRef{e->key, hash}, std::move(owned));
+    index_.Insert(std::move(owned));
     bytes_ += charge;
     policy_->RecordInsert(e);
   }
@@ -88,56 +95,64 @@ std::shared_ptr<const std::string> Shard::Get(std::string_view key,
                                               uint64_t hash,
                                               MemoryStamp* stamp) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_.find(KeyRef{key, hash});
-  if (it == index_.end()) {
-    ++misses_;
-    return nullptr;
-  }
-  if (Expired(*it->second)) {
-    RemoveLocked(it);
-    ++expirations_;
+  policy_->Prefetch(hash);
+  Entry* e = FindLiveLocked(key, hash);
+  if (e == nullptr) {
     ++misses_;
     return nullptr;
   }
   ++hits_;
-  policy_->RecordAccess(it->second.get());
-  if (stamp != nullptr) *stamp = it->second->stamp;
-  return it->second->value;
+  policy_->RecordAccess(e);
+  if (stamp != nullptr) *stamp = e->stamp;
+  return e->value;
+}
+
+bool Shard::GetCopy(std::string_view key, uint64_t hash, std::string* value) {
+  std::shared_ptr<const std::string> large;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    policy_->Prefetch(hash);
+    Entry* e = FindLiveLocked(key, hash);
+    if (e == nullptr) {
+      ++misses_;
+      return false;
+    }
+    ++hits_;
+    policy_->RecordAccess(e);
+    if (e->value->size() <= kCopyUnderLockBytes) {
+      value->assign(*e->value);
+      return true;
+    }
+    large = e->value;
+  }
+  value->assign(*large);
+  return true;
 }
 
 void Shard::Restamp(std::string_view key, uint64_t hash,
                     const std::string* value, const MemoryStamp& stamp) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_.find(KeyRef{key, hash});
-  if (it != index_.end() && it->second->value.get() == value) {
-    it->second->stamp = stamp;
-  }
+  Entry* e = index_.Find(key, hash);
+  if (e != nullptr && e->value.get() == value) e->stamp = stamp;
 }
 
 bool Shard::Contains(std::string_view key, uint64_t hash) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_.find(KeyRef{key, hash});
-  if (it == index_.end()) return false;
-  if (Expired(*it->second)) {
-    RemoveLocked(it);
-    ++expirations_;
-    return false;
-  }
-  return true;
+  return FindLiveLocked(key, hash) != nullptr;
 }
 
 void Shard::Erase(std::string_view key, uint64_t hash) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = index_.find(KeyRef{key, hash});
-  if (it != index_.end()) RemoveLocked(it);
+  Entry* e = index_.Find(key, hash);
+  if (e != nullptr) RemoveLocked(e);
 }
 
 void Shard::Clear() {
-  Index old;
+  EntryTable old;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [ref, entry] : index_) policy_->RecordRemove(entry.get());
-    old.swap(index_);
+    index_.ForEach([this](Entry* e) { policy_->RecordRemove(e); });
+    old.Swap(index_);
     bytes_ = 0;
     ReserveIndex();
   }
@@ -146,17 +161,14 @@ void Shard::Clear() {
 
 size_t Shard::PurgeExpired() {
   std::lock_guard<std::mutex> lock(mu_);
-  size_t dropped = 0;
-  for (auto it = index_.begin(); it != index_.end();) {
-    auto next = std::next(it);
-    if (Expired(*it->second)) {
-      RemoveLocked(it);
-      ++dropped;
-    }
-    it = next;
-  }
-  expirations_ += dropped;
-  return dropped;
+  // Collected first: a removal shifts later slots back, under the scan.
+  std::vector<Entry*> expired;
+  index_.ForEach([&](Entry* e) {
+    if (Expired(*e)) expired.push_back(e);
+  });
+  for (Entry* e : expired) RemoveLocked(e);
+  expirations_ += expired.size();
+  return expired.size();
 }
 
 void Shard::AddStats(MemoryCacheStats* stats) const {

@@ -15,9 +15,9 @@
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "src/mcache/entry.h"
+#include "src/mcache/entry_table.h"
 #include "src/mcache/policy.h"
 #include "ucache/memory_cache.h"
 #include "ucache/status.h"
@@ -51,6 +51,13 @@ class Shard {
   // stamp into `*stamp` unless it is null.
   std::shared_ptr<const std::string> Get(std::string_view key, uint64_t hash,
                                          MemoryStamp* stamp);
+  // The same, copying the value into `*value` instead (left untouched on a
+  // miss); returns whether it hit. A value of at most kCopyUnderLockBytes is
+  // copied with the lock held, which spares the two atomic reference-count
+  // updates of a shared_ptr copy; a longer one is copied after the lock is
+  // released, so a large copy never holds up the shard.
+  bool GetCopy(std::string_view key, uint64_t hash, std::string* value);
+  static constexpr size_t kCopyUnderLockBytes = 256;
   // Sets the stamp of `key`'s entry if it holds `value`.
   void Restamp(std::string_view key, uint64_t hash, const std::string* value,
                const MemoryStamp& stamp);
@@ -62,25 +69,6 @@ class Shard {
   void AddStats(MemoryCacheStats* stats) const;
 
  private:
-  // The index's key: a view of Entry::key plus its hash, so the hash is
-  // computed once per call (it also picked the shard).
-  struct KeyRef {
-    std::string_view key;
-    uint64_t hash;
-  };
-  struct KeyRefHash {
-    size_t operator()(const KeyRef& k) const {
-      return static_cast<size_t>(k.hash);
-    }
-  };
-  struct KeyRefEq {
-    bool operator()(const KeyRef& a, const KeyRef& b) const {
-      return a.key == b.key;
-    }
-  };
-  using Index =
-      std::unordered_map<KeyRef, std::unique_ptr<Entry>, KeyRefHash, KeyRefEq>;
-
   bool Expired(const Entry& e) const {
     return e.expires_at != 0 && (*clock_)() >= e.expires_at;
   }
@@ -88,8 +76,10 @@ class Shard {
     return (max_entries_ != 0 && index_.size() > max_entries_) ||
            (max_bytes_ != 0 && bytes_ > max_bytes_);
   }
-  // Unlinks `it` from the policy and the index and frees it.
-  void RemoveLocked(Index::iterator it);
+  // The live entry of `key`, or null; drops it first if it has expired.
+  Entry* FindLiveLocked(std::string_view key, uint64_t hash);
+  // Unlinks `e` from the policy and the index and frees it.
+  void RemoveLocked(Entry* e);
   void EvictLocked();
   void ReserveIndex();
 
@@ -101,7 +91,7 @@ class Shard {
   mutable std::mutex mu_;
   // Guarded by mu_.
   std::unique_ptr<Policy> policy_;
-  Index index_;
+  EntryTable index_;
   size_t bytes_ = 0;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
+
+#include "src/mcache/entry_table.h"
 
 namespace ucache {
 namespace mcache_internal {
@@ -17,19 +20,62 @@ constexpr size_t kDefaultCapacity = 1024;
 // 0.1% +0.78 points, 1% +0.82; Zipf 0.99 at 0.1% +0.75; at 10% of the keys,
 // where estimates are good and a roomier probation pays, -0.19 and -0.09.
 constexpr double kProtectedShare = 0.95;
-constexpr double kMaxStepShare = 0.25;
-constexpr double kExploreShare = 0.0625;
-// Weight of the newest sample in the running mean of |hit-ratio change|
-// while the window stands still.
-constexpr double kStillWeight = 0.25;
-// How many standard deviations of sampling noise a hit-ratio change must
-// exceed to count as evidence.
-constexpr double kSignificance = 2.5;
-// The climber's sample, in requests: enough to measure a hit ratio to about
-// half a point, few enough to adapt within a few hundred thousand.
-constexpr uint64_t kClimbSample = 16 << 10;
+// The shadows' window shares: Caffeine's default, a middle, and an LRU.
+constexpr double kShadowShares[] = {0.01, 0.2, 1.0};
+// The least capacity a shadow is simulated at: a miniature of a few dozen
+// entries would have too coarse a window and sketch to stand for the full
+// cache (chosen, not tuned). Sampling is at most 1/64, so that a 10M-request
+// trace at 100,000 entries still feeds each shadow about 156,000 requests;
+// 1/32 measured no better there (BENCHMARKS.md, issue 12).
+constexpr size_t kMinShadowEntries = 256;
+constexpr int kMaxSampleShift = 6;
+// Sampled requests per decision, in shadow capacities, and at least. At
+// 100,000 entries, 1 flapped and 4 followed too slowly (zipf+loop 60.75 and
+// 60.48 against 61.04 with 2).
+constexpr uint64_t kDecisionShadowCapacities = 2;
+constexpr uint64_t kMinDecisionPeriod = 1024;
 
 }  // namespace
+
+// A miniature cache: a fixed-window TinyLfuPolicy over entries that carry
+// only the key's hash (64-bit hashes stand in for keys).
+class TinyLfuPolicy::ShadowCache {
+ public:
+  ShadowCache(size_t capacity, double window_share, size_t sample_factor)
+      : capacity_(capacity),
+        policy_(TinyLfuOptions{capacity, window_share, /*adaptive=*/false,
+                               sample_factor}) {
+    entries_.Reserve(capacity + 1);
+  }
+
+  void Request(uint64_t hash) {
+    if (Entry* e = entries_.Find({}, hash)) {
+      ++hits_;
+      policy_.RecordAccess(e);
+      return;
+    }
+    auto owned = std::make_unique<Entry>();
+    owned->hash = hash;
+    Entry* e = owned.get();
+    entries_.Insert(std::move(owned));
+    policy_.RecordInsert(e);
+    while (entries_.size() > capacity_) {
+      Entry* victim = policy_.ChooseVictim();
+      policy_.RecordRemove(victim);
+      entries_.Remove(victim).reset();
+    }
+  }
+
+  // Hits, with each earlier decision period weighing half the next.
+  uint64_t hits() const { return hits_; }
+  void Decay() { hits_ /= 2; }
+
+ private:
+  const size_t capacity_;
+  TinyLfuPolicy policy_;
+  EntryTable entries_;
+  uint64_t hits_ = 0;
+};
 
 TinyLfuPolicy::TinyLfuPolicy(const TinyLfuOptions& options)
     : learn_capacity_(options.capacity == 0),
@@ -41,6 +87,37 @@ TinyLfuPolicy::TinyLfuPolicy(const TinyLfuOptions& options)
       sketch_(capacity_, sample_factor_),
       sketch_capacity_(capacity_) {
   SetLimits();
+  BuildShadows();
+}
+
+TinyLfuPolicy::~TinyLfuPolicy() = default;
+
+void TinyLfuPolicy::BuildShadows() {
+  if (!adaptive_) return;
+  int shift = 0;
+  while (shift < kMaxSampleShift &&
+         (capacity_ >> (shift + 1)) >= kMinShadowEntries) {
+    ++shift;
+  }
+  sample_mask_ = (uint64_t{1} << shift) - 1;
+  const size_t shadow_capacity = std::max<size_t>(capacity_ >> shift, 1);
+  decision_period_ = std::max<uint64_t>(
+      kMinDecisionPeriod, kDecisionShadowCapacities * shadow_capacity);
+  sampled_requests_ = 0;
+  shadows_.clear();
+  for (double share : kShadowShares) {
+    shadows_.push_back(
+        std::make_unique<ShadowCache>(shadow_capacity, share, sample_factor_));
+  }
+  // The shadow whose window is nearest the one in force.
+  const double share = window_target_ / static_cast<double>(capacity_);
+  chosen_ = 0;
+  for (size_t i = 0; i < shadows_.size(); ++i) {
+    if (std::abs(kShadowShares[i] - share) <
+        std::abs(kShadowShares[chosen_] - share)) {
+      chosen_ = i;
+    }
+  }
 }
 
 EntryList& TinyLfuPolicy::ListOf(const Entry* e) {
@@ -63,7 +140,6 @@ void TinyLfuPolicy::SetLimits() {
   const size_t main_max = capacity_ > window_max_ ? capacity_ - window_max_ : 0;
   protected_max_ =
       static_cast<size_t>(kProtectedShare * static_cast<double>(main_max));
-  climb_sample_ = std::max<uint64_t>(kClimbSample, 2 * capacity_);
 }
 
 void TinyLfuPolicy::LearnCapacity() {
@@ -71,15 +147,13 @@ void TinyLfuPolicy::LearnCapacity() {
   const size_t now = window_.size() + main_size();
   if (now == capacity_ || now == 0) return;
   const double share = window_target_ / static_cast<double>(capacity_);
-  const size_t old = capacity_;
   capacity_ = now;
   window_target_ = share * static_cast<double>(capacity_);
-  last_move_ =
-      last_move_ / static_cast<double>(old) * static_cast<double>(capacity_);
   SetLimits();
   // Resizing forgets every count, so only when the size is far off.
   if (capacity_ >= 2 * sketch_capacity_ || 2 * capacity_ <= sketch_capacity_) {
     sketch_.Resize(capacity_);
+    BuildShadows();
     sketch_capacity_ = capacity_;
   }
 }
@@ -102,7 +176,7 @@ void TinyLfuPolicy::MoveWindowFrontToMain() {
 
 void TinyLfuPolicy::RecordInsert(Entry* e) {
   sketch_.Increment(e->hash);
-  ++sample_misses_;
+  Shadow(e->hash);
   e->policy_queue = kWindow;
   window_.PushBack(e);
   // While the cache is filling there is no one to displace: the window's
@@ -111,12 +185,11 @@ void TinyLfuPolicy::RecordInsert(Entry* e) {
          main_size() < capacity_ - window_max_) {
     MoveWindowFrontToMain();
   }
-  MaybeClimb();
 }
 
 void TinyLfuPolicy::RecordAccess(Entry* e) {
   sketch_.Increment(e->hash);
-  ++sample_hits_;
+  Shadow(e->hash);
   switch (e->policy_queue) {
     case kWindow:
       window_.MoveToBack(e);
@@ -131,7 +204,6 @@ void TinyLfuPolicy::RecordAccess(Entry* e) {
       protected_.MoveToBack(e);
       break;
   }
-  MaybeClimb();
 }
 
 void TinyLfuPolicy::RecordRemove(Entry* e) {
@@ -140,10 +212,6 @@ void TinyLfuPolicy::RecordRemove(Entry* e) {
 }
 
 Entry* TinyLfuPolicy::ChooseVictim() {
-  if (!full_) {
-    full_ = true;
-    sample_hits_ = sample_misses_ = 0;
-  }
   LearnCapacity();
   while (window_.size() > window_max_) {
     Entry* candidate = window_.front();
@@ -170,81 +238,26 @@ Entry* TinyLfuPolicy::ChooseVictim() {
   return window_.front();
 }
 
-void TinyLfuPolicy::MaybeClimb() {
-  if (!adaptive_) return;
-  const uint64_t requests = sample_hits_ + sample_misses_;
-  if (requests < climb_sample_) return;
-  const double hit_ratio =
-      static_cast<double>(sample_hits_) / static_cast<double>(requests);
-  sample_hits_ = sample_misses_ = 0;
-  // A filling cache's hit ratio says nothing of the window, nor does the
-  // first sample after it fills: the cache then still holds what arrived
-  // last, as an LRU would, whatever the window.
-  if (!full_ || ++samples_since_full_ < 2) return;
-  const double max_step = kMaxStepShare * static_cast<double>(capacity_);
-  // Exploring moves towards the middle, the only direction open at a bound.
-  const double explore =
-      window_target_ > static_cast<double>(capacity_) / 2 ? -1 : 1;
-  double move = 0;
-  bool settle = false;
-  if (rebaseline_) {
-    // The last move undid a harmful one: measure where we are, don't move.
-    rebaseline_ = false;
-  } else if (previous_hit_ratio_ < 0) {
-    // The first sample past the warm-up is the baseline: explore from it
-    // with a long stride, since a small change of the window often makes no
-    // measurable difference.
-    move = explore * max_step;
-  } else {
-    const double change = hit_ratio - previous_hit_ratio_;
-    // A change smaller than the sampling noise of two hit ratios is no
-    // evidence; reacting to it would make the window wander at random.
-    // Real workloads vary more than binomial noise (a loop's phase, bursts):
-    // how much the hit ratio moves while the window stands still is the
-    // better measure when it is larger.
-    const double variance = std::max(hit_ratio * (1 - hit_ratio), 1e-4);
-    const double noise = std::max(
-        kSignificance * std::sqrt(2 * variance / static_cast<double>(requests)),
-        kSignificance * still_change_);
-    if (last_move_ == 0) {
-      still_change_ =
-          (1 - kStillWeight) * still_change_ + kStillWeight * std::abs(change);
-      // Settled. A change well beyond the noise means the workload changed:
-      // explore again, with a short stride (real workloads vary more than
-      // the binomial noise model says, and each exploration costs).
-      if (std::abs(change) > 2 * noise) {
-        move = explore * kExploreShare * static_cast<double>(capacity_);
-      }
-    } else if (change > noise) {
-      // The last move helped: go on the same way, with a longer stride.
-      move = std::copysign(std::min(2 * std::abs(last_move_), max_step),
-                           last_move_);
-    } else if (change < -noise && last_move_ < 0) {
-      // Shrinking hurt: undo it and settle. (Halving back and forth would
-      // not do: a shrink's harm keeps growing for a while as the freed room
-      // fills, so it would also make the next step look harmful.)
-      move = -last_move_;
-      settle = true;
-    } else if (change < -noise || last_move_ > 0) {
-      // Growing hurt, or helped no measurably: step back by half of it. A
-      // smaller window is the better bet in doubt, since it leaves more
-      // room to the frequency-filtered main.
-      move = -last_move_ / 2;
-    } else {
-      // Shrinking made no measurable difference: shrink on.
-      move = last_move_;
-    }
+void TinyLfuPolicy::Shadow(uint64_t hash) {
+  // Bits the shard (top), the index (bottom) and the sketch (remixed) do
+  // not use alone, so the sample is a fair one within a shard.
+  if (shadows_.empty() || ((hash >> 32) & sample_mask_) != 0) return;
+  for (auto& shadow : shadows_) shadow->Request(hash);
+  if (++sampled_requests_ >= decision_period_) Decide();
+}
+
+void TinyLfuPolicy::Decide() {
+  sampled_requests_ = 0;
+  // The current choice keeps ties: the shadows agree while they fill.
+  size_t best = chosen_;
+  for (size_t i = 0; i < shadows_.size(); ++i) {
+    if (shadows_[i]->hits() > shadows_[best]->hits()) best = i;
   }
-  previous_hit_ratio_ = hit_ratio;
-  if (std::abs(move) < 1) move = 0;
-  const double before = window_target_;
-  window_target_ += move;
+  for (auto& shadow : shadows_) shadow->Decay();
+  if (best == chosen_) return;
+  chosen_ = best;
+  window_target_ = kShadowShares[best] * static_cast<double>(capacity_);
   SetLimits();
-  last_move_ = window_target_ - before;  // after clamping
-  if (settle) {
-    last_move_ = 0;
-    rebaseline_ = true;
-  }
   DemoteProtectedOverflow();
 }
 

@@ -1,6 +1,6 @@
 // TinyLfuPolicy: W-TinyLFU with an adaptive window, after Caffeine's design
 // (Einziger, Friedman and Manes, "TinyLFU: A Highly Efficient Cache Admission
-// Policy", and Caffeine's hill-climbing window).
+// Policy", and Caffeine's adaptive window).
 //
 // Entries live in three LRU lists:
 //   window     new entries.
@@ -16,25 +16,23 @@
 // probation.
 //
 // Adaptive window. The window starts as the whole cache, so a new cache
-// behaves as an LRU, and a hill climber moves it while the workload says a
-// move pays. After each sample of requests (twice the capacity, at least
-// 16Ki) it compares the sample's hit ratio with the previous one's:
-//  * Better by more than the noise: move again the same way, twice as far
-//    (at most a quarter of the capacity at a time).
-//  * A shrink made it worse: undo it and settle. (A shrink's harm grows for
-//    a while as the freed room fills, so it also spoils the next sample.)
-//  * A growth made it worse, or helped no measurably: go back half of it.
-//  * A shrink made no difference: shrink on.
-// "Noise" is 2.5 standard deviations of the difference of two binomial
-// hit ratios, or 2.5x the mean change seen while the window stood still,
-// whichever is larger (loops and periodic scans make samples differ by more
-// than chance). Moves start from the middle-most direction by a quarter of
-// the capacity; a settled window explores again, by 1/16 of the capacity,
-// when the hit ratio jumps by twice the noise. Frequency-skewed workloads
-// end with a window of a few entries (main is frequency-filtered); recency-
-// heavy ones end at (or return to) the whole cache. The first sample after
-// the cache fills is ignored: it still holds what arrived last, whatever
-// the window. Hits and inserts are the climber's hits and misses.
+// behaves as an LRU, and is then set by miniature simulation (Waldspurger et
+// al., "Cache Modeling and Optimization using Miniature Simulations", 2017):
+// three shadow W-TinyLFU caches with fixed windows (1%, 20% and 100% of
+// their capacity) replay the requests of a hash-sampled subset of the keys,
+// at the sampling rate times the capacity, and every decision period the
+// window takes the share of the shadow with the most (decayed) hits. The
+// shadows see the same requests at the same time, so their comparison is
+// paired: a loop's phase or a periodic scan moves all three alike. A
+// sequential hill climber (Caffeine's) instead compares one sample with the
+// previous one, and measured here it could not follow: at 100,000 entries a
+// scan of period 250,000 requests made successive samples differ by 5 to 12
+// points whatever the window, and a sample of 10x the capacity (Caffeine's)
+// leaves ten decisions in a trace of 10M requests (BENCHMARKS.md, issue 12).
+// The shadows cost memory, 3 x about 160 bytes per sampled key of capacity
+// (1/64 of the capacity from 16,384 entries on, about 7.5 bytes per entry;
+// but at least 256 entries per shadow, so a 1,000-entry shard carries three
+// shadows of 500), and time on the sampled requests (1/64 to 1/2 of them).
 //
 // The policy counts entries, not bytes: window and protected shares are
 // shares of the entry count. Under a byte bound the capacity is learnt from
@@ -46,6 +44,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 #include "src/mcache/entry.h"
 #include "src/mcache/frequency_sketch.h"
@@ -58,9 +58,9 @@ struct TinyLfuOptions {
   // Capacity in entries. When zero, learnt from evictions (see above).
   size_t capacity = 0;
   // The window's share of the capacity at the start (at least one entry).
-  // Default 1.0: the whole cache, i.e. LRU until the climber moves it.
+  // Default 1.0: the whole cache, i.e. LRU until the shadows move it.
   double initial_window = 1.0;
-  // Hill-climb the window size. Default true.
+  // Set the window size by miniature simulation. Default true.
   bool adaptive = true;
   // The sketch's memory: counters are halved after this many times the
   // capacity increments. Default 20 (Caffeine uses 10; longer memory measured
@@ -71,7 +71,9 @@ struct TinyLfuOptions {
 class TinyLfuPolicy final : public Policy {
  public:
   explicit TinyLfuPolicy(const TinyLfuOptions& options);
+  ~TinyLfuPolicy() override;
 
+  void Prefetch(uint64_t hash) override { sketch_.Prefetch(hash); }
   void RecordInsert(Entry* e) override;
   void RecordAccess(Entry* e) override;
   void RecordRemove(Entry* e) override;
@@ -100,15 +102,19 @@ class TinyLfuPolicy final : public Policy {
   void DemoteProtectedOverflow();
   // Moves the window's LRU entry to probation's MRU end.
   void MoveWindowFrontToMain();
-  // One hill-climbing step, once a sample is complete.
-  void MaybeClimb();
+  // (Re)builds the shadows for capacity_.
+  void BuildShadows();
+  // Replays a request of `hash` in the shadows if it is sampled, and takes
+  // a decision at the end of each period.
+  void Shadow(uint64_t hash);
+  void Decide();
 
   const bool learn_capacity_;
   const bool adaptive_;
   const size_t sample_factor_;
 
   size_t capacity_;
-  double window_target_;  // entries; fractional so that small steps add up
+  double window_target_;  // entries
   size_t window_max_ = 1;
   size_t protected_max_ = 0;
 
@@ -116,18 +122,15 @@ class TinyLfuPolicy final : public Policy {
   EntryList probation_;
   EntryList protected_;
   FrequencySketch sketch_;
-  size_t sketch_capacity_;  // the capacity the sketch was sized for
+  size_t sketch_capacity_;  // the capacity the sketch (and shadows) fit
 
-  // Hill climber state.
-  uint64_t climb_sample_ = 0;  // requests per sample
-  bool full_ = false;  // the shard has evicted: samples measure the window
-  uint64_t samples_since_full_ = 0;
-  uint64_t sample_hits_ = 0;
-  uint64_t sample_misses_ = 0;
-  double previous_hit_ratio_ = -1;  // none yet
-  double last_move_ = 0;            // entries, signed; 0 = settled
-  bool rebaseline_ = false;         // take the next sample as a new baseline
-  double still_change_ = 0;         // mean |hit-ratio change| while settled
+  // Miniature simulation (empty unless adaptive_).
+  class ShadowCache;
+  std::vector<std::unique_ptr<ShadowCache>> shadows_;
+  uint64_t sample_mask_ = 0;       // a key is sampled if these bits are 0
+  uint64_t decision_period_ = 0;   // sampled requests per decision
+  uint64_t sampled_requests_ = 0;  // since the last decision
+  size_t chosen_ = 0;              // index of the shadow in force
 };
 
 }  // namespace mcache_internal
