@@ -120,8 +120,14 @@ std::shared_ptr<const std::string> MemoryCache::GetShared(
 
 std::shared_ptr<const std::string> MemoryCache::GetShared(std::string_view key,
                                                           MemoryStamp* stamp) {
+  return GetShared(key, stamp, nullptr);
+}
+
+std::shared_ptr<const std::string> MemoryCache::GetShared(std::string_view key,
+                                                          MemoryStamp* stamp,
+                                                          MemoryCopy* copy) {
   const uint64_t hash = Impl::Hash(key);
-  return impl_->ShardOf(hash).Get(key, hash, stamp);
+  return impl_->ShardOf(hash).Get(key, hash, stamp, copy);
 }
 
 void MemoryCache::Restamp(std::string_view key, const std::string* value,

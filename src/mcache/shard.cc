@@ -1,6 +1,7 @@
 #include "src/mcache/shard.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -85,8 +86,8 @@ Status Shard::Put(std::string_view key, uint64_t hash,
 }
 
 std::shared_ptr<const std::string> Shard::Get(std::string_view key,
-                                              uint64_t hash,
-                                              MemoryStamp* stamp) {
+                                              uint64_t hash, MemoryStamp* stamp,
+                                              MemoryCopy* copy) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(KeyRef{key, hash});
   if (it == index_.end()) {
@@ -102,6 +103,13 @@ std::shared_ptr<const std::string> Shard::Get(std::string_view key,
   ++hits_;
   policy_->RecordAccess(it->second.get());
   if (stamp != nullptr) *stamp = it->second->stamp;
+  const std::string& value = *it->second->value;
+  if (copy != nullptr && value.size() <= copy->capacity) {
+    std::memcpy(copy->buffer, value.data(), value.size());
+    copy->copied = true;
+    copy->size = value.size();
+    return nullptr;
+  }
   return it->second->value;
 }
 

@@ -48,9 +48,10 @@ class Shard {
              std::shared_ptr<const std::string> value, int64_t expires_at,
              const MemoryStamp& stamp);
   // Null on a miss. Counts a hit or a miss. On a hit, copies the entry's
-  // stamp into `*stamp` unless it is null.
+  // stamp into `*stamp` unless it is null, and a value that fits `*copy`
+  // (unless null) into it, returning null then (MemoryCache::GetShared).
   std::shared_ptr<const std::string> Get(std::string_view key, uint64_t hash,
-                                         MemoryStamp* stamp);
+                                         MemoryStamp* stamp, MemoryCopy* copy);
   // Sets the stamp of `key`'s entry if it holds `value`.
   void Restamp(std::string_view key, uint64_t hash, const std::string* value,
                const MemoryStamp& stamp);

@@ -454,7 +454,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   }
 
   std::optional<R> Lookup(std::string_view key) {
-    std::optional<Cache::Hit> hit = cache_->Get(key);
+    Cache::Scratch scratch;  // a small value's bytes, decoded from here
+    std::optional<Cache::Hit> hit = cache_->Get(key, &scratch);
     if (!hit) return std::nullopt;
     std::optional<R> value(std::in_place);
     if (!Codec<R>::Decode(hit->data, &*value)) {
