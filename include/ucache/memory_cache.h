@@ -82,8 +82,8 @@ struct MemoryStamp {
 
 // Room a reader offers for a small value (GetShared), so that a hit copies
 // it out under the shard's lock instead of taking a reference to it: the
-// reference's atomic increment and decrement were a tenth of a small
-// memoized hit.
+// reference's atomic increment and decrement were two of the seven atomic
+// read-modify-writes of a small memoized hit.
 struct MemoryCopy {
   char* buffer = nullptr;
   size_t capacity = 0;
