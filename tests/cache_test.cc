@@ -540,6 +540,78 @@ TEST(CacheTest, MemoryCopySeesAnotherProcesssOverwriteAndErase) {
   EXPECT_EQ(reader->GetStats().stale_dropped, 2u);
 }
 
+// The same through Get with a Scratch (memoize's path): a small value is
+// copied out without a reference only while its stamp shows it current.
+TEST(CacheTest, ScratchCopySeesAnotherProcesssOverwriteAndErase) {
+  TempDir tmp;
+  Log log;
+  const Options options = StoreOptions(tmp.Sub("store"), &log);
+  std::shared_ptr<Cache> writer = Cache::Open(options);
+  std::shared_ptr<Cache> reader = Cache::Open(options);
+  Cache::Scratch scratch;
+  const auto read = [&](std::string_view key) {
+    return ValueOf(reader->Get(key, &scratch));
+  };
+  // A hit copied into the scratch, holding nothing.
+  const auto copied = [&](std::string_view key) {
+    std::optional<Cache::Hit> hit = reader->Get(key, &scratch);
+    return hit && hit->tier == Tier::kMemory &&
+           hit->data.data() == scratch.bytes && hit->keep_alive == nullptr;
+  };
+  writer->Put("k", "v1");
+  writer->Put("other", "x");
+  EXPECT_EQ(read("k"), "v1");  // from the file tier, filling memory
+  EXPECT_TRUE(copied("k"));
+  // Another key's change: probed and re-stamped by reference, then copied
+  // again.
+  writer->Put("other", "y");
+  EXPECT_EQ(read("k"), "v1");
+  EXPECT_TRUE(copied("k"));
+  EXPECT_EQ(read("k"), "v1");
+  writer->Put("k", "v2");
+  EXPECT_EQ(read("k"), "v2");
+  EXPECT_EQ(read("k"), "v2");
+  writer->Erase("k");
+  EXPECT_EQ(read("k"), "<miss>");
+  EXPECT_EQ(reader->GetStats().stale_dropped, 2u);
+  // A value larger than the scratch is held by reference.
+  const std::string large(sizeof(scratch) + 1, 'x');
+  reader->Put("large", large);
+  std::optional<Cache::Hit> hit = reader->Get("large", &scratch);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->tier, Tier::kMemory);
+  EXPECT_EQ(hit->data, large);
+  EXPECT_NE(hit->keep_alive, nullptr);
+}
+
+// A value the store never held (the file tier failed its write) is copied
+// out only while no write reached the store since.
+TEST(CacheTest, ScratchCopyOfAnUnstoredValueGoesStaleOnAnyWrite) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  Log log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.file.env = env;
+  options.file.compression = Compression::kNone;
+  options.file_retry_interval = std::chrono::hours(1);
+  std::shared_ptr<Cache> a = Cache::Open(options);
+  a->Put("k", "old");
+  // A failed write keeps the file tier from writes for the interval.
+  env->SetSpaceLimit(0);
+  a->Put("filler", std::string(100000, 'x'));
+  ASSERT_EQ(a->GetStats().file_failures, 1u);
+  env->ClearSpaceLimit();
+  a->Put("k", "memory only");
+  Cache::Scratch scratch;
+  std::optional<Cache::Hit> hit = a->Get("k", &scratch);
+  ASSERT_TRUE(hit);
+  EXPECT_EQ(hit->data, "memory only");
+  EXPECT_EQ(hit->data.data(), scratch.bytes);
+  std::shared_ptr<Cache> b = Cache::Open(StoreOptions(tmp.Sub("store"), &log));
+  b->Put("j", "any write");
+  EXPECT_EQ(ValueOf(a->Get("k", &scratch)), "<miss>");
+}
+
 TEST(CacheTest, MemoryCopySeesAForkedProcesssOverwrite) {
   TempDir tmp;
   Log log;

@@ -129,6 +129,41 @@ TEST(MemoryCacheTest, GetVariants) {
   EXPECT_EQ(untouched, "x");
 }
 
+// A value that fits the reader's room is copied there, with no reference
+// returned; a larger one is shared as GetShared shares it.
+TEST(MemoryCacheTest, GetSharedCopiesWhatFitsTheReadersRoom) {
+  auto cache = OpenOrDie({});
+  ASSERT_STATUS_OK(cache->Put("small", "1234", {}, MemoryStamp{7, 8}));
+  ASSERT_STATUS_OK(cache->Put("large", "123456789"));
+  char buffer[8];
+  MemoryCopy copy;
+  copy.buffer = buffer;
+  copy.capacity = sizeof(buffer);
+  MemoryStamp stamp;
+  EXPECT_EQ(cache->GetShared("small", &stamp, &copy), nullptr);
+  ASSERT_TRUE(copy.copied);
+  EXPECT_EQ(std::string_view(buffer, copy.size), "1234");
+  EXPECT_EQ(stamp.changes, 7u);
+  EXPECT_EQ(stamp.version, 8u);
+
+  MemoryCopy large;
+  large.buffer = buffer;
+  large.capacity = sizeof(buffer);
+  std::shared_ptr<const std::string> shared =
+      cache->GetShared("large", nullptr, &large);
+  ASSERT_NE(shared, nullptr);
+  EXPECT_EQ(*shared, "123456789");
+  EXPECT_FALSE(large.copied);
+
+  MemoryCopy missed;
+  missed.buffer = buffer;
+  missed.capacity = sizeof(buffer);
+  EXPECT_EQ(cache->GetShared("nope", nullptr, &missed), nullptr);
+  EXPECT_FALSE(missed.copied);
+  EXPECT_EQ(cache->GetStats().hits, 2u);
+  EXPECT_EQ(cache->GetStats().misses, 1u);
+}
+
 TEST(MemoryCacheTest, SharedValueOutlivesOverwriteEvictionAndCache) {
   MemoryCacheOptions options;
   options.max_entries = 1;

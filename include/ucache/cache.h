@@ -143,6 +143,16 @@ class Cache {
   // The value of `key` from the first tier that has it, or nullopt.
   std::optional<Hit> Get(std::string_view key);
 
+  // Room for a small value, so that a memory hit copies it out instead of
+  // holding a reference to it (an atomic increment and decrement less).
+  struct Scratch {
+    alignas(16) char bytes[64];
+  };
+  // Get, except that a memory-tier value of at most sizeof(Scratch) bytes
+  // is copied into *scratch: `data` then points there, keep_alive is empty,
+  // and the Hit is valid while *scratch is.
+  std::optional<Hit> Get(std::string_view key, Scratch* scratch);
+
   // Stores `value` under `key` in every serving tier, with Options::ttl,
   // and removes older versions from the tiers that do not keep it (see the
   // rule above). When no serving tier keeps it (the file tier failing, a

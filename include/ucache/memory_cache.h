@@ -85,6 +85,18 @@ struct MemoryStamp {
   uint64_t version = 0;
 };
 
+// Room a reader offers for a small value (GetShared), so that a hit copies
+// it out under the shard's lock instead of taking a reference to it: the
+// reference's atomic increment and decrement were two of the seven atomic
+// read-modify-writes of a small memoized hit.
+struct MemoryCopy {
+  char* buffer = nullptr;
+  size_t capacity = 0;
+  // Set on a hit that copied: the value's size.
+  bool copied = false;
+  size_t size = 0;
+};
+
 struct MemoryCacheOptions {
   // Upper bound on the number of entries; zero means no bound on the count.
   // Default 0.
@@ -163,6 +175,11 @@ class MemoryCache {
   // The same, and on a hit copies the entry's stamp into `*stamp`.
   std::shared_ptr<const std::string> GetShared(std::string_view key,
                                                MemoryStamp* stamp);
+  // The same, except that a value of at most copy->capacity bytes is copied
+  // to copy->buffer instead (then copy->copied is set and null returned).
+  std::shared_ptr<const std::string> GetShared(std::string_view key,
+                                               MemoryStamp* stamp,
+                                               MemoryCopy* copy);
 
   // Replaces the stamp of `key`'s entry if the entry still holds `value`
   // (a pointer GetShared returned); otherwise changes nothing, so a stamp

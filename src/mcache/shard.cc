@@ -1,6 +1,7 @@
 #include "src/mcache/shard.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 #include <vector>
 
@@ -92,8 +93,8 @@ Status Shard::Put(std::string_view key, uint64_t hash,
 }
 
 std::shared_ptr<const std::string> Shard::Get(std::string_view key,
-                                              uint64_t hash,
-                                              MemoryStamp* stamp) {
+                                              uint64_t hash, MemoryStamp* stamp,
+                                              MemoryCopy* copy) {
   std::lock_guard<std::mutex> lock(mu_);
   policy_->Prefetch(hash);
   Entry* e = FindLiveLocked(key, hash);
@@ -104,6 +105,13 @@ std::shared_ptr<const std::string> Shard::Get(std::string_view key,
   ++hits_;
   policy_->RecordAccess(e);
   if (stamp != nullptr) *stamp = e->stamp;
+  const std::string& value = *e->value;
+  if (copy != nullptr && value.size() <= copy->capacity) {
+    std::memcpy(copy->buffer, value.data(), value.size());
+    copy->copied = true;
+    copy->size = value.size();
+    return nullptr;
+  }
   return e->value;
 }
 

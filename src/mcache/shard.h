@@ -48,9 +48,10 @@ class Shard {
              std::shared_ptr<const std::string> value, int64_t expires_at,
              const MemoryStamp& stamp);
   // Null on a miss. Counts a hit or a miss. On a hit, copies the entry's
-  // stamp into `*stamp` unless it is null.
+  // stamp into `*stamp` unless it is null, and a value that fits `*copy`
+  // (unless null) into it, returning null then (MemoryCache::GetShared).
   std::shared_ptr<const std::string> Get(std::string_view key, uint64_t hash,
-                                         MemoryStamp* stamp);
+                                         MemoryStamp* stamp, MemoryCopy* copy);
   // The same, copying the value into `*value` instead (left untouched on a
   // miss); returns whether it hit. A value of at most kCopyUnderLockBytes is
   // copied with the lock held, which spares the two atomic reference-count

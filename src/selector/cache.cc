@@ -3,6 +3,7 @@
 
 #include "ucache/cache.h"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +14,7 @@
 
 #include "src/common/steady_clock.h"
 #include "src/selector/resolve.h"
+#include "ucache/internal/thread_counters.h"
 #include "ucache/scoped_override.h"
 
 namespace ucache {
@@ -69,7 +71,7 @@ class Cache::Impl {
     configured_ = Choose();
   }
 
-  std::optional<Hit> Get(std::string_view key) {
+  std::optional<Hit> Get(std::string_view key, Cache::Scratch* scratch) {
     const Backend route = Route();
     if (route == Backend::kDisabled) return std::nullopt;
     MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
@@ -78,11 +80,27 @@ class Cache::Impl {
     const uint64_t changes = file != nullptr ? file->ChangeCount() : 0;
     if (memory != nullptr) {
       MemoryStamp stamp;
-      if (std::shared_ptr<const std::string> v =
-              memory->GetShared(key, &stamp)) {
+      MemoryCopy copy;
+      if (scratch != nullptr) {
+        copy.buffer = scratch->bytes;
+        copy.capacity = sizeof(scratch->bytes);
+      }
+      std::shared_ptr<const std::string> v =
+          memory->GetShared(key, &stamp, &copy);
+      if (copy.copied) {
+        if (file == nullptr || StampCurrent(*file, stamp, changes)) {
+          counts_.Add(kMemoryHits);
+          return Hit{std::string_view(scratch->bytes, copy.size), nullptr,
+                     Tier::kMemory};
+        }
+        // The probe below re-stamps the copy by the value's identity, which
+        // only a reference to it pins.
+        v = memory->GetShared(key, &stamp);
+      }
+      if (v != nullptr) {
         if (file == nullptr ||
             StillCurrent(*memory, *file, key, *v, stamp, changes)) {
-          ++memory_hits_;
+          counts_.Add(kMemoryHits);
           // Moved, not copied: one atomic increment less per hit.
           return Hit{*v, std::move(v), Tier::kMemory};
         }
@@ -91,7 +109,7 @@ class Cache::Impl {
     if (file != nullptr && !Shadowed(key)) {
       ValueView view;
       if (file->GetView(key, &view).ok()) {
-        ++file_hits_;
+        counts_.Add(kFileHits);
         if (memory != nullptr) Fill(*memory, key, view, changes);
         const std::string_view data = view.data();
         return Hit{data, std::make_shared<ValueView>(std::move(view)),
@@ -104,17 +122,18 @@ class Cache::Impl {
       }
     }
     if (FallbackCache* fallback = FallbackIfOpen(route)) {
-      if (file != nullptr && file->WriteCount() !=
-                                 fallback_writes_.load(std::memory_order_acquire)) {
+      if (file != nullptr &&
+          file->WriteCount() !=
+              fallback_writes_.load(std::memory_order_acquire)) {
         // The store changed since the fallback tier last took a value it
         // refused: any of them may have been replaced there since.
         fallback->Clear();
       } else if (std::shared_ptr<const std::string> v = fallback->Get(key)) {
-        ++fallback_hits_;
+        counts_.Add(kFallbackHits);
         return Hit{*v, v, Tier::kFallback};
       }
     }
-    ++misses_;
+    counts_.Add(kMisses);
     return std::nullopt;
   }
 
@@ -156,7 +175,7 @@ class Cache::Impl {
     } else if (FallbackCache* b = fallback_.load(std::memory_order_acquire)) {
       b->Erase(key);  // an older value put there while the file tier failed
     }
-    ++puts_;
+    counts_.Add(kPuts);
   }
 
   void Erase(std::string_view key) {
@@ -219,15 +238,16 @@ class Cache::Impl {
     CacheStats s;
     s.backend = active_backend();
     s.reason = active_reason();
-    s.memory_hits = memory_hits_.load();
-    s.file_hits = file_hits_.load();
-    s.remote_hits = remote_hits_.load();
-    s.fallback_hits = fallback_hits_.load();
-    s.misses = misses_.load();
-    s.puts = puts_.load();
-    s.file_failures = file_failures_.load();
-    s.file_refusals = file_refusals_.load();
-    s.stale_dropped = stale_dropped_.load();
+    const std::array<uint64_t, counters_internal::kCounters> n = counts_.Sums();
+    s.memory_hits = n[kMemoryHits];
+    s.file_hits = n[kFileHits];
+    s.remote_hits = n[kRemoteHits];
+    s.fallback_hits = n[kFallbackHits];
+    s.misses = n[kMisses];
+    s.puts = n[kPuts];
+    s.file_failures = n[kFileFailures];
+    s.file_refusals = n[kFileRefusals];
+    s.stale_dropped = n[kStaleDropped];
     {
       std::lock_guard<std::mutex> lock(shadow_mu_);
       s.shadowed_keys = shadowed_.size();
@@ -381,7 +401,7 @@ class Cache::Impl {
   // tier as a file hit would be.
   Hit FromRemote(std::string_view key, RemoteCache::Value v,
                  MemoryCache* memory, FileCache* file, uint64_t changes) {
-    ++remote_hits_;
+    counts_.Add(kRemoteHits);
     if (file != nullptr && !FileBlocked() && file->ChangeCount() == changes) {
       std::chrono::milliseconds ttl{0};
       bool live = true;
@@ -419,6 +439,17 @@ class Cache::Impl {
     return fallback_.load(std::memory_order_acquire);
   }
 
+  // True when `stamp` alone shows its memory copy current, with no probe of
+  // the file tier: the change count (`changes`, read before the memory
+  // read) has not moved since the copy was stamped; or, for a value the
+  // store never held, no write at all reached the store since (its stamp is
+  // the write count then).
+  static bool StampCurrent(FileCache& file, const MemoryStamp& stamp,
+                           uint64_t changes) {
+    return stamp.version == kAbsent ? stamp.changes == file.WriteCount()
+                                    : stamp.changes == changes;
+  }
+
   // True when the memory copy `value` of `key`, stamped `stamp`, is still
   // the file tier's current version: the count is unchanged, or the key's
   // record is still the copied one (then the copy is re-stamped with
@@ -426,15 +457,14 @@ class Cache::Impl {
   bool StillCurrent(MemoryCache& memory, FileCache& file, std::string_view key,
                     const std::string& value, const MemoryStamp& stamp,
                     uint64_t changes) {
+    if (StampCurrent(file, stamp, changes)) return true;
     if (stamp.version == kAbsent) {
-      // A value the store never held: current while no write reached the
-      // store since (its stamp is the write count then), never re-stamped.
-      if (stamp.changes == file.WriteCount()) return true;
+      // A value the store never held is never re-stamped: a write reached
+      // the store since, and any may have replaced it.
       memory.Erase(key).IgnoreError();
-      ++stale_dropped_;
+      counts_.Add(kStaleDropped);
       return false;
     }
-    if (stamp.changes == changes) return true;
     const Result<uint64_t> version = file.Version(key);
     const bool current = version.ok() ? *version == stamp.version
                                       : version.status().IsNotFound() &&
@@ -444,7 +474,7 @@ class Cache::Impl {
       return true;
     }
     memory.Erase(key).IgnoreError();
-    ++stale_dropped_;
+    counts_.Add(kStaleDropped);
     return false;
   }
 
@@ -556,7 +586,7 @@ class Cache::Impl {
   // failure ends the episode with one info line. A refused value is neither.
   void NoteFileWrite(const Status& s) {
     if (RefusesValueOnly(s)) {
-      ++file_refusals_;
+      counts_.Add(kFileRefusals);
       return;
     }
     if (s.ok()) {
@@ -567,7 +597,7 @@ class Cache::Impl {
       }
       return;
     }
-    ++file_failures_;
+    counts_.Add(kFileFailures);
     file_blocked_until_.store(std::max<int64_t>(
         1, SteadyMillis() + options_.file_retry_interval.count()));
     if (!file_failing_.exchange(true)) {
@@ -625,15 +655,22 @@ class Cache::Impl {
   std::string open_reason_;     // guarded by reason_mu_
   std::string blocked_reason_;  // guarded by reason_mu_
 
-  std::atomic<uint64_t> memory_hits_{0};
-  std::atomic<uint64_t> file_hits_{0};
-  std::atomic<uint64_t> remote_hits_{0};
-  std::atomic<uint64_t> fallback_hits_{0};
-  std::atomic<uint64_t> misses_{0};
-  std::atomic<uint64_t> puts_{0};
-  std::atomic<uint64_t> file_failures_{0};
-  std::atomic<uint64_t> file_refusals_{0};
-  std::atomic<uint64_t> stale_dropped_{0};
+  // CacheStats' counts, one ThreadCounters index each: added to on every
+  // call without an atomic read-modify-write.
+  enum Count : size_t {
+    kMemoryHits,
+    kFileHits,
+    kRemoteHits,
+    kFallbackHits,
+    kMisses,
+    kPuts,
+    kFileFailures,
+    kFileRefusals,
+    kStaleDropped,
+    kNumCounts
+  };
+  static_assert(kNumCounts <= counters_internal::kCounters);
+  counters_internal::ThreadCounters counts_;
 
   // The store's write count when the fallback tier last took a value the
   // file tier refused.
@@ -655,7 +692,10 @@ Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Cache::~Cache() = default;
 
 std::optional<Cache::Hit> Cache::Get(std::string_view key) {
-  return impl_->Get(key);
+  return impl_->Get(key, nullptr);
+}
+std::optional<Cache::Hit> Cache::Get(std::string_view key, Scratch* scratch) {
+  return impl_->Get(key, scratch);
 }
 void Cache::Put(std::string_view key, std::string_view value) {
   impl_->Put(key, value);

@@ -4,18 +4,16 @@
 #include <cstdint>
 
 namespace ucache {
+
+constinit std::atomic<int64_t> scoped_override_internal::live_overrides{0};
+
 namespace {
 
 // The innermost override of this thread. A thread-local stack threaded
 // through the objects themselves: no allocation, nothing global to set up.
 thread_local const ScopedOverride* innermost = nullptr;
 
-// How many overrides exist in all threads. Current() runs on every cached
-// call, and thread-local access from position-independent code is a
-// function call; a relaxed load of this count skips it in the usual case of
-// no override anywhere. A nonzero count only sends the caller to its own
-// thread-local stack, which is exact for that thread.
-std::atomic<int64_t> live_overrides{0};
+using scoped_override_internal::live_overrides;
 
 }  // namespace
 
@@ -30,10 +28,9 @@ ScopedOverride::~ScopedOverride() {
   live_overrides.fetch_sub(1, std::memory_order_relaxed);
 }
 
-std::optional<Backend> ScopedOverride::Current() {
-  // A thread's own overrides were counted by this thread, so it always
-  // sees its own increments: a zero here means none of them is live.
-  if (live_overrides.load(std::memory_order_relaxed) == 0) return std::nullopt;
+std::optional<Backend> ScopedOverride::InThisThread() {
+  // A nonzero count (Current) only sends the caller here, to its own
+  // thread-local stack, which is exact for that thread.
   if (innermost == nullptr || innermost->backend_ == Backend::kAuto) {
     return std::nullopt;
   }

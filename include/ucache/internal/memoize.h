@@ -6,12 +6,13 @@
 #ifndef UCACHE_INTERNAL_MEMOIZE_H_
 #define UCACHE_INTERNAL_MEMOIZE_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <exception>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <future>
 #include <memory>
@@ -31,6 +32,7 @@
 #include "ucache/cache.h"
 #include "ucache/codec.h"
 #include "ucache/internal/language_level.h"
+#include "ucache/internal/thread_counters.h"
 #include "ucache/memoize_types.h"
 #include "ucache/options.h"
 #include "ucache/scoped_override.h"
@@ -282,9 +284,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   Cache& cache() const { return *cache_; }
 
   R Call(Param<Args>... args) {
-    ++stats_.calls;
+    stats_.Add(kCalls);
     if (cache_->disabled()) {
-      ++stats_.bypassed;
+      stats_.Add(kBypassed);
       return fn_(std::forward<Param<Args>>(args)...);
     }
     const CallKey key = Key(args...);
@@ -295,10 +297,10 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   template <class E>
   ArrayView<E> View(Param<Args>... args) {
-    ++stats_.calls;
+    stats_.Add(kCalls);
     std::shared_ptr<const R> value;
     if (cache_->disabled()) {
-      ++stats_.bypassed;
+      stats_.Add(kBypassed);
       value =
           std::make_shared<const R>(fn_(std::forward<Param<Args>>(args)...));
     } else {
@@ -311,7 +313,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
                               hit->data.size() / sizeof(E),
                               std::move(hit->keep_alive));
         }
-        ++stats_.undecodable;
+        stats_.Add(kUndecodable);
       }
       value = std::make_shared<const R>(Fill(
           key.view(), [&] { return fn_(std::forward<Param<Args>>(args)...); }));
@@ -320,9 +322,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   }
 
   std::shared_future<R> CallAsync(Param<Args>... args) {
-    ++stats_.calls;
+    stats_.Add(kCalls);
     if (cache_->disabled()) {
-      ++stats_.bypassed;
+      stats_.Add(kBypassed);
       return Spawn(std::tuple<Stored<Args>...>(args...), std::nullopt);
     }
     const CallKey call_key = Key(args...);
@@ -348,7 +350,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     if (flight->leader.load() == std::this_thread::get_id()) {
       return RunHere(std::forward<Param<Args>>(args)...);
     }
-    ++stats_.waits;
+    stats_.Add(kWaits);
     return flight->result;
   }
 
@@ -360,21 +362,22 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   MemoizeStats Stats() const {
     MemoizeStats s;
-    s.calls = stats_.calls.load();
-    s.memory_hits = stats_.memory_hits.load();
-    s.file_hits = stats_.file_hits.load();
-    s.remote_hits = stats_.remote_hits.load();
-    s.fallback_hits = stats_.fallback_hits.load();
+    const std::array<uint64_t, counters_internal::kCounters> n = stats_.Sums();
+    s.calls = n[kCalls];
+    s.memory_hits = n[kMemoryHits];
+    s.file_hits = n[kFileHits];
+    s.remote_hits = n[kRemoteHits];
+    s.fallback_hits = n[kFallbackHits];
     s.hits = s.memory_hits + s.file_hits + s.remote_hits + s.fallback_hits;
-    s.misses = stats_.misses.load();
-    s.waits = stats_.waits.load();
-    s.peer_fills = stats_.peer_fills.load();
-    s.lease_waits = stats_.lease_waits.load();
-    s.recursions = stats_.recursions.load();
-    s.exceptions = stats_.exceptions.load();
-    s.bypassed = stats_.bypassed.load();
-    s.undecodable = stats_.undecodable.load();
-    s.compute_seconds = static_cast<double>(stats_.compute_nanos.load()) / 1e9;
+    s.misses = n[kMisses];
+    s.waits = n[kWaits];
+    s.peer_fills = n[kPeerFills];
+    s.lease_waits = n[kLeaseWaits];
+    s.recursions = n[kRecursions];
+    s.exceptions = n[kExceptions];
+    s.bypassed = n[kBypassed];
+    s.undecodable = n[kUndecodable];
+    s.compute_seconds = static_cast<double>(n[kComputeNanos]) / 1e9;
     s.backend = cache_->active_backend();
     s.reason = cache_->active_reason();
     return s;
@@ -393,12 +396,25 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     std::atomic<std::thread::id> leader;
   };
 
-  struct Counters {
-    std::atomic<uint64_t> calls{0}, memory_hits{0}, file_hits{0},
-        remote_hits{0}, fallback_hits{0}, misses{0}, waits{0}, peer_fills{0},
-        lease_waits{0}, recursions{0},
-        exceptions{0}, bypassed{0}, undecodable{0}, compute_nanos{0};
+  // What stats_ counts (MemoizeStats), one ThreadCounters index each.
+  enum Counter : size_t {
+    kCalls,
+    kMemoryHits,
+    kFileHits,
+    kRemoteHits,
+    kFallbackHits,
+    kMisses,
+    kWaits,
+    kPeerFills,
+    kLeaseWaits,
+    kRecursions,
+    kExceptions,
+    kBypassed,
+    kUndecodable,
+    kComputeNanos,
+    kNumCounters
   };
+  static_assert(kNumCounters <= counters_internal::kCounters);
 
   CallKey Key(const std::decay_t<Args>&... args) const {
     if constexpr (kFixedSizeArgs<Args...>) {
@@ -423,26 +439,27 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   void CountHit(Tier tier) {
     switch (tier) {
       case Tier::kMemory:
-        ++stats_.memory_hits;
+        stats_.Add(kMemoryHits);
         break;
       case Tier::kFile:
-        ++stats_.file_hits;
+        stats_.Add(kFileHits);
         break;
       case Tier::kRemote:
-        ++stats_.remote_hits;
+        stats_.Add(kRemoteHits);
         break;
       case Tier::kFallback:
-        ++stats_.fallback_hits;
+        stats_.Add(kFallbackHits);
         break;
     }
   }
 
   std::optional<R> Lookup(std::string_view key) {
-    std::optional<Cache::Hit> hit = cache_->Get(key);
+    Cache::Scratch scratch;  // a small value's bytes, decoded from here
+    std::optional<Cache::Hit> hit = cache_->Get(key, &scratch);
     if (!hit) return std::nullopt;
     std::optional<R> value(std::in_place);
     if (!Codec<R>::Decode(hit->data, &*value)) {
-      ++stats_.undecodable;
+      stats_.Add(kUndecodable);
       return std::nullopt;
     }
     CountHit(hit->tier);
@@ -466,10 +483,10 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     }
     if (leader) return Lead(key, flight, /*publish=*/false, compute);
     if (flight->leader.load() == std::this_thread::get_id()) {
-      ++stats_.recursions;
+      stats_.Add(kRecursions);
       return compute();
     }
-    ++stats_.waits;
+    stats_.Add(kWaits);
     return flight->result.get();
   }
 
@@ -495,7 +512,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       return value;
     } catch (...) {
       if (Inherited()) throw;
-      ++stats_.exceptions;
+      stats_.Add(kExceptions);
       Land(key);
       flight->promise.set_exception(std::current_exception());
       throw;
@@ -507,7 +524,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     // This thread holds the key's lock already, through another handle:
     // recursion, which must not wait for itself.
     if (HeldKeyLock::ByThisThread(*cache_, key)) {
-      ++stats_.recursions;
+      stats_.Add(kRecursions);
       return compute();
     }
     // Another process computing this key holds its lock: wait, then read
@@ -516,7 +533,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     HeldKeyLock lock(*cache_, key);
     if (lock.held()) {
       if (std::optional<R> v = Lookup(key)) {
-        ++stats_.peer_fills;
+        stats_.Add(kPeerFills);
         return std::move(*v);
       }
     }
@@ -527,23 +544,24 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     if (std::optional<Cache::Hit> hit = cache_->ClaimRemote(key, &lease)) {
       R value{};
       if (Codec<R>::Decode(hit->data, &value)) {
-        ++stats_.lease_waits;
-        ++stats_.peer_fills;
+        stats_.Add(kLeaseWaits);
+        stats_.Add(kPeerFills);
         CountHit(hit->tier);
         return value;
       }
-      ++stats_.undecodable;
+      stats_.Add(kUndecodable);
     }
-    ++stats_.misses;
+    stats_.Add(kMisses);
     const auto start = std::chrono::steady_clock::now();
     R value = compute();
     // The function forked and this is the child returning: its copy of the
     // cache is the parent's, which other threads may have held mutexes of.
     if (Inherited()) return value;
-    stats_.compute_nanos += static_cast<uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(
-            std::chrono::steady_clock::now() - start)
-            .count());
+    stats_.Add(kComputeNanos,
+               static_cast<uint64_t>(
+                   std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::steady_clock::now() - start)
+                       .count()));
     if constexpr (Codec<R>::kRaw) {
       // Stored from the value itself: the 8 MB miss's store copied it once
       // more into an encoding first.
@@ -566,7 +584,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   // Recursion from acache: the function, run in the calling thread.
   std::shared_future<R> RunHere(Param<Args>... args) {
-    ++stats_.recursions;
+    stats_.Add(kRecursions);
     try {
       return Ready(fn_(std::forward<Param<Args>>(args)...));
     } catch (...) {
@@ -638,7 +656,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   const uint64_t seed_;
   const uint64_t born_;  // the ForkGeneration this state belongs to
 
-  Counters stats_;
+  // Added to without atomic read-modify-writes: a hit adds to two.
+  counters_internal::ThreadCounters stats_;
   // Shared with the acache threads, which count themselves out of it after
   // letting go of this state.
   const std::shared_ptr<Workers> workers_ = std::make_shared<Workers>();
