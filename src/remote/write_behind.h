@@ -27,6 +27,7 @@ struct WriteOp {
   std::string frame;  // kPut: the framed value
   int64_t ttl_ms = 0;
   std::string token;  // kRelease: the lease's token
+  uint64_t lease_id = 0;  // kRelease: its LeaseRenewer id
 };
 
 class WriteBehind {
