@@ -392,12 +392,12 @@ TEST(RemoteCacheTest, ClaimMakesTheSecondWaitForTheFirstsValue) {
   EXPECT_EQ(b->GetStats().lease_fills, 1u);
 }
 
-// A connection whose SET of one key takes `delay` first: a holder whose
-// write-behind queue lags behind its computation.
-class SlowSetConnector : public remote_internal::Connector {
+// A connection whose writes of a value (any command carrying a frame: SET,
+// or the script that stores a value with its lease's release) take `delay`
+// first: a holder whose write-behind queue lags behind its computation.
+class SlowStoreConnector : public remote_internal::Connector {
  public:
-  SlowSetConnector(std::string key, milliseconds delay)
-      : key_(std::move(key)), delay_(delay) {}
+  explicit SlowStoreConnector(milliseconds delay) : delay_(delay) {}
 
   Result<std::unique_ptr<remote_internal::Connection>> Connect(
       const remote_internal::Endpoint& e, milliseconds connect_timeout,
@@ -413,22 +413,24 @@ class SlowSetConnector : public remote_internal::Connector {
   class Slow : public remote_internal::Connection {
    public:
     Slow(std::unique_ptr<remote_internal::Connection> inner,
-         const SlowSetConnector* owner)
+         const SlowStoreConnector* owner)
         : inner_(std::move(inner)), owner_(owner) {}
     Result<remote_internal::Reply> Run(std::span<const std::string_view> argv,
                                        int64_t deadline_ms) override {
-      if (argv.size() >= 2 && argv[0] == "SET" && argv[1] == owner_->key_) {
-        std::this_thread::sleep_for(owner_->delay_);
+      for (std::string_view a : argv) {
+        if (a.starts_with(remote_internal::kFrameMagic)) {
+          std::this_thread::sleep_for(owner_->delay_);
+          break;
+        }
       }
       return inner_->Run(argv, deadline_ms);
     }
 
    private:
     const std::unique_ptr<remote_internal::Connection> inner_;
-    const SlowSetConnector* const owner_;
+    const SlowStoreConnector* const owner_;
   };
 
-  const std::string key_;
   const milliseconds delay_;
   const std::shared_ptr<remote_internal::Connector> real_ =
       remote_internal::NewHiredisConnector();
@@ -447,7 +449,7 @@ TEST(RemoteCacheTest, ALeaseIsKeptUntilTheHoldersQueuedValueLands) {
   o.lease_ttl = milliseconds(300);
   Result<std::unique_ptr<RemoteCache>> a = remote_internal::OpenRemote(
       server.unix_url(), o,
-      std::make_shared<SlowSetConnector>("ucache:k", milliseconds(900)));
+      std::make_shared<SlowStoreConnector>(milliseconds(900)));
   ASSERT_TRUE(a.ok());
   std::unique_ptr<RemoteCache> b = Open(server.unix_url(), o);
   RemoteLease la;

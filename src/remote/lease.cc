@@ -22,6 +22,13 @@ constexpr std::string_view kClaimScript =
 constexpr std::string_view kRenewScript =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end";
+// KEYS: value, lease; ARGV: frame, ttl ('0': none), token.
+constexpr std::string_view kStoreAndReleaseScript =
+    "if ARGV[2] == '0' then redis.call('set', KEYS[1], ARGV[1]) else "
+    "redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2]) end "
+    "if redis.call('get', KEYS[2]) == ARGV[3] then "
+    "redis.call('del', KEYS[2]) end "
+    "return 1";
 constexpr std::string_view kReleaseScript =
     "if redis.call('get', KEYS[1]) == ARGV[1] then "
     "return redis.call('del', KEYS[1]) else return 0 end";
@@ -77,6 +84,17 @@ Status ReleaseLease(Shard& shard, std::string_view lease_key,
                     std::string_view token) {
   const std::string_view argv[] = {"EVAL", kReleaseScript, "1", lease_key,
                                    token};
+  Result<Reply> r = shard.Run(argv);
+  return r.ok() ? Status::OK() : r.status();
+}
+
+Status StoreAndReleaseLease(Shard& shard, std::string_view value_key,
+                            std::string_view frame, int64_t ttl_ms,
+                            std::string_view lease_key,
+                            std::string_view token) {
+  const std::string ttl = std::to_string(ttl_ms);
+  const std::string_view argv[] = {"EVAL", kStoreAndReleaseScript, "2",
+                                   value_key, lease_key, frame, ttl, token};
   Result<Reply> r = shard.Run(argv);
   return r.ok() ? Status::OK() : r.status();
 }

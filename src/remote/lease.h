@@ -47,6 +47,14 @@ Result<bool> RenewLease(Shard& shard, std::string_view lease_key,
                         std::string_view token, int64_t ttl_ms);
 Status ReleaseLease(Shard& shard, std::string_view lease_key,
                     std::string_view token);
+// SET value_key frame [PX ttl_ms] (ttl_ms 0: none), then ReleaseLease, in
+// one round trip and in that order (a script): the holder's value and the
+// end of its lease. The frame goes through the script's arguments, so this
+// is for small frames; see RemoteCache's Apply.
+Status StoreAndReleaseLease(Shard& shard, std::string_view value_key,
+                            std::string_view frame, int64_t ttl_ms,
+                            std::string_view lease_key,
+                            std::string_view token);
 
 // Renews the held leases of one RemoteCache from one thread of its own,
 // started by the first Add: a lease costs no thread (a thread start and
