@@ -10,12 +10,18 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
+#include "src/remote/connection.h"
 #include "src/remote/framing.h"
+#include "src/remote/remote_impl.h"
 #include "tests/redis_server.h"
 
 namespace ucache {
@@ -384,6 +390,84 @@ TEST(RemoteCacheTest, ClaimMakesTheSecondWaitForTheFirstsValue) {
   EXPECT_FALSE(lb.held());
   EXPECT_EQ(b->GetStats().lease_waits, 1u);
   EXPECT_EQ(b->GetStats().lease_fills, 1u);
+}
+
+// A connection whose writes of a value (any command carrying a frame: SET,
+// or the script that stores a value with its lease's release) take `delay`
+// first: a holder whose write-behind queue lags behind its computation.
+class SlowStoreConnector : public remote_internal::Connector {
+ public:
+  explicit SlowStoreConnector(milliseconds delay) : delay_(delay) {}
+
+  Result<std::unique_ptr<remote_internal::Connection>> Connect(
+      const remote_internal::Endpoint& e, milliseconds connect_timeout,
+      int64_t deadline_ms) override {
+    Result<std::unique_ptr<remote_internal::Connection>> c =
+        real_->Connect(e, connect_timeout, deadline_ms);
+    if (!c.ok()) return c;
+    return std::unique_ptr<remote_internal::Connection>(
+        new Slow(std::move(*c), this));
+  }
+
+ private:
+  class Slow : public remote_internal::Connection {
+   public:
+    Slow(std::unique_ptr<remote_internal::Connection> inner,
+         const SlowStoreConnector* owner)
+        : inner_(std::move(inner)), owner_(owner) {}
+    Result<remote_internal::Reply> Run(std::span<const std::string_view> argv,
+                                       int64_t deadline_ms) override {
+      for (std::string_view a : argv) {
+        if (a.starts_with(remote_internal::kFrameMagic)) {
+          std::this_thread::sleep_for(owner_->delay_);
+          break;
+        }
+      }
+      return inner_->Run(argv, deadline_ms);
+    }
+
+   private:
+    const std::unique_ptr<remote_internal::Connection> inner_;
+    const SlowStoreConnector* const owner_;
+  };
+
+  const milliseconds delay_;
+  const std::shared_ptr<remote_internal::Connector> real_ =
+      remote_internal::NewHiredisConnector();
+};
+
+// The holder let go of its lease, but its value lands only after three
+// lease_ttls: the lease is renewed until its release (queued behind the
+// value) is applied, so the waiter gets the value instead of taking the
+// lease and computing it again.
+TEST(RemoteCacheTest, ALeaseIsKeptUntilTheHoldersQueuedValueLands) {
+  RedisServer server;
+  ASSERT_TRUE(server.ok());
+  Log log;
+  RemoteOptions o = Fast(&log, /*write_behind=*/true);
+  o.operation_timeout = milliseconds(5000);  // the slow SET is no failure
+  o.lease_ttl = milliseconds(300);
+  Result<std::unique_ptr<RemoteCache>> a = remote_internal::OpenRemote(
+      server.unix_url(), o,
+      std::make_shared<SlowStoreConnector>(milliseconds(900)));
+  ASSERT_TRUE(a.ok());
+  std::unique_ptr<RemoteCache> b = Open(server.unix_url(), o);
+  RemoteLease la;
+  EXPECT_FALSE((*a)->Claim("k", &la));
+  ASSERT_TRUE(la.held());
+  ASSERT_TRUE((*a)->Put("k", "computed once", milliseconds(0)).ok());
+  la = RemoteLease();  // let go: the release is queued behind the value
+  RemoteLease lb;
+  std::optional<RemoteCache::Value> v = b->Claim("k", &lb);
+  ASSERT_TRUE(v) << "the waiter took the lease before the value landed";
+  EXPECT_EQ(v->data, "computed once");
+  EXPECT_FALSE(lb.held());
+  EXPECT_EQ(b->GetStats().lease_fills, 1u);
+  EXPECT_TRUE((*a)->Flush(milliseconds(5000)));
+  EXPECT_EQ(server.Command({"EXISTS",
+                            "ucache:\xff"
+                            "lease:k"}),
+            "0");  // released once the value was there
 }
 
 TEST(RemoteCacheTest, DeadHoldersLeaseExpiresAndAWaiterTakesOver) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "src/common/steady_clock.h"
@@ -22,7 +23,8 @@ WriteOp Put(std::string key, std::string frame) {
 TEST(WriteBehindTest, AppliesInOrderAndForgetsWhatLanded) {
   std::mutex mu;
   std::vector<std::string> applied;
-  WriteBehind q(1 << 20, [&](const WriteOp& op) {
+  WriteBehind q(1 << 20, [&](const WriteOp& op, const WriteOp* release) {
+    EXPECT_EQ(release, nullptr);
     std::lock_guard<std::mutex> lock(mu);
     applied.push_back(op.key + "=" + op.frame);
   });
@@ -38,7 +40,7 @@ TEST(WriteBehindTest, AppliesInOrderAndForgetsWhatLanded) {
 TEST(WriteBehindTest, FullQueueRefusesLatestIsVisibleStopDrops) {
   std::atomic<bool> release{false};
   std::atomic<int> applied{0};
-  WriteBehind q(3 * (64 + 1 + 100), [&](const WriteOp&) {
+  WriteBehind q(3 * (64 + 1 + 100), [&](const WriteOp&, const WriteOp*) {
     while (!release.load()) {
     }
     ++applied;
@@ -60,7 +62,7 @@ TEST(WriteBehindTest, FullQueueRefusesLatestIsVisibleStopDrops) {
 
 TEST(WriteBehindTest, StopPastTheDeadlineDropsTheRest) {
   std::atomic<bool> release{false};
-  WriteBehind q(1 << 20, [&](const WriteOp&) {
+  WriteBehind q(1 << 20, [&](const WriteOp&, const WriteOp*) {
     while (!release.load()) {
     }
   });
@@ -74,6 +76,43 @@ TEST(WriteBehindTest, StopPastTheDeadlineDropsTheRest) {
   unblock.join();
   EXPECT_GE(dropped, 3u);
   EXPECT_FALSE(q.Push(Put("late", "x")));
+}
+
+WriteOp Release(std::string key, std::string token) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kRelease;
+  op.key = std::move(key);
+  op.token = std::move(token);
+  return op;
+}
+
+// A holder's value and then its lease: applied as one step when the
+// release finds its put still queued, separately when the put is already
+// under way (or another key's op came between).
+TEST(WriteBehindTest, AReleaseRidesWithItsKeysQueuedPut) {
+  std::atomic<bool> go{false};
+  std::mutex mu;
+  std::vector<std::string> applied;
+  WriteBehind q(1 << 20, [&](const WriteOp& op, const WriteOp* release) {
+    while (!go.load()) {
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    applied.push_back(op.key + (op.kind == WriteOp::Kind::kRelease ? "-" : "") +
+                      (release != nullptr ? "+" + release->token : ""));
+  });
+  ASSERT_TRUE(q.Push(Put("a", "1")));  // taken by the thread, which blocks
+  while (q.size() != 0) std::this_thread::yield();
+  ASSERT_TRUE(q.Push(Release("a", "ta")));  // its put is under way: alone
+  ASSERT_TRUE(q.Push(Put("b", "2")));
+  ASSERT_TRUE(q.Push(Release("b", "tb")));  // rides with b's put
+  ASSERT_TRUE(q.Push(Put("c", "3")));
+  ASSERT_TRUE(q.Push(Put("d", "4")));
+  ASSERT_TRUE(q.Push(Release("c", "tc")));  // d came between: alone
+  go = true;
+  ASSERT_TRUE(q.WaitIdle(SteadyMillis() + 5000));
+  EXPECT_EQ(applied,
+            (std::vector<std::string>{"a", "a-", "b+tb", "c", "d", "c-"}));
+  EXPECT_EQ(q.Stop(SteadyMillis()), 0u);
 }
 
 }  // namespace

@@ -170,12 +170,15 @@ class Cache {
   // not held (and says so once through the log).
   KeyLock LockKey(std::string_view key);
 
-  // Computing `key` once across machines (RemoteCache::Claim), for a caller
-  // that missed and holds LockKey: the value another machine stored while
-  // this one waited (copied into the local tiers like a remote hit), or
-  // nullopt with *lease held (or not, when the remote tier does not serve
-  // this call or fails). Keep the lease until after Put.
-  std::optional<Hit> ClaimRemote(std::string_view key, RemoteLease* lease);
+  // Computing `key` once, for a caller that missed Get and then took
+  // LockKey: the value another process of this machine stored meanwhile
+  // (the local tiers are read again), or the one another machine stored
+  // while this one waited for its lease (RemoteCache::Claim, copied into the
+  // local tiers like a remote hit); else nullopt with *lease held (or not,
+  // when the remote tier does not serve this call or fails): compute, Put,
+  // and keep the lease until after Put. The remote tier costs one round
+  // trip here when no one else computes `key`.
+  std::optional<Hit> GetOrClaim(std::string_view key, RemoteLease* lease);
 
   // True when calls from this thread, now, go straight through (Options::
   // disable, UCACHE_DISABLE, or a ScopedOverride).

@@ -94,8 +94,9 @@ struct RemoteOptions {
   size_t compression_threshold = 256;
 
   // Computing once across machines (Claim): a lease lives this long unless
-  // renewed (its holder renews it every third of it), and a waiter polls at
-  // most this long before computing itself. Defaults 10 s and 30 s.
+  // renewed (every third of it, from one thread per RemoteCache, until its
+  // release lands after the holder's value), and a waiter polls at most
+  // this long before computing itself. Defaults 10 s and 30 s.
   std::chrono::milliseconds lease_ttl{10000};
   std::chrono::milliseconds lease_wait{30000};
 
@@ -131,8 +132,11 @@ struct RemoteCacheStats {
   uint64_t breaker_trips = 0;
 };
 
-// A lease on one key across machines (RemoteCache::Claim). Released when
-// destroyed, after the holder's write of the value (writes keep their order).
+// A lease on one key across machines (RemoteCache::Claim). Let go when
+// destroyed: its release is queued after the holder's write of the value
+// (writes keep their order) and it is renewed until then, so a waiter
+// never finds the lease gone and the value not yet there. Destroy it before
+// its RemoteCache.
 class RemoteLease {
  public:
   RemoteLease() = default;
@@ -181,13 +185,21 @@ class RemoteCache {
              std::chrono::milliseconds ttl);
   Status Erase(std::string_view key);
 
-  // Computing `key` once across machines. Takes the key's lease when no one
-  // holds it (then *lease is held: compute, Put, and let the lease go).
-  // When another machine holds it, polls with backoff for its value, which
-  // is returned, for at most lease_wait; then, or when the server fails,
-  // returns nullopt with *lease not held: compute without it. Advisory: a
-  // holder that stalls past lease_ttl loses it, and the worst case is that
-  // two machines compute one value, harmless for deterministic functions.
+  // Computing `key` once across machines, for a caller that missed. One
+  // round trip (a script, atomic) returns the value if it is there now, or
+  // takes the key's lease when no one holds it (then *lease is held:
+  // compute, Put, and let the lease go). When another machine holds it,
+  // polls with backoff (1 ms doubling to 100 ms) for its value, which is
+  // returned, for at most lease_wait; then, or when the server fails,
+  // returns nullopt with *lease not held: compute without it.
+  //
+  // The bound: each key is computed once across machines when no holder
+  // dies, the server answers, the holder's write is not dropped (queue full
+  // or failing) and it lands within lease_wait of the waiter's first poll.
+  // Otherwise a second machine computes it too: lease_ttl after a holder
+  // died (its lease is no longer renewed), at once when the server fails or
+  // the write was dropped, lease_wait after a slow holder began. Advisory,
+  // no fencing: harmless for the deterministic functions a cache is for.
   std::optional<Value> Claim(std::string_view key, RemoteLease* lease);
 
   // Keys (without the prefix) that start with `prefix`, by SCAN, at most

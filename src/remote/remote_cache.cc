@@ -25,6 +25,7 @@
 namespace ucache {
 namespace {
 
+using remote_internal::ClaimReply;
 using remote_internal::FrameResult;
 using remote_internal::Reply;
 using remote_internal::Shard;
@@ -45,6 +46,10 @@ int64_t WallMillis() {
 // Keys whose older remote value this cache must not read, because its newer
 // write or erase did not reach the server; past the bound, no remote reads.
 constexpr size_t kMaxShadowedKeys = 1024;
+
+// Frames up to this size are stored together with their lease's release, in
+// one script: one round trip behind a miss instead of two.
+constexpr size_t kScriptedFrameBytes = size_t{64} << 10;
 
 // Glob-escapes `s` for SCAN MATCH.
 std::string GlobEscape(std::string_view s) {
@@ -67,7 +72,8 @@ class RemoteCache::Impl {
        std::shared_ptr<remote_internal::Connector> connector)
       : options_(options),
         log_(options.log ? options.log : LogSink(LogToStderr)),
-        ring_(RingOf(endpoints)) {
+        ring_(RingOf(endpoints)),
+        renewer_(std::chrono::milliseconds(std::max<int64_t>(1, LeaseTtl() / 3))) {
     compression_.compression = options.compression;
     compression_.compression_threshold = options.compression_threshold;
     remote_internal::ShardConfig config{
@@ -79,9 +85,10 @@ class RemoteCache::Impl {
     }
     if (options.write_behind && !options.read_only) {
       queue_ = std::make_unique<remote_internal::WriteBehind>(
-          options.write_queue_bytes, [this](const WriteOp& op) {
+          options.write_queue_bytes,
+          [this](const WriteOp& op, const WriteOp* release) {
             // A failure is counted and shadows the key; nothing to return to.
-            Apply(op).IgnoreError();
+            ApplyQueued(op, release);
           });
     }
   }
@@ -131,35 +138,50 @@ class RemoteCache::Impl {
   std::optional<Value> Claim(std::string_view key, RemoteLease* lease) {
     *lease = RemoteLease();
     if (options_.read_only || !Writable(key).ok()) return std::nullopt;
+    if (queue_ != nullptr && queue_->Latest(key) != nullptr) {
+      // This cache's own write, not yet on the server, is the newest value.
+      return Fetch(key);
+    }
     Shard& shard = ShardOf(key);
+    const std::string value_key = options_.key_prefix + std::string(key);
     const std::string lease_key =
         remote_internal::LeaseKey(options_.key_prefix, key);
     const std::string token = remote_internal::NewLeaseToken();
-    const int64_t ttl = std::max<int64_t>(1, options_.lease_ttl.count());
+    const int64_t ttl = LeaseTtl();
     const int64_t give_up = SteadyMillis() + options_.lease_wait.count();
     int64_t backoff = 1;
     bool waited = false;
+    bool value_counts = true;
     for (;;) {
-      Result<bool> taken =
-          remote_internal::TryAcquireLease(shard, lease_key, token, ttl);
-      if (!taken.ok()) return std::nullopt;  // failing: compute without
-      if (*taken) {
-        // The previous holder may have stored the value and let go between
-        // our miss and this SET: read once more before computing.
-        if (std::optional<Value> v = Fetch(key)) {
-          Release(std::string(key), token);
-          return v;
+      // One round trip: the value, or the lease, or someone else's lease.
+      Result<ClaimReply> claim = remote_internal::TryClaim(
+          shard, value_key, lease_key, token, ttl, value_counts);
+      if (!claim.ok()) return std::nullopt;  // failing: compute without
+      switch (*claim) {
+        case ClaimReply::kValueThere:
+          if (std::optional<Value> v = Fetch(key)) {
+            if (waited) ++lease_fills_;
+            return v;
+          }
+          // There but unreadable (garbage, expired, shadowed): as absent.
+          value_counts = false;
+          continue;
+        case ClaimReply::kTaken: {
+          ++lease_acquired_;
+          // Renewed until its release is applied, after the holder's write.
+          const uint64_t id = renewer_.Add([&shard, lease_key, token, ttl] {
+            Result<bool> kept =
+                remote_internal::RenewLease(shard, lease_key, token, ttl);
+            return kept.ok() && *kept;
+          });
+          *lease = RemoteLease(std::make_shared<RemoteLease::State>(
+              [this, key = std::string(key), token, id] {
+                Release(key, token, id);
+              }));
+          return std::nullopt;
         }
-        ++lease_acquired_;
-        *lease = RemoteLease(std::make_shared<RemoteLease::State>(
-            std::chrono::milliseconds(std::max<int64_t>(1, ttl / 3)),
-            [&shard, lease_key, token, ttl] {
-              Result<bool> kept =
-                  remote_internal::RenewLease(shard, lease_key, token, ttl);
-              return kept.ok() && *kept;
-            },
-            [this, key = std::string(key), token] { Release(key, token); }));
-        return std::nullopt;
+        case ClaimReply::kHeld:
+          break;
       }
       if (!waited) {
         waited = true;
@@ -173,10 +195,6 @@ class RemoteCache::Impl {
       std::this_thread::sleep_for(
           std::chrono::milliseconds(std::min(backoff, left)));
       backoff = std::min<int64_t>(backoff * 2, 100);
-      if (std::optional<Value> v = Fetch(key)) {
-        ++lease_fills_;
-        return v;
-      }
     }
   }
 
@@ -266,6 +284,10 @@ class RemoteCache::Impl {
 
   Shard& ShardOf(std::string_view key) { return *shards_[ring_.Pick(key)]; }
 
+  int64_t LeaseTtl() const {
+    return std::max<int64_t>(1, options_.lease_ttl.count());
+  }
+
   Status Writable(std::string_view key) const {
     if (options_.read_only) return Status::InvalidArgument("read-only");
     if (key.starts_with("\xff")) {
@@ -342,13 +364,38 @@ class RemoteCache::Impl {
     return Status::NoSpace("the remote write queue is full");
   }
 
+  // A queued write, and the release of the lease its value ends. A small
+  // value goes with its release in one script, one round trip; the frame
+  // of a large one would be copied through the script's arguments.
+  void ApplyQueued(const WriteOp& op, const WriteOp* release) {
+    if (release == nullptr) {
+      Apply(op).IgnoreError();
+      return;
+    }
+    if (op.kind != WriteOp::Kind::kPut ||
+        op.frame.size() > kScriptedFrameBytes) {
+      Apply(op).IgnoreError();
+      Apply(*release).IgnoreError();
+      return;
+    }
+    const Status s = remote_internal::StoreAndReleaseLease(
+        ShardOf(op.key), options_.key_prefix + op.key, op.frame,
+        std::max<int64_t>(0, op.ttl_ms),
+        remote_internal::LeaseKey(options_.key_prefix, op.key),
+        release->token);
+    renewer_.Remove(release->lease_id);  // failed: it expires by itself
+    Landed(op, s);
+  }
+
   // Runs one queued (or synchronous) write; a failed put or erase leaves an
   // older value on the server, which this cache then skips.
   Status Apply(const WriteOp& op) {
     if (op.kind == WriteOp::Kind::kRelease) {
-      return remote_internal::ReleaseLease(
+      const Status s = remote_internal::ReleaseLease(
           ShardOf(op.key),
           remote_internal::LeaseKey(options_.key_prefix, op.key), op.token);
+      renewer_.Remove(op.lease_id);  // failed: it expires by itself
+      return s;
     }
     const std::string full = options_.key_prefix + op.key;
     Result<Reply> r = Status::OK();
@@ -372,25 +419,32 @@ class RemoteCache::Impl {
       const std::string_view argv[] = {"SET", full, op.frame};
       r = ShardOf(op.key).Run(argv);
     }
-    if (!r.ok()) {
+    Landed(op, r.status());
+    return r.status();
+  }
+
+  // Counts a put or erase that reached the server (`s` OK) or failed.
+  void Landed(const WriteOp& op, const Status& s) {
+    if (!s.ok()) {
       ++dropped_writes_;
       Shadow(op.key);
-      return r.status();
+      return;
     }
     if (op.kind == WriteOp::Kind::kPut) {
       ++writes_;
       bytes_out_ += op.frame.size();
     }
     Unshadow(op.key);
-    return Status::OK();
   }
 
   // Releases after the holder's queued write, so waiters find the value.
-  void Release(const std::string& key, const std::string& token) {
+  void Release(const std::string& key, const std::string& token,
+               uint64_t lease_id) {
     WriteOp op;
     op.kind = WriteOp::Kind::kRelease;
     op.key = key;
     op.token = token;
+    op.lease_id = lease_id;
     if (queue_ != nullptr && queue_->Push(op)) return;
     // Queue full: at once (a failure leaves it to expire).
     Apply(op).IgnoreError();
@@ -453,6 +507,9 @@ class RemoteCache::Impl {
   FileCacheOptions compression_;  // the compression fields alone
   const remote_internal::ShardRing ring_;
   std::vector<std::unique_ptr<Shard>> shards_;
+  // Destroyed before shards_ (its leases renew through them) and after
+  // queue_ (whose releases remove leases from it).
+  remote_internal::LeaseRenewer renewer_;
   std::unique_ptr<remote_internal::WriteBehind> queue_;  // null: synchronous
 
   std::atomic<bool> any_shadowed_{false};

@@ -21,6 +21,10 @@ size_t WriteBehind::Cost(const WriteOp& op) {
   return 64 + op.key.size() + op.frame.size() + op.token.size();
 }
 
+size_t WriteBehind::Cost(const Entry& e) const {
+  return Cost(*e.op) + (e.release != nullptr ? Cost(*e.release) : 0);
+}
+
 bool WriteBehind::Push(WriteOp op) {
   auto shared = std::make_shared<const WriteOp>(std::move(op));
   const size_t cost = Cost(*shared);
@@ -28,10 +32,18 @@ bool WriteBehind::Push(WriteOp op) {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || bytes_ + cost > max_bytes_) return false;
     bytes_ += cost;
+    if (shared->kind == WriteOp::Kind::kRelease && !ops_.empty() &&
+        ops_.back().release == nullptr &&
+        ops_.back().op->kind == WriteOp::Kind::kPut &&
+        ops_.back().op->key == shared->key) {
+      // The thread is asleep or busy with older ops: no need to wake it.
+      ops_.back().release = std::move(shared);
+      return true;
+    }
     if (shared->kind != WriteOp::Kind::kRelease) {
       latest_[shared->key] = shared;
     }
-    ops_.push_back(std::move(shared));
+    ops_.push_back(Entry{std::move(shared), nullptr});
   }
   cv_.notify_all();
   return true;
@@ -65,8 +77,10 @@ size_t WriteBehind::Stop(int64_t deadline_ms) {
   size_t dropped = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    dropped = ops_.size();
-    for (const std::shared_ptr<const WriteOp>& op : ops_) bytes_ -= Cost(*op);
+    for (const Entry& e : ops_) {
+      dropped += e.release != nullptr ? 2 : 1;
+      bytes_ -= Cost(e);
+    }
     ops_.clear();
     latest_.clear();
     stopped_ = true;
@@ -88,17 +102,17 @@ void WriteBehind::Loop() {
   for (;;) {
     cv_.wait(lock, [this] { return stopped_ || !ops_.empty(); });
     if (stopped_) return;
-    std::shared_ptr<const WriteOp> op = std::move(ops_.front());
+    Entry e = std::move(ops_.front());
     ops_.pop_front();
     applying_ = true;
     lock.unlock();
-    apply_(*op);
+    apply_(*e.op, e.release.get());
     lock.lock();
     applying_ = false;
-    bytes_ -= Cost(*op);
-    if (op->kind != WriteOp::Kind::kRelease) {
-      auto it = latest_.find(op->key);
-      if (it != latest_.end() && it->second == op) latest_.erase(it);
+    bytes_ -= Cost(e);
+    if (e.op->kind != WriteOp::Kind::kRelease) {
+      auto it = latest_.find(e.op->key);
+      if (it != latest_.end() && it->second == e.op) latest_.erase(it);
     }
     cv_.notify_all();
   }

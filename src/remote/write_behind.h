@@ -27,17 +27,22 @@ struct WriteOp {
   std::string frame;  // kPut: the framed value
   int64_t ttl_ms = 0;
   std::string token;  // kRelease: the lease's token
+  uint64_t lease_id = 0;  // kRelease: its LeaseRenewer id
 };
 
 class WriteBehind {
  public:
-  using Apply = std::function<void(const WriteOp&)>;
+  // `release`, when not null, is a kRelease of op's key pushed right after
+  // op (a holder's value, then its lease): apply both, in that order, in
+  // one step if it can (one round trip instead of two behind every miss).
+  using Apply = std::function<void(const WriteOp& op, const WriteOp* release)>;
   // Holds at most `max_bytes` of ops (frame and key bytes plus a small fixed
   // cost each). `apply` runs on the queue's thread.
   WriteBehind(size_t max_bytes, Apply apply);
   ~WriteBehind();  // Stop(now) if not stopped
 
-  // False when the op does not fit.
+  // False when the op does not fit. A kRelease of the key of the last
+  // queued put (not yet being applied) rides with it.
   bool Push(WriteOp op);
   // The newest queued put or erase of `key`, or null.
   std::shared_ptr<const WriteOp> Latest(std::string_view key) const;
@@ -58,7 +63,13 @@ class WriteBehind {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<const WriteOp>> ops_;  // guarded by mu_
+  struct Entry {
+    std::shared_ptr<const WriteOp> op;
+    std::shared_ptr<const WriteOp> release;  // may be null
+  };
+  size_t Cost(const Entry& e) const;
+
+  std::deque<Entry> ops_;  // guarded by mu_
   // The newest put or erase per key, queued or being applied; mu_.
   std::unordered_map<std::string, std::shared_ptr<const WriteOp>> latest_;
   size_t bytes_ = 0;       // guarded by mu_

@@ -72,6 +72,36 @@ class Cache::Impl {
   }
 
   std::optional<Hit> Get(std::string_view key, Cache::Scratch* scratch) {
+    std::optional<Hit> hit = Find(key, scratch, /*read_remote=*/true);
+    if (!hit) counts_.Add(kMisses);
+    return hit;
+  }
+
+  std::optional<Hit> GetOrClaim(std::string_view key, RemoteLease* lease) {
+    *lease = RemoteLease();
+    // Another process of this machine may have stored the value while this
+    // caller waited for the key's lock: the local tiers again. The remote
+    // tier is not read here: the claim below looks at it, in the same round
+    // trip that takes the lease.
+    if (std::optional<Hit> hit = Find(key, nullptr, /*read_remote=*/false)) {
+      return hit;
+    }
+    const Backend route = Route();
+    RemoteCache* remote = UsesRemote(route) ? Remote() : nullptr;
+    if (remote == nullptr) return std::nullopt;
+    MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
+    FileCache* file = UsesFile(route) ? File() : nullptr;
+    const uint64_t changes = file != nullptr ? file->ChangeCount() : 0;
+    std::optional<RemoteCache::Value> v = remote->Claim(key, lease);
+    if (!v) return std::nullopt;
+    return FromRemote(key, std::move(*v), memory, file, changes);
+  }
+
+  // The value of `key` from the first serving tier that has it (the remote
+  // tier only when `read_remote`; a small memory hit copied into `scratch`
+  // when given), counting hits; a miss counts nothing.
+  std::optional<Hit> Find(std::string_view key, Cache::Scratch* scratch,
+                          bool read_remote) {
     const Backend route = Route();
     if (route == Backend::kDisabled) return std::nullopt;
     MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
@@ -116,7 +146,8 @@ class Cache::Impl {
                    Tier::kFile};
       }
     }
-    if (RemoteCache* remote = UsesRemote(route) ? Remote() : nullptr) {
+    if (RemoteCache* remote =
+            read_remote && UsesRemote(route) ? Remote() : nullptr) {
       if (std::optional<RemoteCache::Value> v = remote->Get(key)) {
         return FromRemote(key, std::move(*v), memory, file, changes);
       }
@@ -133,7 +164,6 @@ class Cache::Impl {
         return Hit{*v, v, Tier::kFallback};
       }
     }
-    counts_.Add(kMisses);
     return std::nullopt;
   }
 
@@ -185,19 +215,6 @@ class Cache::Impl {
     if (RemoteCache* r = remote_.load()) {
       r->Erase(key).IgnoreError();  // a failure shadows the key (cache.h)
     }
-  }
-
-  std::optional<Hit> ClaimRemote(std::string_view key, RemoteLease* lease) {
-    *lease = RemoteLease();
-    const Backend route = Route();
-    RemoteCache* remote = UsesRemote(route) ? Remote() : nullptr;
-    if (remote == nullptr) return std::nullopt;
-    MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
-    FileCache* file = UsesFile(route) ? File() : nullptr;
-    const uint64_t changes = file != nullptr ? file->ChangeCount() : 0;
-    std::optional<RemoteCache::Value> v = remote->Claim(key, lease);
-    if (!v) return std::nullopt;
-    return FromRemote(key, std::move(*v), memory, file, changes);
   }
 
   KeyLock LockKey(std::string_view key) {
@@ -702,9 +719,9 @@ void Cache::Put(std::string_view key, std::string_view value) {
 }
 void Cache::Erase(std::string_view key) { impl_->Erase(key); }
 KeyLock Cache::LockKey(std::string_view key) { return impl_->LockKey(key); }
-std::optional<Cache::Hit> Cache::ClaimRemote(std::string_view key,
-                                             RemoteLease* lease) {
-  return impl_->ClaimRemote(key, lease);
+std::optional<Cache::Hit> Cache::GetOrClaim(std::string_view key,
+                                            RemoteLease* lease) {
+  return impl_->GetOrClaim(key, lease);
 }
 bool Cache::disabled() const { return impl_->disabled(); }
 Backend Cache::active_backend() const { return impl_->active_backend(); }

@@ -528,23 +528,15 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       return compute();
     }
     // Another process computing this key holds its lock: wait, then read
-    // what it stored. The lock is released after our own Put, for the same
-    // reason.
+    // what it stored. Within the machine the key lock decides; across
+    // machines the remote tier's lease does: wait for its holder's value, or
+    // take it. Both are released after our own Put, which they outlive.
     HeldKeyLock lock(*cache_, key);
-    if (lock.held()) {
-      if (std::optional<R> v = Lookup(key)) {
-        stats_.Add(kPeerFills);
-        return std::move(*v);
-      }
-    }
-    // Within the machine the key lock decided; across machines the remote
-    // tier's lease does: wait for its holder's value, or take it. Released
-    // after our own Put, which it outlives.
     RemoteLease lease;
-    if (std::optional<Cache::Hit> hit = cache_->ClaimRemote(key, &lease)) {
+    if (std::optional<Cache::Hit> hit = cache_->GetOrClaim(key, &lease)) {
       R value{};
       if (Codec<R>::Decode(hit->data, &value)) {
-        stats_.Add(kLeaseWaits);
+        if (hit->tier == Tier::kRemote) stats_.Add(kLeaseWaits);
         stats_.Add(kPeerFills);
         CountHit(hit->tier);
         return value;
