@@ -21,6 +21,7 @@
 
 #include "src/remote/remote_impl.h"
 #include "tests/fake_peer.h"
+#include "tests/testutil.h"
 #include "ucache/remote_cache.h"
 
 namespace ucache {
@@ -66,14 +67,6 @@ struct Log {
     return lines;
   }
 };
-
-int64_t MillisOf(const std::function<void()>& fn) {
-  const auto start = std::chrono::steady_clock::now();
-  fn();
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::steady_clock::now() - start)
-      .count();
-}
 
 bool SigpipePending() {
   sigset_t pending;

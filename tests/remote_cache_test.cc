@@ -23,6 +23,7 @@
 #include "src/remote/framing.h"
 #include "src/remote/remote_impl.h"
 #include "tests/redis_server.h"
+#include "tests/testutil.h"
 
 namespace ucache {
 namespace {
@@ -77,14 +78,6 @@ std::string Incompressible(size_t n, uint64_t seed = 1) {
     c = static_cast<char>(seed >> 56);
   }
   return out;
-}
-
-int64_t MillisOf(const std::function<void()>& fn) {
-  const auto start = std::chrono::steady_clock::now();
-  fn();
-  return std::chrono::duration_cast<milliseconds>(
-             std::chrono::steady_clock::now() - start)
-      .count();
 }
 
 TEST(RemoteCacheTest, RoundTripsOverUnixAndTcpWithPrefixAndTtl) {

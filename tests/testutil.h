@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -81,6 +82,10 @@ std::vector<std::string> ListDirNames(const std::string& dir);
 
 // The whole content of the file at `path`; empty when it cannot be read.
 std::string ReadWholeFile(const std::string& path);
+
+// How long `fn` took, in wall-clock milliseconds (for generous bounds on a
+// failure path, never for speed).
+int64_t MillisOf(const std::function<void()>& fn);
 
 // Creates or truncates `path`, writes `data` and sets its permission bits to
 // `mode`. False when not all of `data` was written.
