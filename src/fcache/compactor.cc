@@ -164,8 +164,11 @@ void DropReplacedDuplicates(const std::vector<uint64_t>& dup_tags,
       if (s->state == SlotRecord::kUnreadable) continue;
       bool replaced = any_unreadable && s->loc < unreadable_loc;
       for (const SlotRecord* other : group) {
+        // Two slots naming one record keep the first of them.
         if (other != s && other->state != SlotRecord::kUnreadable &&
-            other->key == s->key && other->loc > s->loc) {
+            other->key == s->key &&
+            (other->loc > s->loc ||
+             (other->loc == s->loc && other->slot < s->slot))) {
           replaced = true;
         }
       }
@@ -271,10 +274,11 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
     slots.push_back(SlotRecord{i, tag, LoadShared(index.slot(i).loc),
                                SlotRecord::kUnreadable, {}});
     // The first slot of the tag's probe chain is this one, unless another
-    // slot names the tag too. The walk from the tag's home slot is as short
-    // as a lookup's, over neighbouring slots.
+    // slot names the tag too, or a damaged index put this one where no
+    // probe from the tag's home reaches (beyond an empty slot). The walk
+    // from the home slot is as short as a lookup's, over neighbouring slots.
     const int64_t first = index.Find(tag, [](uint64_t) { return true; });
-    if (first >= 0 && static_cast<uint64_t>(first) != i) dup_tags.push_back(tag);
+    if (first < 0 || static_cast<uint64_t>(first) != i) dup_tags.push_back(tag);
   }
   const uint64_t limit = old.ReadLimit();
   constexpr size_t kPrefetchAhead = 16;
