@@ -1,21 +1,27 @@
 // Tests of memoization: once per key, across processes without computing
 // again, single-flight for threads (64 on one cold key) and for processes,
-// recursion, exceptions, key selection, value shapes, TTL with a fake
-// clock, scoped overrides, environment variables, acache, and stats.
+// recursion (past the descriptor limit too), exceptions, key selection,
+// value shapes, a large miss's peak memory, TTL with a fake clock, scoped
+// overrides, environment variables, acache, and stats.
 
 #include "ucache/memoize.h"
 
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <cinttypes>
+#include <cmath>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
@@ -25,6 +31,7 @@
 #include <thread>
 #include <typeinfo>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -236,6 +243,113 @@ TEST(MemoizeTest, RecursiveFunctionOverDistinctKeys) {
       StoreOptions(tmp.Sub("store")));
   EXPECT_EQ(fib(80), 23416728348467685u);
   EXPECT_EQ(runs.load(), 81);
+}
+
+// Each level of a recursion over distinct keys holds its key's lock, one
+// descriptor: a recursion deeper than the process may open descriptors runs
+// its deepest levels without the lock (as a store whose lock cannot be
+// taken), never failing a call, and still stores every level's value.
+TEST(MemoizeTest, RecursionDeeperThanTheDescriptorLimitComputesEachKeyOnce) {
+  TempDir tmp;
+  const Options options = StoreOptions(tmp.Sub("store"));
+  constexpr int kDepth = 400;
+  Shared<std::atomic<int>> runs;
+  Shared<std::atomic<uint64_t>> result;
+  Shared<std::atomic<bool>> exhausted;  // the deepest level could open nothing
+  const pid_t child = Spawn([&] {
+    Memoized<uint64_t(int)> fib;
+    fib = memoize(
+        "deepfib/v1",
+        [&](int n) -> uint64_t {
+          ++*runs;
+          if (n == 2) {
+            const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+            if (fd >= 0) ::close(fd);
+            *exhausted = fd < 0 && errno == EMFILE;
+          }
+          return n < 2 ? uint64_t(n) : fib(n - 1) + fib(n - 2);
+        },
+        options);
+    fib(1);  // the store is open before the limit drops
+    // Room for about 64 more descriptors, far fewer than kDepth levels.
+    const int next = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (next < 0) return 3;
+    ::close(next);
+    const rlimit low{static_cast<rlim_t>(next + 64),
+                     static_cast<rlim_t>(next + 64)};
+    if (::setrlimit(RLIMIT_NOFILE, &low) != 0) return 4;
+    *result = fib(kDepth);
+    return 0;
+  });
+  ASSERT_TRUE(WaitChild(child, milliseconds(60000)).clean());
+  EXPECT_TRUE(exhausted->load()) << "the recursion never ran out of descriptors";
+  uint64_t a = 0, b = 1;  // fib(n) mod 2^64, as the memoized one wraps
+  for (int i = 0; i < kDepth; ++i) b = std::exchange(a, b) + b;
+  EXPECT_EQ(result->load(), a);
+  EXPECT_EQ(runs->load(), kDepth + 1);
+  // Every level reached the store: another process computes nothing.
+  int later_runs = 0;
+  auto again = memoize(
+      "deepfib/v1",
+      [&](int) -> uint64_t {
+        ++later_runs;
+        return 0;
+      },
+      options);
+  for (int n = 0; n <= kDepth; n += 37) again(n);
+  EXPECT_EQ(again(kDepth), a);
+  EXPECT_EQ(later_runs, 0);
+}
+
+// Peak resident memory, in bytes, since the last ResetPeakRss().
+uint64_t PeakRss() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  uint64_t kib = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::sscanf(line, "VmHWM: %" SCNu64, &kib) == 1) break;
+  }
+  std::fclose(f);
+  return kib * 1024;
+}
+
+// Lowers the peak to what is resident now (Linux 4.0 and later).
+bool ResetPeakRss() {
+  const int fd = ::open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = ::write(fd, "5", 1) == 1;
+  ::close(fd);
+  return ok;
+}
+
+// A large miss holds the result once: the store writes it from the
+// function's own bytes (an encoding, a copy for the flight's waiters or a
+// compressed copy of an incompressible value would each add a whole value).
+TEST(MemoizeTest, LargeMissPeaksAtTheValueInResidentMemory) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's allocator keeps freed memory resident";
+#endif
+  TempDir tmp;
+  constexpr size_t kDoubles = size_t{8} << 20;  // 64 MiB
+  constexpr uint64_t kBytes = kDoubles * sizeof(double);
+  auto big = memoize(
+      "bigmiss/v1",
+      [](int seed) {
+        std::vector<double> v(kDoubles);  // incompressible: LZ4 is on
+        for (size_t i = 0; i < kDoubles; ++i) v[i] = std::sin(seed + i * 0.7);
+        return v;
+      },
+      StoreOptions(tmp.Sub("store")));
+  big(0);  // the store's files exist and the allocator is warm
+  if (!ResetPeakRss()) GTEST_SKIP() << "no /proc/self/clear_refs";
+  const uint64_t before = PeakRss();
+  const std::vector<double> v = big(1);
+  const uint64_t grew = PeakRss() - before;
+  ASSERT_EQ(v.size(), kDoubles);
+  EXPECT_LT(grew, kBytes * 3 / 2) << "peak grew by " << grew << " bytes for a "
+                                  << kBytes << "-byte value";
+  EXPECT_GE(grew, kBytes * 9 / 10);  // the measure sees the value itself
 }
 
 TEST(MemoizeTest, ExceptionsPropagateToEveryWaiterAndAreNotCached) {

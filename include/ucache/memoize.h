@@ -68,7 +68,10 @@
 // same store (the name memoized twice, memoize and acache), since the store
 // lock a thread holds is known process-wide. Each level of a recursion over
 // distinct keys holds one descriptor (its key's lock) until it returns, and
-// about 800 bytes of stack beyond the function's own: fib(n) holds n.
+// about 800 bytes of stack beyond the function's own: fib(n) holds n. Levels
+// past the process's descriptor limit (RLIMIT_NOFILE) run without their
+// key's lock: they are computed and stored as any others, but another
+// process missing the same key at that moment computes it too.
 //
 // Fork. A child forked while memoized functions are in use gets, on its
 // first call through each inherited handle, a state of its own: the same
