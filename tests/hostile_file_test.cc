@@ -234,6 +234,23 @@ TEST_F(HostileFileTest, CompressedValueClaimingTwoGibibytes) {
   EXPECT_LT(ReadAllWays("victim"), kAllocationBound);
 }
 
+// A claim of a few times the stored size is allocated without walking the
+// block first (record.cc: the walk cost 40% of a decompression); the
+// decompression itself must still refuse a block that does not back it, and
+// the allocation stays within those few times.
+TEST_F(HostileFileTest, CompressedValueClaimingThreeTimesItsSizeIsRefused) {
+  constexpr uint32_t kStored = 4 << 20;
+  std::mt19937_64 rng(3);
+  Build("victim", RandomBytes(rng, kStored));
+  ForgeFirstRecord([&](RecordHeader* h) {
+    h->codec = fcache_internal::kCodecLz4;
+    h->value_len = 3 * kStored;
+  });
+  const size_t largest = ReadAllWays("victim");
+  EXPECT_LE(largest, size_t{4} * kStored);
+  EXPECT_LT(largest, kAllocationBound);
+}
+
 // The same claim found by recovery, with the index gone: the scan keeps the
 // record (its checksum is valid) and reads must still refuse it cheaply.
 TEST_F(HostileFileTest, CompressedValueClaimingTwoGibibytesAfterRecovery) {
