@@ -234,12 +234,13 @@ TEST_F(HostileFileTest, CompressedValueClaimingTwoGibibytes) {
   EXPECT_LT(ReadAllWays("victim"), kAllocationBound);
 }
 
-// A claim of a few times the stored size is allocated without walking the
-// block first (record.cc: the walk cost 40% of a decompression); the
-// decompression itself must still refuse a block that does not back it, and
-// the allocation stays within those few times.
+// A claim within kUnwalkedLz4Ratio times the stored size is allocated
+// without walking the block first; the decompression itself must still
+// refuse a block that does not back it, and the allocation stays within
+// that ratio.
 TEST_F(HostileFileTest, CompressedValueClaimingThreeTimesItsSizeIsRefused) {
   constexpr uint32_t kStored = 4 << 20;
+  static_assert(3 <= fcache_internal::kUnwalkedLz4Ratio);
   std::mt19937_64 rng(3);
   Build("victim", RandomBytes(rng, kStored));
   ForgeFirstRecord([&](RecordHeader* h) {
@@ -247,7 +248,7 @@ TEST_F(HostileFileTest, CompressedValueClaimingThreeTimesItsSizeIsRefused) {
     h->value_len = 3 * kStored;
   });
   const size_t largest = ReadAllWays("victim");
-  EXPECT_LE(largest, size_t{4} * kStored);
+  EXPECT_LE(largest, fcache_internal::kUnwalkedLz4Ratio * kStored);
   EXPECT_LT(largest, kAllocationBound);
 }
 

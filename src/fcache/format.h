@@ -221,6 +221,12 @@ inline constexpr uint64_t RecordSize(uint32_t key_len, uint32_t stored_len) {
 // can make us allocate.
 inline constexpr uint64_t kMaxLz4Ratio = 255;
 
+// A reader allocates a claimed value length of up to this many times the
+// stored bytes without first walking the block's sequence lengths (the walk
+// was 40% of a decompression); a larger claim is walked first. So a forged
+// record costs at most this many times the bytes it occupies.
+inline constexpr uint64_t kUnwalkedLz4Ratio = 4;
+
 }  // namespace ucache::fcache_internal
 
 #endif  // UCACHE_SRC_FCACHE_FORMAT_H_

@@ -25,10 +25,6 @@ uint64_t HeaderSeed(const uint8_t* header_and_key, uint32_t key_len) {
 // of its time in a full LZ4 attempt that saved nothing.
 constexpr size_t kSampleBytes = 64 << 10;
 
-// The compression ratio up to which a record's claimed value length is
-// allocated without walking its block first.
-constexpr uint32_t kUnwalkedLz4Ratio = 4;
-
 // `value` compressed into *out (sized for it); the compressed size, or 0.
 int Lz4(std::string_view value, const FileCacheOptions& options,
         std::string* out) {
@@ -189,7 +185,7 @@ bool DecompressValue(const RecordView& record, std::string* value) {
   // it decodes; a larger claim is allocated once the block's own sequence
   // lengths back it. (The walk cost 40% of a decompression: 1 MiB text
   // values, //bench:compare workload 2, perf record.)
-  if (h.value_len > uint64_t{kUnwalkedLz4Ratio} * h.stored_len &&
+  if (h.value_len > kUnwalkedLz4Ratio * h.stored_len &&
       Lz4DecodedSize(record.stored, h.value_len) != h.value_len) {
     return false;
   }
