@@ -242,8 +242,8 @@ void TwoMachines(const ucache::bench::ScratchDir& scratch, const Server& server,
       {
         auto memoized = ucache::memoize(
             "remote_benchmark/two_machines/v1", [](int) { return Bytes(100); },
-            WithRemote(scratch.Sub("machine" + std::to_string(machine)),
-                       server, ucache::Backend::kMemoryFileRemote));
+            WithRemote(scratch.Sub("machine" + std::to_string(machine)), server,
+                       ucache::Backend::kMemoryFileRemote));
         for (int i = 0; i < calls; ++i) memoized(i);
         misses = memoized.stats().misses;
         // Closing the cache drains its write-behind queue: values (and
@@ -283,8 +283,7 @@ int main(int argc, char** argv) {
              small ? std::vector<size_t>{100, 4096}
                    : std::vector<size_t>{100, size_t{1} << 20, size_t{8} << 20},
              small ? 0.0 : 1.0);
-  WriteBehindMisses(scratch, server, small ? 10 : 1000,
-                    small ? 1000 : 300000);
+  WriteBehindMisses(scratch, server, small ? 10 : 1000, small ? 1000 : 300000);
   TwoMachines(scratch, server, small ? 20 : 1000);
   return 0;
 }

@@ -17,9 +17,9 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cinttypes>
 #include <cmath>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -282,7 +282,8 @@ TEST(MemoizeTest, RecursionDeeperThanTheDescriptorLimitComputesEachKeyOnce) {
     return 0;
   });
   ASSERT_TRUE(WaitChild(child, milliseconds(60000)).clean());
-  EXPECT_TRUE(exhausted->load()) << "the recursion never ran out of descriptors";
+  EXPECT_TRUE(exhausted->load())
+      << "the recursion never ran out of descriptors";
   uint64_t a = 0, b = 1;  // fib(n) mod 2^64, as the memoized one wraps
   for (int i = 0; i < kDepth; ++i) b = std::exchange(a, b) + b;
   EXPECT_EQ(result->load(), a);
@@ -347,8 +348,8 @@ TEST(MemoizeTest, LargeMissPeaksAtTheValueInResidentMemory) {
   const std::vector<double> v = big(1);
   const uint64_t grew = PeakRss() - before;
   ASSERT_EQ(v.size(), kDoubles);
-  EXPECT_LT(grew, kBytes * 3 / 2) << "peak grew by " << grew << " bytes for a "
-                                  << kBytes << "-byte value";
+  EXPECT_LT(grew, kBytes * 3 / 2)
+      << "peak grew by " << grew << " bytes for a " << kBytes << "-byte value";
   EXPECT_GE(grew, kBytes * 9 / 10);  // the measure sees the value itself
 }
 

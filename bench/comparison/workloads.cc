@@ -140,9 +140,9 @@ double TimeLz4Decompress(const Values& values,
   std::vector<std::string> compressed(kSample);
   for (uint32_t i = 0; i < kSample; ++i) {
     compressed[i].resize(static_cast<size_t>(bound));
-    const int n = LZ4_compress_default(
-        values[i].data(), compressed[i].data(),
-        static_cast<int>(values.value_bytes()), bound);
+    const int n =
+        LZ4_compress_default(values[i].data(), compressed[i].data(),
+                             static_cast<int>(values.value_bytes()), bound);
     if (n <= 0) CheckOk(Status::IOError("LZ4 compression failed"), "lz4");
     compressed[i].resize(static_cast<size_t>(n));
   }
@@ -150,15 +150,14 @@ double TimeLz4Decompress(const Values& values,
   const auto start = std::chrono::steady_clock::now();
   for (uint32_t i : order) {
     const std::string& in = compressed[i % kSample];
-    const int n = LZ4_decompress_safe(in.data(), out.data(),
-                                      static_cast<int>(in.size()),
-                                      static_cast<int>(out.size()));
+    const int n =
+        LZ4_decompress_safe(in.data(), out.data(), static_cast<int>(in.size()),
+                            static_cast<int>(out.size()));
     if (n != static_cast<int>(out.size())) {
       CheckOk(Status::Corruption("LZ4 decompression failed"), "lz4");
     }
   }
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                       start)
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
       .count();
 }
 
@@ -305,10 +304,11 @@ void RunLargeValues(const Config& config) {
   if (!lz4_s.empty()) {
     const double lz4 = mbps(lz4_s, config.large_gets);
     const double text_get = mbps(samples.back().get_s, config.large_gets);
-    table.AddNote("LZ4 alone (LZ4_decompress_safe of the compressible values"
-                  " into a reused buffer): " + FormatCount(lz4) +
-                  " MiB/s; fcache's compressible get / LZ4 alone: " +
-                  FormatRatio(text_get, lz4) + ".");
+    table.AddNote(
+        "LZ4 alone (LZ4_decompress_safe of the compressible values"
+        " into a reused buffer): " +
+        FormatCount(lz4) + " MiB/s; fcache's compressible get / LZ4 alone: " +
+        FormatRatio(text_get, lz4) + ".");
   }
   table.Print();
 }
