@@ -18,9 +18,9 @@
 //    restart) is replaced, not counted as a failure; a peer that sends
 //    more than the reply asked for is a failure (the connection is out of
 //    step), and the connection is dropped.
-//  * A dropped connection never raises SIGPIPE in the host: writes run with
-//    SIGPIPE blocked in the writing thread, and a signal they raise is
-//    consumed there. The process's signal handlers are never touched.
+//  * A dropped connection never raises SIGPIPE in the host: every write is
+//    a send(2) with MSG_NOSIGNAL, which fails with EPIPE instead. The
+//    process's signal handlers and masks are never touched.
 //  * A value whose frame is larger than one Redis string may be (the
 //    server's proto-max-bulk-len, asked once per connection, and
 //    chunk_bytes) is stored in chunks and a head that verifies them as a

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,7 +13,6 @@
 #include <string>
 
 #include "src/common/steady_clock.h"
-#include "src/remote/sigpipe_guard.h"
 
 namespace ucache::remote_internal {
 namespace {
@@ -118,19 +118,23 @@ class HiredisConnection : public Connection {
   // output buffer: redisBufferWrite moves the unsent rest to the front
   // after every partial write, which a non-blocking socket makes quadratic
   // in the size (a 256 MiB SET took 14.8 s, a blocking hiredis SET 1.1 s;
-  // BENCHMARKS.md, issue 11).
+  // BENCHMARKS.md, issue 11). MSG_NOSIGNAL: a dead peer fails the send with
+  // EPIPE instead of raising SIGPIPE, which would kill a host that keeps the
+  // default handler, and the host's signal handling is left alone. The
+  // socket is polled only when it is full: a command that fits is one
+  // system call.
   Status Send(std::string_view command, int64_t deadline_ms) {
-    SigpipeGuard guard;  // a dead peer must not kill the host
     size_t done = 0;
     while (done < command.size()) {
-      if (Status s = Wait(POLLOUT, deadline_ms); !s.ok()) return s;
-      const ssize_t n =
-          ::write(c_->fd, command.data() + done, command.size() - done);
-      if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) continue;
+      const ssize_t n = ::send(c_->fd, command.data() + done,
+                               command.size() - done, MSG_NOSIGNAL);
+      if (n >= 0) {
+        done += static_cast<size_t>(n);
+      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (Status s = Wait(POLLOUT, deadline_ms); !s.ok()) return s;
+      } else if (errno != EINTR) {
         return Status::IOError(std::string("sending: ") + std::strerror(errno));
       }
-      done += static_cast<size_t>(n);
     }
     return Status::OK();
   }
