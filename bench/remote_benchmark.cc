@@ -13,13 +13,16 @@
 //  * two "machines" (two processes with their own store directories) making
 //    the same 1000 memoized calls: how many times the function ran in all
 //    (1000 when every value was computed once).
-// --small runs every row at tiny sizes, for the smoke test.
+// A row and the reference it is divided by are medians of 5 measurements
+// taken in turn. --small runs every row at tiny sizes, once, for the smoke
+// test.
 
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +31,7 @@
 #include <functional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "bench/scratch_dir.h"
@@ -94,6 +98,23 @@ double MicrosPerCall(double min_seconds, const std::function<void()>& op) {
   return took.count() * 1e6 / static_cast<double>(calls);
 }
 
+// The medians of `rounds` alternating measurements of `a` and of `b`: a
+// load that comes and goes on a shared machine weighs on both alike.
+std::pair<double, double> Paired(int rounds, const std::function<double()>& a,
+                                 const std::function<double()>& b) {
+  std::vector<double> as;
+  std::vector<double> bs;
+  for (int i = 0; i < rounds; ++i) {
+    as.push_back(a());
+    bs.push_back(b());
+  }
+  auto median = [](std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    return v[v.size() / 2];
+  };
+  return {median(as), median(bs)};
+}
+
 void Row(const std::string& name, double value, const char* unit) {
   std::printf("%-44s %12.2f %s\n", name.c_str(), value, unit);
   std::fflush(stdout);
@@ -124,7 +145,8 @@ ucache::Options WithRemote(const std::string& dir, const Server& server,
 std::string Bytes(size_t n) { return std::string(n, 'v'); }
 
 void RemoteHits(const ucache::bench::ScratchDir& scratch, const Server& server,
-                const std::vector<size_t>& sizes, double min_seconds) {
+                const std::vector<size_t>& sizes, double min_seconds,
+                int rounds) {
   redisContext* bare = redisConnectUnix(server.socket().c_str());
   if (bare == nullptr || bare->err != 0) Die("hiredis connect failed");
   ucache::Options options =
@@ -142,17 +164,23 @@ void RemoteHits(const ucache::bench::ScratchDir& scratch, const Server& server,
     if (set == nullptr) Die("SET failed");
     freeReplyObject(set);
     memoized(size);  // computed and written once
-    const double hit = MicrosPerCall(min_seconds, [&] {
-      if (memoized(size).size() != size) Die("short remote hit");
-    });
-    const double get = MicrosPerCall(min_seconds, [&] {
-      auto* reply = static_cast<redisReply*>(
-          redisCommand(bare, "GET bare:%b", &size, sizeof size));
-      if (reply == nullptr || reply->len != size) {
-        Die("short bare GET");
-      }
-      freeReplyObject(reply);
-    });
+    const auto [hit, get] = Paired(
+        rounds,
+        [&] {
+          return MicrosPerCall(min_seconds, [&] {
+            if (memoized(size).size() != size) Die("short remote hit");
+          });
+        },
+        [&] {
+          return MicrosPerCall(min_seconds, [&] {
+            auto* reply = static_cast<redisReply*>(
+                redisCommand(bare, "GET bare:%b", &size, sizeof size));
+            if (reply == nullptr || reply->len != size) {
+              Die("short bare GET");
+            }
+            freeReplyObject(reply);
+          });
+        });
     Row("remote hit via memoize " + SizeName(size), hit, "us");
     Row("bare hiredis GET " + SizeName(size), get, "us");
     Row("ratio " + SizeName(size), hit / get, "x");
@@ -169,10 +197,13 @@ double Work(int seed, int64_t spins) {
 }
 
 void WriteBehindMisses(const ucache::bench::ScratchDir& scratch,
-                       const Server& server, int calls, int64_t spins) {
+                       const Server& server, int calls, int64_t spins,
+                       int rounds) {
   const size_t size = 100;
-  // A key of its own per call: every call misses and stores. With `spins`,
-  // the function works before returning, as an expensive one does.
+  // A key of its own per call (and round): every call misses and stores.
+  // With `spins`, the function works before returning, as an expensive one
+  // does.
+  int round = 0;
   auto miss_us = [&](const ucache::Options& options, const char* name,
                      int64_t work = 0) {
     auto memoized = ucache::memoize(
@@ -183,16 +214,21 @@ void WriteBehindMisses(const ucache::bench::ScratchDir& scratch,
           return v;
         },
         options);
+    const int first = calls * round++;
     const Clock::time_point start = Clock::now();
-    for (int i = 0; i < calls; ++i) memoized(i);
+    for (int i = first; i < first + calls; ++i) memoized(i);
     const std::chrono::duration<double> took = Clock::now() - start;
     return took.count() * 1e6 / calls;
   };
-  const double remote = miss_us(WithRemote(scratch.Sub("miss_remote"), server,
-                                           ucache::Backend::kMemoryFileRemote),
-                                "remote_benchmark/miss_remote/v1");
-  const double local =
-      miss_us(Local(scratch.Sub("miss_local")), "remote_benchmark/miss/v1");
+  const ucache::Options remote_options = WithRemote(
+      scratch.Sub("miss_remote"), server, ucache::Backend::kMemoryFileRemote);
+  const ucache::Options local_options = Local(scratch.Sub("miss_local"));
+  const auto [remote, local] = Paired(
+      rounds,
+      [&] {
+        return miss_us(remote_options, "remote_benchmark/miss_remote/v1");
+      },
+      [&] { return miss_us(local_options, "remote_benchmark/miss/v1"); });
   // The floor: reading the remote tier before computing costs one round
   // trip that finds nothing.
   redisContext* bare = redisConnectUnix(server.socket().c_str());
@@ -213,12 +249,18 @@ void WriteBehindMisses(const ucache::bench::ScratchDir& scratch,
       "x");
   // The same with a function that works (about 0.65 ms here): what a caller
   // of a function worth caching sees of the remote tier.
-  const double remote_work =
-      miss_us(WithRemote(scratch.Sub("work_remote"), server,
-                         ucache::Backend::kMemoryFileRemote),
-              "remote_benchmark/work_remote/v1", spins);
-  const double local_work = miss_us(Local(scratch.Sub("work_local")),
-                                    "remote_benchmark/work/v1", spins);
+  const ucache::Options remote_work_options = WithRemote(
+      scratch.Sub("work_remote"), server, ucache::Backend::kMemoryFileRemote);
+  const ucache::Options local_work_options = Local(scratch.Sub("work_local"));
+  const auto [remote_work, local_work] = Paired(
+      rounds,
+      [&] {
+        return miss_us(remote_work_options, "remote_benchmark/work_remote/v1",
+                       spins);
+      },
+      [&] {
+        return miss_us(local_work_options, "remote_benchmark/work/v1", spins);
+      });
   Row("miss of 0.3M steps of work, write-behind remote", remote_work, "us");
   Row("miss of 0.3M steps of work, no remote tier", local_work, "us");
   Row("ratio 0.3M-step miss / no remote tier", remote_work / local_work, "x");
@@ -282,8 +324,9 @@ int main(int argc, char** argv) {
   RemoteHits(scratch, server,
              small ? std::vector<size_t>{100, 4096}
                    : std::vector<size_t>{100, size_t{1} << 20, size_t{8} << 20},
-             small ? 0.0 : 1.0);
-  WriteBehindMisses(scratch, server, small ? 10 : 1000, small ? 1000 : 300000);
+             small ? 0.0 : 0.3, small ? 1 : 5);
+  WriteBehindMisses(scratch, server, small ? 10 : 1000, small ? 1000 : 300000,
+                    small ? 1 : 5);
   TwoMachines(scratch, server, small ? 20 : 1000);
   return 0;
 }
