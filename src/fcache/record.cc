@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "src/common/checksum.h"
 #include "src/fcache/lz4_block.h"
 
 namespace ucache::fcache_internal {
@@ -90,8 +91,8 @@ void EncodeRecord(RecordKind kind, std::string_view key, std::string_view value,
     std::memcpy(p + ValueOffset(header.key_len), stored.data(), stored.size());
   }
   std::memcpy(p, &header, sizeof(header));
-  header.checksum = XXH3_64bits_withSeed(stored.data(), stored.size(),
-                                         HeaderSeed(p, header.key_len));
+  header.checksum =
+      Checksum64(stored.data(), stored.size(), HeaderSeed(p, header.key_len));
   std::memcpy(p, &header.checksum, kChecksumBytes);
 }
 
@@ -155,8 +156,8 @@ bool ParseRecordAt(const uint8_t* p, uint64_t available, RecordView* out) {
 
 bool ChecksumMatches(const RecordView& record) {
   const auto* p = reinterpret_cast<const uint8_t*>(record.header);
-  return XXH3_64bits_withSeed(record.stored.data(), record.stored.size(),
-                              HeaderSeed(p, record.header->key_len)) ==
+  return Checksum64(record.stored.data(), record.stored.size(),
+                    HeaderSeed(p, record.header->key_len)) ==
          record.header->checksum;
 }
 
@@ -167,9 +168,9 @@ bool ReadValue(const RecordView& record, std::string* value) {
   const uint64_t seed = HeaderSeed(p, h.key_len);
   if (h.codec == kCodecRaw) {
     value->assign(record.stored.data(), record.stored.size());
-    return XXH3_64bits_withSeed(value->data(), value->size(), seed) == expected;
+    return Checksum64(value->data(), value->size(), seed) == expected;
   }
-  if (XXH3_64bits_withSeed(record.stored.data(), record.stored.size(), seed) !=
+  if (Checksum64(record.stored.data(), record.stored.size(), seed) !=
       expected) {
     return false;
   }

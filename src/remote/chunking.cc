@@ -1,11 +1,10 @@
 #include "src/remote/chunking.h"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "src/common/checksum.h"
 #include "src/remote/lease.h"
 
 namespace ucache::remote_internal {
@@ -130,7 +129,7 @@ Status PutChunked(Shard& shard, std::string_view prefix, std::string_view key,
   head.chunks =
       static_cast<uint32_t>((frame.size() + chunk_bytes - 1) / chunk_bytes);
   head.frame_bytes = frame.size();
-  head.checksum = XXH3_64bits(frame.data(), frame.size());
+  head.checksum = Checksum64(frame.data(), frame.size());
   head.token = NewLeaseToken();  // random, as a lease's token is
   // One command per chunk: a chunk is a MiB or more, so a round trip's
   // latency is small beside its transfer, and each stays within one
@@ -179,7 +178,7 @@ ChunkedRead GetChunked(Shard& shard, std::string_view prefix,
   frame->clear();
   frame->reserve(total);
   for (const Reply& chunk : r->elements) frame->append(chunk.str);
-  return XXH3_64bits(frame->data(), frame->size()) == head.checksum
+  return Checksum64(frame->data(), frame->size()) == head.checksum
              ? ChunkedRead::kFrame
              : ChunkedRead::kCorrupt;
 }
