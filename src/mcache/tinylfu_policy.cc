@@ -41,10 +41,13 @@ constexpr uint64_t kMinDecisionPeriod = 1024;
 // only the key's hash (64-bit hashes stand in for keys).
 class TinyLfuPolicy::ShadowCache {
  public:
-  ShadowCache(size_t capacity, double window_share, size_t sample_factor)
+  // `sketch`, which the owner counts, must be sized for `capacity`.
+  ShadowCache(size_t capacity, double window_share, size_t sample_factor,
+              FrequencySketch* sketch)
       : capacity_(capacity),
         policy_(TinyLfuOptions{capacity, window_share, /*adaptive=*/false,
-                               sample_factor}) {
+                               sample_factor},
+                sketch) {
     entries_.Reserve(capacity + 1);
   }
 
@@ -78,13 +81,20 @@ class TinyLfuPolicy::ShadowCache {
 };
 
 TinyLfuPolicy::TinyLfuPolicy(const TinyLfuOptions& options)
+    : TinyLfuPolicy(options, /*shared_sketch=*/nullptr) {}
+
+TinyLfuPolicy::TinyLfuPolicy(const TinyLfuOptions& options,
+                             FrequencySketch* shared_sketch)
     : learn_capacity_(options.capacity == 0),
       adaptive_(options.adaptive),
       sample_factor_(std::max<size_t>(options.sample_factor, 1)),
       capacity_(options.capacity != 0 ? options.capacity : kDefaultCapacity),
       window_target_(std::max(
           1.0, options.initial_window * static_cast<double>(capacity_))),
-      sketch_(capacity_, sample_factor_),
+      own_sketch_(shared_sketch != nullptr ? nullptr
+                                           : std::make_unique<FrequencySketch>(
+                                                 capacity_, sample_factor_)),
+      sketch_(shared_sketch != nullptr ? shared_sketch : own_sketch_.get()),
       sketch_capacity_(capacity_) {
   SetLimits();
   BuildShadows();
@@ -105,9 +115,11 @@ void TinyLfuPolicy::BuildShadows() {
       kMinDecisionPeriod, kDecisionShadowCapacities * shadow_capacity);
   sampled_requests_ = 0;
   shadows_.clear();
+  shadow_sketch_ =
+      std::make_unique<FrequencySketch>(shadow_capacity, sample_factor_);
   for (double share : kShadowShares) {
-    shadows_.push_back(
-        std::make_unique<ShadowCache>(shadow_capacity, share, sample_factor_));
+    shadows_.push_back(std::make_unique<ShadowCache>(
+        shadow_capacity, share, sample_factor_, shadow_sketch_.get()));
   }
   // The shadow whose window is nearest the one in force.
   const double share = window_target_ / static_cast<double>(capacity_);
@@ -152,7 +164,7 @@ void TinyLfuPolicy::LearnCapacity() {
   SetLimits();
   // Resizing forgets every count, so only when the size is far off.
   if (capacity_ >= 2 * sketch_capacity_ || 2 * capacity_ <= sketch_capacity_) {
-    sketch_.Resize(capacity_);
+    sketch_->Resize(capacity_);
     BuildShadows();
     sketch_capacity_ = capacity_;
   }
@@ -175,7 +187,7 @@ void TinyLfuPolicy::MoveWindowFrontToMain() {
 }
 
 void TinyLfuPolicy::RecordInsert(Entry* e) {
-  sketch_.Increment(e->hash);
+  Count(e->hash);
   Shadow(e->hash);
   e->policy_queue = kWindow;
   window_.PushBack(e);
@@ -188,7 +200,7 @@ void TinyLfuPolicy::RecordInsert(Entry* e) {
 }
 
 void TinyLfuPolicy::RecordAccess(Entry* e) {
-  sketch_.Increment(e->hash);
+  Count(e->hash);
   Shadow(e->hash);
   switch (e->policy_queue) {
     case kWindow:
@@ -225,7 +237,7 @@ Entry* TinyLfuPolicy::ChooseVictim() {
     // TinyLFU admission: the candidate displaces the victim only if it is
     // used more often. Ties keep the victim, which protects main from
     // one-hit wonders and scans.
-    if (sketch_.Estimate(candidate->hash) > sketch_.Estimate(victim->hash)) {
+    if (sketch_->Estimate(candidate->hash) > sketch_->Estimate(victim->hash)) {
       MoveWindowFrontToMain();
       return victim;
     }
@@ -242,6 +254,7 @@ void TinyLfuPolicy::Shadow(uint64_t hash) {
   // Bits the shard (top), the index (bottom) and the sketch (remixed) do
   // not use alone, so the sample is a fair one within a shard.
   if (shadows_.empty() || ((hash >> 32) & sample_mask_) != 0) return;
+  shadow_sketch_->Increment(hash);
   for (auto& shadow : shadows_) shadow->Request(hash);
   if (++sampled_requests_ >= decision_period_) Decide();
 }

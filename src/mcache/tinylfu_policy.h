@@ -73,7 +73,7 @@ class TinyLfuPolicy final : public Policy {
   explicit TinyLfuPolicy(const TinyLfuOptions& options);
   ~TinyLfuPolicy() override;
 
-  void Prefetch(uint64_t hash) override { sketch_.Prefetch(hash); }
+  void Prefetch(uint64_t hash) override { sketch_->Prefetch(hash); }
   void RecordInsert(Entry* e) override;
   void RecordAccess(Entry* e) override;
   void RecordRemove(Entry* e) override;
@@ -87,10 +87,19 @@ class TinyLfuPolicy final : public Policy {
   size_t window_max() const { return window_max_; }
   size_t protected_max() const { return protected_max_; }
   size_t capacity() const { return capacity_; }
-  const FrequencySketch& sketch() const { return sketch_; }
+  const FrequencySketch& sketch() const { return *sketch_; }
 
  private:
   enum Queue : uint8_t { kWindow = 1, kProbation = 2, kProtected = 3 };
+
+  // A shadow's policy: it reads `shared_sketch`, which its owner counts
+  // (null: the policy has and counts its own sketch).
+  TinyLfuPolicy(const TinyLfuOptions& options, FrequencySketch* shared_sketch);
+
+  // Counts a use of `hash` in the sketch, unless the owner counts them.
+  void Count(uint64_t hash) {
+    if (own_sketch_ != nullptr) own_sketch_->Increment(hash);
+  }
 
   EntryList& ListOf(const Entry* e);
   size_t main_size() const { return probation_.size() + protected_.size(); }
@@ -121,11 +130,15 @@ class TinyLfuPolicy final : public Policy {
   EntryList window_;
   EntryList probation_;
   EntryList protected_;
-  FrequencySketch sketch_;
+  std::unique_ptr<FrequencySketch> own_sketch_;  // null in a shadow
+  FrequencySketch* sketch_;                      // own_sketch_ or the shared
   size_t sketch_capacity_;  // the capacity the sketch (and shadows) fit
 
   // Miniature simulation (empty unless adaptive_).
   class ShadowCache;
+  // The shadows see the same requests and count each once, hit or miss, in
+  // sketches of one size: theirs would be equal, so one serves all three.
+  std::unique_ptr<FrequencySketch> shadow_sketch_;
   std::vector<std::unique_ptr<ShadowCache>> shadows_;
   uint64_t sample_mask_ = 0;       // a key is sampled if these bits are 0
   uint64_t decision_period_ = 0;   // sampled requests per decision
