@@ -442,6 +442,131 @@ TEST(TinyLfuPolicyTest, WindowShrinksOnFrequencyWorkload) {
   EXPECT_LT(p->window_max(), capacity / 10);
 }
 
+// The miniature simulation as tinylfu_policy.h describes it, built from
+// fixed-window policies with sketches of their own, for a 1,024-entry cache:
+// a key is sampled if bits 32-33 of its hash are 0, each of three shadows of
+// 256 entries (windows 1%, 20%, 100%) replays every sampled request, and
+// every 1,024 sampled requests the window takes the share of the shadow with
+// the most hits (the one in force keeps ties), then the hits are halved.
+class ReferenceShadows {
+ public:
+  static constexpr size_t kCapacity = 1024;
+
+  ReferenceShadows() {
+    for (double share : kShares) {
+      shadows_.push_back(std::make_unique<Shadow>(share));
+    }
+  }
+
+  // Replays a request of `hash`, if sampled.
+  void Request(uint64_t hash) {
+    if (((hash >> 32) & 3) != 0) return;
+    for (auto& shadow : shadows_) shadow->Request(hash);
+    if (++sampled_ < 1024) return;
+    sampled_ = 0;
+    size_t best = chosen_;
+    for (size_t i = 0; i < shadows_.size(); ++i) {
+      if (shadows_[i]->hits > shadows_[best]->hits) best = i;
+    }
+    for (auto& shadow : shadows_) shadow->hits /= 2;
+    chosen_ = best;
+  }
+
+  size_t window_max() const {
+    const double window = kShares[chosen_] * static_cast<double>(kCapacity);
+    return std::min(static_cast<size_t>(window), kCapacity - 1);
+  }
+  std::vector<uint64_t> hits() const {
+    std::vector<uint64_t> hits;
+    for (const auto& shadow : shadows_) hits.push_back(shadow->hits);
+    return hits;
+  }
+
+ private:
+  static constexpr double kShares[] = {0.01, 0.2, 1.0};
+
+  struct Shadow {
+    explicit Shadow(double share)
+        : policy(TinyLfuOptions{kCapacity / 4, share, /*adaptive=*/false}) {}
+
+    void Request(uint64_t hash) {
+      auto it = entries.find(hash);
+      if (it != entries.end()) {
+        ++hits;
+        policy.RecordAccess(it->second.get());
+        return;
+      }
+      auto e = std::make_unique<Entry>();
+      e->hash = hash;
+      policy.RecordInsert(e.get());
+      entries.emplace(hash, std::move(e));
+      while (entries.size() > kCapacity / 4) {
+        Entry* victim = policy.ChooseVictim();
+        policy.RecordRemove(victim);
+        entries.erase(victim->hash);
+      }
+    }
+
+    TinyLfuPolicy policy;
+    std::map<uint64_t, std::unique_ptr<Entry>> entries;
+    uint64_t hits = 0;
+  };
+
+  std::vector<std::unique_ptr<Shadow>> shadows_;
+  uint64_t sampled_ = 0;
+  size_t chosen_ = 2;  // the 100% window, which a new cache starts with
+};
+
+TEST(TinyLfuPolicyTest, AdaptiveWindowFollowsReferenceSimulation) {
+  // Phases that favour frequency and recency in turn, so that the decision
+  // moves, with many requests repeating the previous sampled key (some of
+  // them right after it, some after unsampled keys): the shadows' shortcut
+  // for a repeat must leave their hits, and so the window, as the full
+  // replay does.
+  const auto hash_of = [](int key) {
+    const std::string s = std::to_string(key);
+    return XXH3_64bits(s.data(), s.size());
+  };
+  const auto sampled = [&](int key) { return ((hash_of(key) >> 32) & 3) == 0; };
+  auto owned = MakeTinyLfu(ReferenceShadows::kCapacity);
+  TinyLfuPolicy* p = owned.get();
+  Harness h(std::move(owned), ReferenceShadows::kCapacity);
+  ReferenceShadows reference;
+  std::mt19937_64 rng(3);
+  SkewedKeys skewed(5);
+  std::exponential_distribution<double> age(1.0 / 300);
+  constexpr int kFirstNew = 1'000'000;  // recency keys are new keys
+  int born = kFirstNew;
+  int last_sampled = -1;
+  int previous = 0;
+  int moves = 0;
+  size_t window = p->window_max();
+  for (int step = 0; step < 240'000; ++step) {
+    int key;
+    const uint64_t draw = rng() % 8;
+    if (draw == 0 && last_sampled >= 0) {
+      key = last_sampled;
+    } else if (draw <= 2) {
+      key = previous;
+    } else if ((step / 40'000) % 2 == 0) {
+      key = skewed();
+    } else if (rng() % 5 == 0) {
+      key = born++;
+    } else {
+      key = std::max(born - 1 - static_cast<int>(age(rng)), kFirstNew);
+    }
+    h.Touch(key);
+    reference.Request(hash_of(key));
+    if (sampled(key)) last_sampled = key;
+    previous = key;
+    ASSERT_EQ(p->shadow_hits(), reference.hits()) << "step " << step;
+    ASSERT_EQ(p->window_max(), reference.window_max()) << "step " << step;
+    moves += p->window_max() != window;
+    window = p->window_max();
+  }
+  EXPECT_GE(moves, 3) << "the trace must move the window to test it";
+}
+
 TEST(TinyLfuPolicyTest, LearnsCapacityWithoutEntryBound) {
   // Capacity 0: the policy learns it from the shard's size at eviction.
   TinyLfuOptions options;

@@ -69,6 +69,10 @@ class TinyLfuPolicy::ShadowCache {
     }
   }
 
+  // A hit that changes nothing but the hit count: the repeat of the
+  // previous Request (see TinyLfuPolicy::Shadow).
+  void Repeat() { ++hits_; }
+
   // Hits, with each earlier decision period weighing half the next.
   uint64_t hits() const { return hits_; }
   void Decay() { hits_ /= 2; }
@@ -114,6 +118,7 @@ void TinyLfuPolicy::BuildShadows() {
   decision_period_ = std::max<uint64_t>(
       kMinDecisionPeriod, kDecisionShadowCapacities * shadow_capacity);
   sampled_requests_ = 0;
+  have_last_sampled_ = false;
   shadows_.clear();
   shadow_sketch_ =
       std::make_unique<FrequencySketch>(shadow_capacity, sample_factor_);
@@ -255,8 +260,29 @@ void TinyLfuPolicy::Shadow(uint64_t hash) {
   // not use alone, so the sample is a fair one within a shard.
   if (shadows_.empty() || ((hash >> 32) & sample_mask_) != 0) return;
   shadow_sketch_->Increment(hash);
-  for (auto& shadow : shadows_) shadow->Request(hash);
+  // A Request leaves its key in every shadow at the newest end of its list:
+  // an insert's eviction takes the window's oldest entry or main's, never
+  // the newcomer, since the window holds at least one entry; a hit moves
+  // the key to the back of the window or protected, or, where protected may
+  // hold none, through it to the back of probation. So a repeat of the
+  // previous sampled request is a hit in each shadow that moves nothing,
+  // and its whole effect is the hit count and the sketch (counted above).
+  // This makes a key hit again and again (a loop's body, a memoized call)
+  // pay no table lookups or list moves in the shadows.
+  if (have_last_sampled_ && hash == last_sampled_) {
+    for (auto& shadow : shadows_) shadow->Repeat();
+  } else {
+    for (auto& shadow : shadows_) shadow->Request(hash);
+    last_sampled_ = hash;
+    have_last_sampled_ = true;
+  }
   if (++sampled_requests_ >= decision_period_) Decide();
+}
+
+std::vector<uint64_t> TinyLfuPolicy::shadow_hits() const {
+  std::vector<uint64_t> hits;
+  for (const auto& shadow : shadows_) hits.push_back(shadow->hits());
+  return hits;
 }
 
 void TinyLfuPolicy::Decide() {

@@ -88,6 +88,9 @@ class TinyLfuPolicy final : public Policy {
   size_t protected_max() const { return protected_max_; }
   size_t capacity() const { return capacity_; }
   const FrequencySketch& sketch() const { return *sketch_; }
+  // Each shadow's decayed hits, in the order of their windows (1%, 20%,
+  // 100%); empty unless adaptive.
+  std::vector<uint64_t> shadow_hits() const;
 
  private:
   enum Queue : uint8_t { kWindow = 1, kProbation = 2, kProtected = 3 };
@@ -144,6 +147,9 @@ class TinyLfuPolicy final : public Policy {
   uint64_t decision_period_ = 0;   // sampled requests per decision
   uint64_t sampled_requests_ = 0;  // since the last decision
   size_t chosen_ = 0;              // index of the shadow in force
+  // The previous sampled request's hash, if the shadows have seen one.
+  uint64_t last_sampled_ = 0;
+  bool have_last_sampled_ = false;
 };
 
 }  // namespace mcache_internal
