@@ -89,6 +89,26 @@ TEST(FrequencySketchTest, ResetHalvesEveryKeyAcrossTheBlocks) {
   EXPECT_GE(halved, 950);
 }
 
+TEST(FrequencySketchTest, CountingManyUsesAtOnceMatchesOneByOne) {
+  // Runs of up to 40 uses of a key, across saturation and resets (a reset
+  // every 1,024 increments): the counts must match use for use.
+  FrequencySketch runs(1024, /*sample_factor=*/1);
+  FrequencySketch singles(1024, /*sample_factor=*/1);
+  std::mt19937_64 rng(9);
+  for (int run = 0; run < 5000; ++run) {
+    const uint64_t key = rng() % 300;
+    const uint64_t n = rng() % 41;
+    runs.Increment(HashOf(key), n);
+    for (uint64_t i = 0; i < n; ++i) singles.Increment(HashOf(key));
+    ASSERT_EQ(runs.resets(), singles.resets()) << run;
+    for (uint64_t k = 0; k < 300; ++k) {
+      ASSERT_EQ(runs.Estimate(HashOf(k)), singles.Estimate(HashOf(k)))
+          << run << " " << k;
+    }
+  }
+  EXPECT_GE(runs.resets(), 10u);
+}
+
 TEST(FrequencySketchTest, ResizeForgets) {
   FrequencySketch sketch(64);
   for (int i = 0; i < 5; ++i) sketch.Increment(HashOf(1));

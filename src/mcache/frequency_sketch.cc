@@ -70,17 +70,20 @@ uint32_t FrequencySketch::Estimate(uint64_t hash) const {
   return min;
 }
 
-void FrequencySketch::Increment(uint64_t hash) {
+void FrequencySketch::Increment(uint64_t hash, uint64_t n) {
+  // A reset moves no counter, so the counters found stay the key's.
   const Counters c = Locate(hash);
-  uint32_t min = kMaxCount;
-  for (int row = 0; row < kRows; ++row) min = std::min(min, CountAt(c, row));
-  if (min == kMaxCount) return;
-  for (int row = 0; row < kRows; ++row) {
-    if (CountAt(c, row) == min) {
-      block_words_[c.word[row]] += uint64_t{1} << c.shift[row];
+  for (; n > 0; --n) {
+    uint32_t min = kMaxCount;
+    for (int row = 0; row < kRows; ++row) min = std::min(min, CountAt(c, row));
+    if (min == kMaxCount) return;
+    for (int row = 0; row < kRows; ++row) {
+      if (CountAt(c, row) == min) {
+        block_words_[c.word[row]] += uint64_t{1} << c.shift[row];
+      }
     }
+    if (++additions_ >= sample_size_) Reset();
   }
-  if (++additions_ >= sample_size_) Reset();
 }
 
 void FrequencySketch::Reset() {

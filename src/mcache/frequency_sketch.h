@@ -41,7 +41,11 @@ class FrequencySketch {
   }
 
   // Counts one use of the key whose 64-bit hash is `hash`.
-  void Increment(uint64_t hash);
+  void Increment(uint64_t hash) { Increment(hash, 1); }
+
+  // Counts `n` uses of `hash`, as n calls of Increment(hash) would, but
+  // finds the counters once and stops when they saturate.
+  void Increment(uint64_t hash, uint64_t n);
 
   // The estimated uses of `hash` since the recent resets, 0..15. Never an
   // underestimate of the (halved) true count.
