@@ -119,6 +119,7 @@ void TinyLfuPolicy::BuildShadows() {
       kMinDecisionPeriod, kDecisionShadowCapacities * shadow_capacity);
   sampled_requests_ = 0;
   have_last_sampled_ = false;
+  uncounted_repeats_ = 0;
   shadows_.clear();
   shadow_sketch_ =
       std::make_unique<FrequencySketch>(shadow_capacity, sample_factor_);
@@ -259,19 +260,25 @@ void TinyLfuPolicy::Shadow(uint64_t hash) {
   // Bits the shard (top), the index (bottom) and the sketch (remixed) do
   // not use alone, so the sample is a fair one within a shard.
   if (shadows_.empty() || ((hash >> 32) & sample_mask_) != 0) return;
-  shadow_sketch_->Increment(hash);
   // A Request leaves its key in every shadow at the newest end of its list:
   // an insert's eviction takes the window's oldest entry or main's, never
   // the newcomer, since the window holds at least one entry; a hit moves
   // the key to the back of the window or protected, or, where protected may
   // hold none, through it to the back of probation. So a repeat of the
   // previous sampled request is a hit in each shadow that moves nothing,
-  // and its whole effect is the hit count and the sketch (counted above).
-  // This makes a key hit again and again (a loop's body, a memoized call)
-  // pay no table lookups or list moves in the shadows.
+  // and its whole effect is the hit count and a use in the sketch. The
+  // sketch is read only by the shadows' next Request, so the uses are
+  // counted then, a run at once. A key hit again and again (a loop's body,
+  // a memoized call) thus pays the shadows three hit counts a hit.
   if (have_last_sampled_ && hash == last_sampled_) {
+    ++uncounted_repeats_;
     for (auto& shadow : shadows_) shadow->Repeat();
   } else {
+    if (uncounted_repeats_ != 0) {
+      shadow_sketch_->Increment(last_sampled_, uncounted_repeats_);
+      uncounted_repeats_ = 0;
+    }
+    shadow_sketch_->Increment(hash);
     for (auto& shadow : shadows_) shadow->Request(hash);
     last_sampled_ = hash;
     have_last_sampled_ = true;

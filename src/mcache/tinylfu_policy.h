@@ -147,9 +147,11 @@ class TinyLfuPolicy final : public Policy {
   uint64_t decision_period_ = 0;   // sampled requests per decision
   uint64_t sampled_requests_ = 0;  // since the last decision
   size_t chosen_ = 0;              // index of the shadow in force
-  // The previous sampled request's hash, if the shadows have seen one.
+  // The previous sampled request's hash, if the shadows have seen one, and
+  // its repeats since, not yet counted in shadow_sketch_.
   uint64_t last_sampled_ = 0;
   bool have_last_sampled_ = false;
+  uint64_t uncounted_repeats_ = 0;
 };
 
 }  // namespace mcache_internal
