@@ -69,9 +69,9 @@ class TinyLfuPolicy::ShadowCache {
     }
   }
 
-  // A hit that changes nothing but the hit count: the repeat of the
-  // previous Request (see TinyLfuPolicy::Shadow).
-  void Repeat() { ++hits_; }
+  // Hits that change nothing but the hit count: repeats of the previous
+  // Request (see TinyLfuPolicy::Shadow).
+  void CountHits(uint64_t n) { hits_ += n; }
 
   // Hits, with each earlier decision period weighing half the next.
   uint64_t hits() const { return hits_; }
@@ -265,19 +265,16 @@ void TinyLfuPolicy::Shadow(uint64_t hash) {
   // the newcomer, since the window holds at least one entry; a hit moves
   // the key to the back of the window or protected, or, where protected may
   // hold none, through it to the back of probation. So a repeat of the
-  // previous sampled request is a hit in each shadow that moves nothing,
-  // and its whole effect is the hit count and a use in the sketch. The
-  // sketch is read only by the shadows' next Request, so the uses are
-  // counted then, a run at once. A key hit again and again (a loop's body,
-  // a memoized call) thus pays the shadows three hit counts a hit.
+  // previous sampled request is a hit in each shadow that moves nothing:
+  // its whole effect is the hit counts and a use in the sketch. Hits are
+  // read only by Decide() and the sketch only by the shadows' next Request,
+  // so a run of repeats is counted then, at once. A key hit again and again
+  // (a loop's body, a memoized call) thus costs the shadows one counter
+  // increment a hit.
   if (have_last_sampled_ && hash == last_sampled_) {
     ++uncounted_repeats_;
-    for (auto& shadow : shadows_) shadow->Repeat();
   } else {
-    if (uncounted_repeats_ != 0) {
-      shadow_sketch_->Increment(last_sampled_, uncounted_repeats_);
-      uncounted_repeats_ = 0;
-    }
+    CountRepeats();
     shadow_sketch_->Increment(hash);
     for (auto& shadow : shadows_) shadow->Request(hash);
     last_sampled_ = hash;
@@ -286,13 +283,23 @@ void TinyLfuPolicy::Shadow(uint64_t hash) {
   if (++sampled_requests_ >= decision_period_) Decide();
 }
 
+void TinyLfuPolicy::CountRepeats() {
+  if (uncounted_repeats_ == 0) return;
+  shadow_sketch_->Increment(last_sampled_, uncounted_repeats_);
+  for (auto& shadow : shadows_) shadow->CountHits(uncounted_repeats_);
+  uncounted_repeats_ = 0;
+}
+
 std::vector<uint64_t> TinyLfuPolicy::shadow_hits() const {
   std::vector<uint64_t> hits;
-  for (const auto& shadow : shadows_) hits.push_back(shadow->hits());
+  for (const auto& shadow : shadows_) {
+    hits.push_back(shadow->hits() + uncounted_repeats_);
+  }
   return hits;
 }
 
 void TinyLfuPolicy::Decide() {
+  CountRepeats();
   sampled_requests_ = 0;
   // The current choice keeps ties: the shadows agree while they fill.
   size_t best = chosen_;

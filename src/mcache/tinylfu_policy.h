@@ -119,6 +119,9 @@ class TinyLfuPolicy final : public Policy {
   // Replays a request of `hash` in the shadows if it is sampled, and takes
   // a decision at the end of each period.
   void Shadow(uint64_t hash);
+  // Counts the previous sampled request's uncounted repeats in the shadows'
+  // hits and sketch.
+  void CountRepeats();
   void Decide();
 
   const bool learn_capacity_;
@@ -148,7 +151,7 @@ class TinyLfuPolicy final : public Policy {
   uint64_t sampled_requests_ = 0;  // since the last decision
   size_t chosen_ = 0;              // index of the shadow in force
   // The previous sampled request's hash, if the shadows have seen one, and
-  // its repeats since, not yet counted in shadow_sketch_.
+  // its repeats since, not yet counted in the shadows' hits and sketch.
   uint64_t last_sampled_ = 0;
   bool have_last_sampled_ = false;
   uint64_t uncounted_repeats_ = 0;
