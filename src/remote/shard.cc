@@ -36,15 +36,18 @@ Result<Reply> Shard::Run(std::span<const std::string_view> argv) {
 }
 
 Result<std::unique_ptr<Connection>> Shard::Acquire(int64_t deadline_ms) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    while (!idle_.empty()) {
-      std::unique_ptr<Connection> c = std::move(idle_.back());
+  for (;;) {
+    std::unique_ptr<Connection> c;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_.empty()) break;
+      c = std::move(idle_.back());
       idle_.pop_back();
-      // One the server closed while idle is no sign that it fails: the
-      // next one, or a new one, serves.
-      if (c->StillIdle()) return c;
     }
+    // Checked outside the lock, which other threads need not hold while
+    // this one polls. One the server closed while idle is no sign that it
+    // fails: the next one, or a new one, serves.
+    if (c->StillIdle()) return c;
   }
   Result<std::unique_ptr<Connection>> c =
       connector_->Connect(endpoint_, config_.connect_timeout, deadline_ms);
