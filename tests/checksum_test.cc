@@ -9,17 +9,24 @@
 #include <random>
 #include <string>
 
-#include "tests/testutil.h"
-
 namespace ucache {
 namespace {
+
+// Random bytes, made here: checksum_static_test links this file alone with
+// checksum.cc, without the library and its helpers.
+std::string Noise(uint64_t seed, size_t n) {
+  std::mt19937_64 rng(seed);
+  std::string bytes(n, '\0');
+  for (char& c : bytes) c = static_cast<char>(rng());
+  return bytes;
+}
 
 // Stores and frames hold the portable entry's value: the fast one must
 // compute the same, at every length class XXH3 treats apart (up to 16, up
 // to 128, up to 240 bytes, then whole stripes, blocks and a tail).
 TEST(ChecksumTest, EqualsThePortableXxh3AtEveryLengthAndSeed) {
+  const std::string bytes = Noise(11, (1 << 20) + 4099);
   std::mt19937_64 rng(11);
-  const std::string bytes = RandomBytes(rng, (1 << 20) + 4099);
   for (size_t len = 0; len <= 4096; ++len) {
     for (uint64_t seed : {uint64_t{0}, uint64_t{1}, rng()}) {
       ASSERT_EQ(Checksum64(bytes.data() + 3, len, seed),
@@ -54,8 +61,7 @@ uint64_t Xinuse() {
 // of sin and exp after one ran 25 to 35 times slower (checksum.cc).
 TEST(ChecksumTest, LeavesTheUpperHalvesOfVectorRegistersClean) {
   if (!CanReadXinuse()) GTEST_SKIP() << "XGETBV 1 not supported";
-  std::mt19937_64 rng(12);
-  const std::string bytes = RandomBytes(rng, 1 << 20);
+  const std::string bytes = Noise(12, 1 << 20);
   volatile uint64_t sink = Checksum64(bytes.data(), bytes.size(), 5);
   const uint64_t in_use = Xinuse();
   (void)sink;

@@ -3,6 +3,9 @@
 #include <xxhash.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
+// Left alone, the header renames XXH3_64bits_withSeed to the dispatched
+// entry, and the fallback below would call it too.
+#define XXH_DISPATCH_DISABLE_REPLACE
 #include <xxh_x86dispatch.h>
 // Weak: Debian's shared libxxhash exports the dispatched entry, its static
 // archive does not. A program linked against the archive finds it null
@@ -17,7 +20,7 @@ namespace {
 // Debian's dispatched XXH3 returns with the vector registers' upper halves
 // dirty (no VZEROUPPER), and every SSE instruction after it then pays a
 // transition penalty: an 8 MB memoized kernel of sin and exp that follows a
-// checksum ran 25 to 35 times slower (544 ms instead of 23;
+// checksum ran 19 times slower (544 ms instead of 29;
 // //bench:memoize_compare). Only a CPU with AVX has the upper halves, and
 // only there did the dispatcher pick a vector path that dirties them.
 __attribute__((target("avx"))) void ZeroUpperHalves() { _mm256_zeroupper(); }
