@@ -20,7 +20,9 @@
 #include <thread>
 #include <vector>
 
+#include "src/common/steady_clock.h"
 #include "src/remote/remote_impl.h"
+#include "src/remote/url.h"
 #include "tests/fake_peer.h"
 #include "tests/testutil.h"
 #include "ucache/remote_cache.h"
@@ -210,6 +212,32 @@ TEST(ConnectionTest, IdleConnectionsTheServerClosedAreReplacedSilently) {
   EXPECT_TRUE(c.healthy());
   EXPECT_EQ(log.Lines().size(), 0u);
   EXPECT_EQ(connector->attempts.load(), 4);
+}
+
+// A command that finished close to its deadline leaves the socket's
+// timeout short (connection.cc arms it with the time left); a later
+// command with a longer deadline must still wait for its slow reply.
+TEST(ConnectionTest, ASlowReplyWithinItsDeadlineOutlastsAnEarlierShortOne) {
+  FakePeer peer(milliseconds(40));
+  Result<remote_internal::Endpoint> endpoint =
+      remote_internal::ParseUrl(peer.url());
+  ASSERT_TRUE(endpoint.ok());
+  Result<std::unique_ptr<Connection>> c =
+      remote_internal::NewHiredisConnector()->Connect(
+          *endpoint, milliseconds(kTimeoutMs), SteadyMillis() + kTimeoutMs);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const std::string_view ping[] = {"PING"};
+  ASSERT_TRUE((*c)->Run(ping, SteadyMillis() + 20).ok());
+  // Now "+PONG\r\n" comes a byte per 40 ms, 280 ms in all, each gap
+  // longer than the 20 ms the socket was armed with.
+  peer.set_mode(Mode::kTrickle);
+  Result<remote_internal::Reply> slow = (*c)->Run(ping, SteadyMillis() + 3000);
+  ASSERT_TRUE(slow.ok()) << slow.status().ToString();
+  EXPECT_EQ(slow->str, "PONG");
+  // And the deadline still holds: the same reply past a 100 ms deadline.
+  const Result<remote_internal::Reply> late =
+      (*c)->Run(ping, SteadyMillis() + kTimeoutMs);
+  EXPECT_EQ(late.status().code(), Status::Code::kTimedOut);
 }
 
 // Writes into a connection the peer has closed, from several threads at

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "src/common/steady_clock.h"
@@ -99,41 +100,61 @@ class HiredisConnection : public Connection {
   void set_bulk_limit(size_t limit) { bulk_limit_ = limit; }
 
  private:
-  // Waits until the socket is ready for `events`, or the deadline passes.
-  Status Wait(short events, int64_t deadline_ms) {
-    for (;;) {
-      const int64_t left = deadline_ms - SteadyMillis();
-      if (left <= 0) return Status::TimedOut("no answer within the deadline");
-      pollfd p{c_->fd, events, 0};
-      const int n =
-          ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1 << 30)));
-      if (n > 0) return Status::OK();
-      if (n < 0 && errno != EINTR) {
-        return Status::IOError(std::string("poll: ") + std::strerror(errno));
-      }
+  // Bounds the next blocking call on the socket by the deadline: its
+  // SO_RCVTIMEO or SO_SNDTIMEO (`opt`) is lowered to the time left when it
+  // is longer. Never raised here: a timeout that fires early (an earlier
+  // command's shorter deadline) is re-armed by Retryable. One setsockopt per
+  // command at most, and none while successive commands' deadlines are as
+  // far off as the armed timeout, the common case.
+  Status Arm(int opt, int64_t* armed_ms, int64_t deadline_ms) {
+    const int64_t left = deadline_ms - SteadyMillis();
+    if (left <= 0) return Status::TimedOut("no answer within the deadline");
+    if (*armed_ms <= left) return Status::OK();
+    const timeval tv{static_cast<time_t>(left / 1000),
+                     static_cast<suseconds_t>((left % 1000) * 1000)};
+    if (::setsockopt(c_->fd, SOL_SOCKET, opt, &tv, sizeof tv) != 0) {
+      return Status::IOError(std::string("setsockopt: ") +
+                             std::strerror(errno));
     }
+    *armed_ms = left;
+    return Status::OK();
+  }
+
+  // After a blocking call failed with `err`: OK to retry it (interrupted,
+  // or its timeout fired before the deadline, which is then re-armed),
+  // TimedOut past the deadline, IOError for a failure of the socket.
+  Status Retryable(int err, int opt, int64_t* armed_ms, int64_t deadline_ms,
+                   const char* what) {
+    if (err == EINTR) return Status::OK();
+    if (err != EAGAIN && err != EWOULDBLOCK) {
+      return Status::IOError(std::string(what) + ": " + std::strerror(err));
+    }
+    *armed_ms = std::numeric_limits<int64_t>::max();  // fired: re-arm
+    return Arm(opt, armed_ms, deadline_ms);
   }
 
   // Writes from an offset into the formatted command, not through hiredis'
   // output buffer: redisBufferWrite moves the unsent rest to the front
-  // after every partial write, which a non-blocking socket makes quadratic
-  // in the size (a 256 MiB SET took 14.8 s, a blocking hiredis SET 1.1 s;
-  // BENCHMARKS.md, issue 11). MSG_NOSIGNAL: a dead peer fails the send with
-  // EPIPE instead of raising SIGPIPE, which would kill a host that keeps the
-  // default handler, and the host's signal handling is left alone. The
-  // socket is polled only when it is full: a command that fits is one
-  // system call.
+  // after every partial write, which made a 256 MiB SET quadratic (14.8 s,
+  // a blocking hiredis SET 1.1 s; BENCHMARKS.md, issue 11). MSG_NOSIGNAL: a
+  // dead peer fails the send with EPIPE instead of raising SIGPIPE, which
+  // would kill a host that keeps the default handler, and the host's
+  // signal handling is left alone. The socket blocks, bounded by
+  // SO_SNDTIMEO (Arm): a command that fits is one system call.
   Status Send(std::string_view command, int64_t deadline_ms) {
     size_t done = 0;
     while (done < command.size()) {
+      if (Status s = Arm(SO_SNDTIMEO, &send_armed_ms_, deadline_ms); !s.ok()) {
+        return s;
+      }
       const ssize_t n = ::send(c_->fd, command.data() + done,
                                command.size() - done, MSG_NOSIGNAL);
       if (n >= 0) {
         done += static_cast<size_t>(n);
-      } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (Status s = Wait(POLLOUT, deadline_ms); !s.ok()) return s;
-      } else if (errno != EINTR) {
-        return Status::IOError(std::string("sending: ") + std::strerror(errno));
+      } else if (Status s = Retryable(errno, SO_SNDTIMEO, &send_armed_ms_,
+                                      deadline_ms, "sending");
+                 !s.ok()) {
+        return s;
       }
     }
     return Status::OK();
@@ -156,12 +177,22 @@ class HiredisConnection : public Connection {
         }
         return Convert(r, owner);
       }
-      if (Status s = Wait(POLLIN, deadline_ms); !s.ok()) return s;
+      // Blocks for the reply, bounded by SO_RCVTIMEO (Arm): one system
+      // call for a reply that comes in one piece, as a blocking hiredis
+      // makes.
+      if (Status s = Arm(SO_RCVTIMEO, &receive_armed_ms_, deadline_ms);
+          !s.ok()) {
+        return s;
+      }
       const ssize_t n = ::read(c_->fd, buf_.get(), kReadChunk);
       if (n == 0) return Status::IOError("the server closed the connection");
       if (n < 0) {
-        if (errno == EAGAIN || errno == EINTR) continue;
-        return Status::IOError(std::string("reading: ") + std::strerror(errno));
+        if (Status s = Retryable(errno, SO_RCVTIMEO, &receive_armed_ms_,
+                                 deadline_ms, "reading");
+            !s.ok()) {
+          return s;
+        }
+        continue;
       }
       if (redisReaderFeed(c_->reader, buf_.get(), static_cast<size_t>(n)) !=
           REDIS_OK) {
@@ -173,6 +204,10 @@ class HiredisConnection : public Connection {
   redisContext* const c_;
   const std::unique_ptr<char[]> buf_;
   size_t bulk_limit_ = 0;  // set once, by the connector
+  // The socket's SO_SNDTIMEO and SO_RCVTIMEO as last set, in ms; max until
+  // then (hiredis' connect may have left any value there).
+  int64_t send_armed_ms_ = std::numeric_limits<int64_t>::max();
+  int64_t receive_armed_ms_ = std::numeric_limits<int64_t>::max();
 };
 
 Status CheckOk(const Result<Reply>& r, std::string_view what) {
@@ -216,13 +251,13 @@ class HiredisConnector : public Connector {
       redisFree(c);
       return timed_out ? Status::TimedOut(why) : Status::IOError(why);
     }
-    // Non-blocking from here on: Run does its own reads and writes, each
-    // bounded with poll by the command's deadline; hiredis only formats
-    // and parses.
+    // Blocking from here on (as hiredis leaves it), each read and write
+    // bounded by the command's deadline through the socket's timeouts; Run
+    // does its own reads and writes, hiredis only formats and parses.
     const int flags = ::fcntl(c->fd, F_GETFL);
-    if (flags < 0 || ::fcntl(c->fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+    if (flags < 0 || ::fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK) < 0) {
       redisFree(c);
-      return Status::IOError("connecting: fcntl O_NONBLOCK failed");
+      return Status::IOError("connecting: fcntl failed");
     }
     c->reader->maxbuf = kKeptReadBuffer;
     auto conn = std::make_unique<HiredisConnection>(c);
