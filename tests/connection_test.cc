@@ -240,6 +240,43 @@ TEST(ConnectionTest, ASlowReplyWithinItsDeadlineOutlastsAnEarlierShortOne) {
   EXPECT_EQ(late.status().code(), Status::Code::kTimedOut);
 }
 
+// Replies from 64 KiB on skip hiredis' reader (connection.cc reads them
+// straight into their own buffer): whole, they are the value byte for
+// byte; sent twice, the stray copy is never taken for a later reply; cut
+// off, they are a failure bounded by the timeout.
+TEST(ConnectionTest, LargeRepliesReadDirectlyAreWholeOrFail) {
+  FakePeer peer;
+  Log log;
+  Result<std::unique_ptr<RemoteCache>> opened = remote_internal::OpenRemote(
+      peer.url(), Quick(&log), remote_internal::NewHiredisConnector());
+  ASSERT_TRUE(opened.ok());
+  RemoteCache& c = **opened;
+  std::mt19937_64 rng(11);
+  const std::string big = RandomBytes(rng, 1 << 20);
+  const std::string other = RandomBytes(rng, 300 << 10);
+  ASSERT_TRUE(c.Put("big", big, milliseconds(0)).ok());
+  ASSERT_TRUE(c.Put("other", other, milliseconds(0)).ok());
+  std::optional<RemoteCache::Value> v = c.Get("big");
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->data, big);
+
+  peer.set_mode(Mode::kTwice);
+  v = c.Get("big");
+  ASSERT_TRUE(v);  // the first copy is the reply
+  EXPECT_EQ(v->data, big);
+  for (int i = 0; i < 4; ++i) {
+    // The second copy of "big" waits on that connection: never a value of
+    // "other", and never "other" wrong.
+    v = c.Get("other");
+    if (v) EXPECT_EQ(v->data, other) << i;
+  }
+
+  peer.set_mode(Mode::kHalfReply);
+  std::this_thread::sleep_for(milliseconds(1100));  // past retry_initial
+  EXPECT_LT(MillisOf([&] { EXPECT_FALSE(c.Get("big")); }), 5 * kTimeoutMs);
+  EXPECT_GE(c.GetStats().errors, 1u);
+}
+
 // Writes into a connection the peer has closed, from several threads at
 // once: EPIPE each time, never SIGPIPE, in any of them.
 TEST(ConnectionTest, WritesToAClosedPeerRaiseNoSigpipe) {
