@@ -13,7 +13,6 @@
 #include <atomic>
 #include <cstring>
 #include <functional>
-#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -27,31 +26,7 @@
 namespace ucache {
 namespace {
 
-// Collects what a cache logs.
-class Log {
- public:
-  LogSink Sink() {
-    return [this](LogLevel level, std::string_view message) {
-      std::lock_guard<std::mutex> lock(mu_);
-      (level == LogLevel::kWarning ? warnings_ : infos_).emplace_back(message);
-    };
-  }
-  std::vector<std::string> warnings() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return warnings_;
-  }
-  std::vector<std::string> infos() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return infos_;
-  }
-
- private:
-  mutable std::mutex mu_;
-  std::vector<std::string> warnings_;
-  std::vector<std::string> infos_;
-};
-
-Options StoreOptions(const std::string& dir, Log* log) {
+Options StoreOptions(const std::string& dir, LogRecorder* log) {
   Options o;
   o.dir = dir;
   o.read_environment = false;
@@ -65,7 +40,7 @@ std::string ValueOf(const std::optional<Cache::Hit>& hit) {
 
 TEST(CacheTest, AutoLayersMemoryOverFile) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   const Options options = StoreOptions(tmp.Sub("store"), &log);
   {
     std::shared_ptr<Cache> cache = Cache::Open(options);
@@ -99,7 +74,7 @@ TEST(CacheTest, AutoLayersMemoryOverFile) {
 
 TEST(CacheTest, EachBackendServesFromItsTiersOnly) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.backend = Backend::kMemory;
   Cache::Open(options)->Put("m", "1");
@@ -123,7 +98,7 @@ TEST(CacheTest, EachBackendServesFromItsTiersOnly) {
 
 TEST(CacheTest, DisabledStoresNothing) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.disable = true;
   std::shared_ptr<Cache> cache = Cache::Open(options);
@@ -136,7 +111,7 @@ TEST(CacheTest, DisabledStoresNothing) {
 
 // Where the file tier cannot open, the cache serves from memory, warns once
 // and says why.
-void ExpectServesFromMemory(const std::string& dir, Log* log,
+void ExpectServesFromMemory(const std::string& dir, LogRecorder* log,
                             std::shared_ptr<Env> env = nullptr) {
   Options options = StoreOptions(dir, log);
   options.file.env = std::move(env);
@@ -162,7 +137,7 @@ void ExpectServesFromMemory(const std::string& dir, Log* log,
 
 TEST(CacheTest, ActiveReasonNamesWhatDecided) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.read_environment = true;
   auto reason = [&](const Options& o) {
@@ -201,7 +176,7 @@ TEST(CacheTest, DirectoryThatIsNotAStoreFallsBackToMemory) {
   TempDir tmp;
   ASSERT_EQ(mkdir(tmp.Sub("notes").c_str(), 0700), 0);
   ASSERT_TRUE(WriteWholeFile(tmp.Sub("notes/todo.txt"), "mine", 0600));
-  Log log;
+  LogRecorder log;
   ExpectServesFromMemory(tmp.Sub("notes"), &log);
   EXPECT_EQ(ReadWholeFile(tmp.Sub("notes/todo.txt")), "mine");
   EXPECT_EQ(ListDirNames(tmp.Sub("notes")).size(), 1u);
@@ -212,7 +187,7 @@ TEST(CacheTest, PermissionDeniedFallsBackToMemory) {
   auto env = std::make_shared<FaultEnv>();
   env->FailNext(FaultEnv::Op::kCreateDir,
                 Status::PermissionDenied("mkdir: injected EACCES"), 1000);
-  Log log;
+  LogRecorder log;
   ExpectServesFromMemory(tmp.Sub("store"), &log, env);
 }
 
@@ -233,7 +208,7 @@ TEST(CacheTest, ReadOnlyDirectoryFallsBackToMemory) {
   } else {
     ASSERT_EQ(chmod(ro.c_str(), 0500), 0);
   }
-  Log log;
+  LogRecorder log;
   ExpectServesFromMemory(ro + "/store", &log);
   if (mounted) umount2(ro.c_str(), MNT_DETACH);
 }
@@ -241,7 +216,7 @@ TEST(CacheTest, ReadOnlyDirectoryFallsBackToMemory) {
 TEST(CacheTest, FullDiskAtRunTimeKeepsServingAndRecovers) {
   TempDir tmp;
   auto env = std::make_shared<FaultEnv>();
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.file.env = env;
   options.file.compression = Compression::kNone;
@@ -275,7 +250,7 @@ TEST(CacheTest, FullDiskAtRunTimeKeepsServingAndRecovers) {
 TEST(CacheTest, FailingFileTierIsRetriedOnlyAfterTheInterval) {
   TempDir tmp;
   auto env = std::make_shared<FaultEnv>();
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.file.env = env;
   options.file_retry_interval = std::chrono::hours(1);
@@ -296,7 +271,7 @@ TEST(CacheTest, FailingFileTierIsRetriedOnlyAfterTheInterval) {
 TEST(CacheTest, FileOnlyBackendPutsIntoFallbackWhenDiskIsFull) {
   TempDir tmp;
   auto env = std::make_shared<FaultEnv>();
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.backend = Backend::kFile;
   options.file.env = env;
@@ -311,7 +286,7 @@ TEST(CacheTest, FileOnlyBackendPutsIntoFallbackWhenDiskIsFull) {
 
 TEST(CacheTest, LargeValuesLiveInTheFileTierAlone) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.large_value_bytes = 1000;
   std::shared_ptr<Cache> cache = Cache::Open(options);
@@ -330,7 +305,7 @@ TEST(CacheTest, LargeValuesLiveInTheFileTierAlone) {
 
 TEST(CacheTest, OversizeValueForMemoryStillServedFromFile) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.memory.max_bytes = 1 << 20;
   options.memory.shards = 1;
@@ -346,7 +321,7 @@ TEST(CacheTest, OversizeValueForMemoryStillServedFromFile) {
 
 TEST(CacheTest, OverrideSwitchesTiersForThisThreadOnly) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.backend = Backend::kMemory;
   std::shared_ptr<Cache> cache = Cache::Open(options);
@@ -369,7 +344,7 @@ TEST(CacheTest, OverrideSwitchesTiersForThisThreadOnly) {
 
 TEST(CacheTest, EraseRemovesFromEveryTier) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   std::shared_ptr<Cache> cache =
       Cache::Open(StoreOptions(tmp.Sub("store"), &log));
   cache->Put("k", "v");
@@ -399,7 +374,7 @@ TEST(CacheTest, DefaultLogSinkWritesOneLineToStderr) {
 
 TEST(CacheTest, LargePutDropsTheOlderSmallCopyFromMemory) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.large_value_bytes = 1000;
   std::shared_ptr<Cache> cache = Cache::Open(options);
@@ -418,7 +393,7 @@ TEST(CacheTest, LargePutDropsTheOlderSmallCopyFromMemory) {
 
 TEST(CacheTest, RefusedFileWriteErasesTheOlderFileValue) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.backend = Backend::kFile;
   options.file.max_bytes = 1 << 20;
@@ -438,7 +413,7 @@ TEST(CacheTest, RefusedFileWriteErasesTheOlderFileValue) {
 TEST(CacheTest, FileValueThatCannotBeErasedIsNeverServedAgain) {
   TempDir tmp;
   auto env = std::make_shared<FaultEnv>();
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.backend = Backend::kFile;
   options.file.env = env;
@@ -478,7 +453,7 @@ TEST(CacheTest, FileValueThatCannotBeErasedIsNeverServedAgain) {
 // stands still.
 TEST(CacheTest, CopyOfARefusedValueYieldsToAnotherProcesssWrite) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options refusing = StoreOptions(tmp.Sub("store"), &log);
   refusing.file.max_bytes = 256 << 10;  // refuses the value below
   std::mt19937_64 rng(7);
@@ -518,7 +493,7 @@ TEST(CacheTest, CopyOfARefusedValueYieldsToAnotherProcesssWrite) {
 // tier and file handle.
 TEST(CacheTest, MemoryCopySeesAnotherProcesssOverwriteAndErase) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   const Options options = StoreOptions(tmp.Sub("store"), &log);
   std::shared_ptr<Cache> writer = Cache::Open(options);
   std::shared_ptr<Cache> reader = Cache::Open(options);
@@ -544,7 +519,7 @@ TEST(CacheTest, MemoryCopySeesAnotherProcesssOverwriteAndErase) {
 // copied out without a reference only while its stamp shows it current.
 TEST(CacheTest, ScratchCopySeesAnotherProcesssOverwriteAndErase) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   const Options options = StoreOptions(tmp.Sub("store"), &log);
   std::shared_ptr<Cache> writer = Cache::Open(options);
   std::shared_ptr<Cache> reader = Cache::Open(options);
@@ -589,7 +564,7 @@ TEST(CacheTest, ScratchCopySeesAnotherProcesssOverwriteAndErase) {
 TEST(CacheTest, ScratchCopyOfAnUnstoredValueGoesStaleOnAnyWrite) {
   TempDir tmp;
   auto env = std::make_shared<FaultEnv>();
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.file.env = env;
   options.file.compression = Compression::kNone;
@@ -614,7 +589,7 @@ TEST(CacheTest, ScratchCopyOfAnUnstoredValueGoesStaleOnAnyWrite) {
 
 TEST(CacheTest, MemoryCopySeesAForkedProcesssOverwrite) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   const Options options = StoreOptions(tmp.Sub("store"), &log);
   std::shared_ptr<Cache> cache = Cache::Open(options);
   cache->Put("k", "parent");
@@ -644,7 +619,7 @@ class HookEnv : public FaultEnv {
 
 TEST(CacheTest, FillThatRacedANewerWriteDoesNotOutliveIt) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.ttl = std::chrono::hours(1);
   std::shared_ptr<Cache> writer = Cache::Open(options);
@@ -660,7 +635,7 @@ TEST(CacheTest, FillThatRacedANewerWriteDoesNotOutliveIt) {
 
 TEST(CacheTest, FileHitCopiesTheRecordsExpiryIntoMemory) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   auto env = std::make_shared<FaultEnv>();
   env->SetNowMillis(1'000'000'000'000);
   auto memory_now = std::make_shared<std::atomic<int64_t>>(0);
@@ -685,7 +660,7 @@ TEST(CacheTest, FileHitCopiesTheRecordsExpiryIntoMemory) {
 
 TEST(CacheTest, OneRefusedValueDoesNotStopOtherWrites) {
   TempDir tmp;
-  Log log;
+  LogRecorder log;
   Options options = StoreOptions(tmp.Sub("store"), &log);
   options.file.max_bytes = 1 << 20;
   options.file.compression = Compression::kNone;

@@ -13,7 +13,6 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
@@ -55,22 +54,6 @@ class CountingConnector : public Connector {
       remote_internal::NewHiredisConnector();
 };
 
-struct Log {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  LogSink sink() {
-    return [this](LogLevel level, std::string_view m) {
-      std::lock_guard<std::mutex> lock(mu);
-      lines.push_back((level == LogLevel::kWarning ? "W " : "I ") +
-                      std::string(m));
-    };
-  }
-  std::vector<std::string> Lines() {
-    std::lock_guard<std::mutex> lock(mu);
-    return lines;
-  }
-};
-
 bool SigpipePending() {
   sigset_t pending;
   sigemptyset(&pending);
@@ -96,14 +79,14 @@ TEST_P(ConnectionFaultTest, CostsOneTimeoutTripsOnceAndRecovers) {
   const Fault fault = GetParam();
   FakePeer peer;
   auto connector = std::make_shared<CountingConnector>();
-  Log log;
+  LogRecorder log;
   RemoteOptions o;
   o.connect_timeout = milliseconds(kTimeoutMs);
   o.operation_timeout = milliseconds(kTimeoutMs);
   o.retry_initial = milliseconds(300);
   o.retry_max = milliseconds(600);
   o.write_behind = false;
-  o.log = log.sink();
+  o.log = log.Sink();
   const std::string url =
       fault.password ? "redis+unix://pw@" + peer.socket() : peer.url();
   Result<std::unique_ptr<RemoteCache>> opened =
@@ -182,12 +165,12 @@ INSTANTIATE_TEST_SUITE_P(
       return std::string(info.param.name);
     });
 
-RemoteOptions Quick(Log* log) {
+RemoteOptions Quick(LogRecorder* log) {
   RemoteOptions o;
   o.operation_timeout = milliseconds(kTimeoutMs);
   o.retry_initial = milliseconds(1000);
   o.write_behind = false;
-  o.log = log->sink();
+  o.log = log->Sink();
   return o;
 }
 
@@ -196,7 +179,7 @@ RemoteOptions Quick(Log* log) {
 TEST(ConnectionTest, IdleConnectionsTheServerClosedAreReplacedSilently) {
   FakePeer peer;
   auto connector = std::make_shared<CountingConnector>();
-  Log log;
+  LogRecorder log;
   Result<std::unique_ptr<RemoteCache>> opened =
       remote_internal::OpenRemote(peer.url(), Quick(&log), connector);
   ASSERT_TRUE(opened.ok());
@@ -246,7 +229,7 @@ TEST(ConnectionTest, ASlowReplyWithinItsDeadlineOutlastsAnEarlierShortOne) {
 // off, they are a failure bounded by the timeout.
 TEST(ConnectionTest, LargeRepliesReadDirectlyAreWholeOrFail) {
   FakePeer peer;
-  Log log;
+  LogRecorder log;
   Result<std::unique_ptr<RemoteCache>> opened = remote_internal::OpenRemote(
       peer.url(), Quick(&log), remote_internal::NewHiredisConnector());
   ASSERT_TRUE(opened.ok());
@@ -285,13 +268,13 @@ TEST(ConnectionTest, WritesToAClosedPeerRaiseNoSigpipe) {
   // without the guard would pass unseen.)
   ASSERT_NE(signal(SIGPIPE, SIG_DFL), SIG_ERR);
   FakePeer peer;
-  Log log;
+  LogRecorder log;
   RemoteOptions o;
   o.operation_timeout = milliseconds(kTimeoutMs);
   o.retry_initial = milliseconds(1);
   o.retry_max = milliseconds(1);
   o.write_behind = false;
-  o.log = log.sink();
+  o.log = log.Sink();
   Result<std::unique_ptr<RemoteCache>> opened = remote_internal::OpenRemote(
       peer.url(), o, remote_internal::NewHiredisConnector());
   ASSERT_TRUE(opened.ok());

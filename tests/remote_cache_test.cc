@@ -11,7 +11,6 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -31,29 +30,13 @@ namespace {
 using std::chrono::milliseconds;
 using testing::RedisServer;
 
-struct Log {
-  std::mutex mu;
-  std::vector<std::string> lines;
-  LogSink sink() {
-    return [this](LogLevel level, std::string_view m) {
-      std::lock_guard<std::mutex> lock(mu);
-      lines.push_back((level == LogLevel::kWarning ? "W " : "I ") +
-                      std::string(m));
-    };
-  }
-  size_t size() {
-    std::lock_guard<std::mutex> lock(mu);
-    return lines.size();
-  }
-};
-
-RemoteOptions Fast(Log* log, bool write_behind = false) {
+RemoteOptions Fast(LogRecorder* log, bool write_behind = false) {
   RemoteOptions o;
   o.operation_timeout = milliseconds(200);
   o.retry_initial = milliseconds(100);
   o.retry_max = milliseconds(400);
   o.write_behind = write_behind;
-  o.log = log->sink();
+  o.log = log->Sink();
   return o;
 }
 
@@ -83,7 +66,7 @@ std::string Incompressible(size_t n, uint64_t seed = 1) {
 TEST(RemoteCacheTest, RoundTripsOverUnixAndTcpWithPrefixAndTtl) {
   RedisServer server({}, /*tcp=*/true);
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   for (const std::string& url : {server.unix_url(), server.tcp_url()}) {
     std::unique_ptr<RemoteCache> c = Open(url, Fast(&log));
     ASSERT_NE(c, nullptr);
@@ -101,14 +84,14 @@ TEST(RemoteCacheTest, RoundTripsOverUnixAndTcpWithPrefixAndTtl) {
     EXPECT_EQ(s.misses, 2u);
     EXPECT_EQ(s.errors, 0u);
   }
-  EXPECT_EQ(log.size(), 0u);
+  EXPECT_EQ(log.Lines().size(), 0u);
 }
 
 TEST(RemoteCacheTest,
      GarbageTruncatedForeignAndMisplacedValuesAreCountedMisses) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), Fast(&log));
   const std::string frame = remote_internal::EncodeFrame(
       "good", std::string(1000, 'g'), 0, FileCacheOptions());
@@ -128,7 +111,7 @@ TEST(RemoteCacheTest,
 }
 
 TEST(RemoteCacheTest, RefusedConnectionIsFastThenSkippedWithOneWarning) {
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(
       "redis://127.0.0.1:" + std::to_string(testing::FreePort()), Fast(&log));
   EXPECT_LT(MillisOf([&] { EXPECT_EQ(GetString(*c, "k"), std::nullopt); }),
@@ -140,13 +123,13 @@ TEST(RemoteCacheTest, RefusedConnectionIsFastThenSkippedWithOneWarning) {
   EXPECT_EQ(s.shards_open, 1u);
   EXPECT_FALSE(c->healthy());
   EXPECT_NE(c->reason().find("refused"), std::string::npos) << c->reason();
-  EXPECT_EQ(log.size(), 1u);
+  EXPECT_EQ(log.Lines().size(), 1u);
 }
 
 TEST(RemoteCacheTest, StoppedServerCostsOneTimeoutThenRecoversByItself) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), Fast(&log));
   ASSERT_TRUE(c->Put("k", "v", milliseconds(0)).ok());
   server.Pause();  // connects succeed, replies never come
@@ -166,14 +149,14 @@ TEST(RemoteCacheTest, StoppedServerCostsOneTimeoutThenRecoversByItself) {
   }
   EXPECT_EQ(v, "v");
   EXPECT_TRUE(c->healthy());
-  ASSERT_EQ(log.size(), 2u);  // one warning, one recovery
-  EXPECT_EQ(log.lines[1].substr(0, 2), "I ");
+  ASSERT_EQ(log.Lines().size(), 2u);  // one warning, one recovery
+  EXPECT_EQ(log.Lines()[1].substr(0, 2), "I ");
 }
 
 TEST(RemoteCacheTest, ClientPauseIsATimeoutNotAStall) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), Fast(&log));
   ASSERT_TRUE(c->Put("k", "v", milliseconds(0)).ok());
   EXPECT_EQ(server.Command({"CLIENT", "PAUSE", "1500", "ALL"}), "OK");
@@ -184,7 +167,7 @@ TEST(RemoteCacheTest, ClientPauseIsATimeoutNotAStall) {
 TEST(RemoteCacheTest, KilledServerNeverRaisesSigpipeAndRestartRecovers) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), Fast(&log));
   const std::string big(8 << 20, 'b');
   ASSERT_TRUE(c->Put("big", big, milliseconds(0)).ok());
@@ -221,15 +204,15 @@ TEST(RemoteCacheTest, PasswordRequiredWrongOrMissingIsAFailureRightWorks) {
   ASSERT_TRUE(server.ok());
   const std::string path = server.socket();
   for (const std::string& cred : {std::string(), std::string("wrong@")}) {
-    Log log;
+    LogRecorder log;
     std::unique_ptr<RemoteCache> c =
         Open("redis+unix://" + cred + path, Fast(&log));
     EXPECT_FALSE(c->Put("k", "v", milliseconds(0)).ok());
     EXPECT_FALSE(c->Get("k"));
     EXPECT_EQ(c->GetStats().errors, 1u) << cred;
-    EXPECT_EQ(log.size(), 1u);
+    EXPECT_EQ(log.Lines().size(), 1u);
   }
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c =
       Open("redis+unix://s3cret@" + path, Fast(&log));
   ASSERT_TRUE(c->Put("k", "v", milliseconds(0)).ok());
@@ -240,7 +223,7 @@ TEST(RemoteCacheTest, FullServerAnswersOomAndIsSkippedWithoutHarm) {
   RedisServer server(
       {"--maxmemory", "2mb", "--maxmemory-policy", "noeviction"});
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), Fast(&log));
   const std::string v = Incompressible(1 << 20);
   Status last;
@@ -250,7 +233,7 @@ TEST(RemoteCacheTest, FullServerAnswersOomAndIsSkippedWithoutHarm) {
   }
   EXPECT_FALSE(last.ok());
   EXPECT_NE(last.ToString().find("OOM"), std::string::npos) << last.ToString();
-  EXPECT_EQ(log.size(), 1u);
+  EXPECT_EQ(log.Lines().size(), 1u);
   EXPECT_EQ(c->GetStats().errors, 1u);
 }
 
@@ -270,20 +253,20 @@ TEST(RemoteCacheTest, SomethingThatIsNotRedisIsAProtocolFailure) {
     std::this_thread::sleep_for(milliseconds(300));
     ::close(peer);
   });
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(
       "redis://127.0.0.1:" + std::to_string(ntohs(a.sin_port)), Fast(&log));
   EXPECT_LT(MillisOf([&] { EXPECT_FALSE(c->Get("k")); }), 250);
   http.join();
   ::close(fd);
   EXPECT_EQ(c->GetStats().errors, 1u);
-  EXPECT_EQ(log.size(), 1u);
+  EXPECT_EQ(log.Lines().size(), 1u);
 }
 
 TEST(RemoteCacheTest, TooLargeValueIsSkippedAndErasesTheOlderOne) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   RemoteOptions o = Fast(&log);
   o.max_value_bytes = 1000;
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), o);
@@ -300,7 +283,7 @@ TEST(RemoteCacheTest, TooLargeValueIsSkippedAndErasesTheOlderOne) {
 TEST(RemoteCacheTest, SixtyFourThreadsUseSeveralConnections) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), Fast(&log));
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
@@ -326,7 +309,7 @@ TEST(RemoteCacheTest, SixtyFourThreadsUseSeveralConnections) {
 TEST(RemoteCacheTest, WriteBehindReadsItsOwnWritesAndDrainsOnDestruction) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   {
     std::unique_ptr<RemoteCache> c =
         Open(server.unix_url(), Fast(&log, /*write_behind=*/true));
@@ -344,7 +327,7 @@ TEST(RemoteCacheTest, WriteBehindReadsItsOwnWritesAndDrainsOnDestruction) {
 TEST(RemoteCacheTest, FullQueueDropsAndCounts) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   RemoteOptions o = Fast(&log, /*write_behind=*/true);
   o.write_queue_bytes = 4096;
   o.drain_timeout = milliseconds(100);
@@ -364,7 +347,7 @@ TEST(RemoteCacheTest, FullQueueDropsAndCounts) {
 TEST(RemoteCacheTest, ClaimMakesTheSecondWaitForTheFirstsValue) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> a = Open(server.unix_url(), Fast(&log, true));
   std::unique_ptr<RemoteCache> b = Open(server.unix_url(), Fast(&log, true));
   RemoteLease la;
@@ -436,7 +419,7 @@ class SlowStoreConnector : public remote_internal::Connector {
 TEST(RemoteCacheTest, ALeaseIsKeptUntilTheHoldersQueuedValueLands) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
-  Log log;
+  LogRecorder log;
   RemoteOptions o = Fast(&log, /*write_behind=*/true);
   o.operation_timeout = milliseconds(5000);  // the slow SET is no failure
   o.lease_ttl = milliseconds(300);
@@ -471,7 +454,7 @@ TEST(RemoteCacheTest, DeadHoldersLeaseExpiresAndAWaiterTakesOver) {
                   "ucache:\xff"
                   "lease:k",
                   "dead-token", "PX", "300"});
-  Log log;
+  LogRecorder log;
   RemoteOptions o = Fast(&log);
   o.lease_ttl = milliseconds(300);
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), o);
@@ -499,7 +482,7 @@ TEST(RemoteCacheTest, WaiterGivesUpAfterLeaseWait) {
                   "ucache:\xff"
                   "lease:k",
                   "other", "PX", "60000"});
-  Log log;
+  LogRecorder log;
   RemoteOptions o = Fast(&log);
   o.lease_wait = milliseconds(200);
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), o);
@@ -515,7 +498,7 @@ TEST(RemoteCacheTest, ListAndClearStayInsideThePrefix) {
   RedisServer server;
   ASSERT_TRUE(server.ok());
   server.Command({"SET", "other:x", "not ours"});
-  Log log;
+  LogRecorder log;
   std::unique_ptr<RemoteCache> c = Open(server.unix_url(), Fast(&log));
   for (const char* k : {"sim/a", "sim/b", "feat*x"}) {
     ASSERT_TRUE(c->Put(k, "v", milliseconds(0)).ok());

@@ -15,6 +15,39 @@
 #include <utility>
 
 namespace ucache {
+
+LogSink LogRecorder::Sink() {
+  return [this](LogLevel level, std::string_view message) {
+    std::lock_guard<std::mutex> lock(mu_);
+    lines_.emplace_back(level, message);
+  };
+}
+
+std::vector<std::string> LogRecorder::Lines() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [level, message] : lines_) {
+    out.push_back((level == LogLevel::kWarning ? "W " : "I ") + message);
+  }
+  return out;
+}
+
+std::vector<std::string> LogRecorder::Of(LogLevel level) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::string> out;
+  for (const auto& [l, message] : lines_) {
+    if (l == level) out.push_back(message);
+  }
+  return out;
+}
+
+std::vector<std::string> LogRecorder::warnings() const {
+  return Of(LogLevel::kWarning);
+}
+
+std::vector<std::string> LogRecorder::infos() const {
+  return Of(LogLevel::kInfo);
+}
 namespace {
 
 std::string NoSpaceMessage(std::string_view call, int fd) {

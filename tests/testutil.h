@@ -22,11 +22,13 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "ucache/env.h"
 #include "ucache/file_cache.h"
+#include "ucache/log.h"
 #include "ucache/status.h"
 
 // Assert or expect that a ucache::Status, or a ucache::Result<T>, is OK. The
@@ -56,6 +58,22 @@ template <typename T>
 }
 
 }  // namespace testutil_internal
+
+// Records what a cache logs through Sink(), in order, from any thread.
+class LogRecorder {
+ public:
+  LogSink Sink();
+  // Every line so far: "W " (a warning) or "I " before its message.
+  std::vector<std::string> Lines() const;
+  std::vector<std::string> warnings() const;
+  std::vector<std::string> infos() const;
+
+ private:
+  std::vector<std::string> Of(LogLevel level) const;
+
+  mutable std::mutex mu_;
+  std::vector<std::pair<LogLevel, std::string>> lines_;  // guarded by mu_
+};
 
 // A fresh directory (mode 0700) under $TEST_TMPDIR, or /tmp outside Bazel,
 // removed with everything in it when the TempDir is destroyed, even entries
