@@ -12,6 +12,7 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "src/common/steady_clock.h"
 
@@ -34,6 +35,8 @@ constexpr size_t kKeptReadBuffer = size_t{16} << 20;
 // Bulk strings from this size on are read straight into their own buffer
 // (HiredisConnection::ReceiveBulk), when no longer than the server's
 // proto-max-bulk-len, or than its default when it would not say.
+// A reply's first read takes at most kDirectBulkBytes, so that such a
+// string's bytes after it are read in place, not copied from the buffer.
 constexpr size_t kDirectBulkBytes = size_t{64} << 10;
 constexpr size_t kDefaultBulkLimit = size_t{512} << 20;
 
@@ -205,10 +208,10 @@ class HiredisConnection : public Connection {
         }
         return Convert(r, owner);
       }
-      Result<size_t> n = ReadSome(buf_.get(), kReadChunk, deadline_ms);
+      Result<size_t> n = ReadSome(
+          buf_.get(), first ? kDirectBulkBytes : kReadChunk, deadline_ms);
       if (!n.ok()) return n.status();
-      if (first && c_->reader->len == c_->reader->pos) {
-        first = false;
+      if (std::exchange(first, false) && c_->reader->len == c_->reader->pos) {
         const std::string_view start(buf_.get(), *n);
         if (const size_t length = LargeBulkLength(start); length != 0) {
           return ReceiveBulk(start, length, deadline_ms);
