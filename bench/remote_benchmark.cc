@@ -8,7 +8,7 @@
 //    the same miss with no remote tier, and against the floor: that miss
 //    plus one bare GET of an absent key (a remote tier read before
 //    computing costs at least that round trip); and the same two misses of
-//    a function that first does 300,000 dependent multiply-adds (0.75 ms
+//    a function that first does 300,000 dependent multiply-adds (0.8 to 0.9 ms
 //    here), with that miss's floor: a bare GET of an absent key right
 //    after the same work (the server's CPU idled meanwhile) plus one
 //    right after another;
@@ -253,7 +253,7 @@ void WriteBehindMisses(const ucache::bench::ScratchDir& scratch,
   Row("ratio miss / no remote tier", remote / local, "x");
   Row("ratio miss / (no remote tier + absent GET)", remote / (local + absent),
       "x");
-  // The same with a function that works (0.75 ms here): what a caller
+  // The same with a function that works (0.8 to 0.9 ms here): what a caller
   // of a function worth caching sees of the remote tier.
   const auto [remote_work, local_work] = paired_misses("work", spins);
   // Its floor: such a miss makes one round trip right after the previous
