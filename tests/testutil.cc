@@ -48,6 +48,7 @@ std::vector<std::string> LogRecorder::warnings() const {
 std::vector<std::string> LogRecorder::infos() const {
   return Of(LogLevel::kInfo);
 }
+
 namespace {
 
 std::string NoSpaceMessage(std::string_view call, int fd) {

@@ -1,8 +1,8 @@
 // Test helpers shared by ucache's tests and benchmarks: status assertions, a
-// self-removing temporary directory, whole-file and directory helpers, and
-// FaultEnv, an Env that injects the
-// failures real disks and processes produce (full disk, failing calls, a
-// crash between two calls, clock jumps) without root or a broken disk.
+// recorder of log lines, a self-removing temporary directory, whole-file and
+// directory helpers, and FaultEnv, an Env that injects the failures real
+// disks and processes produce (full disk, failing calls, a crash between two
+// calls, clock jumps) without root or a broken disk.
 //
 // Thread safety: FaultEnv may be shared by many threads, like any Env; its
 // knobs may be turned while other threads use it. TempDir is not shared.

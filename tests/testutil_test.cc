@@ -23,6 +23,7 @@
 #include "gtest/gtest.h"
 #include "tests/stress_util.h"
 #include "ucache/env.h"
+#include "ucache/log.h"
 #include "ucache/status.h"
 
 namespace ucache {
@@ -223,6 +224,28 @@ TEST_F(FaultEnvTest, OpNamesAreDistinct) {
   std::sort(names.begin(), names.end());
   EXPECT_EQ(std::unique(names.begin(), names.end()), names.end());
   EXPECT_EQ(std::count(names.begin(), names.end(), "Unknown"), 0);
+}
+
+TEST(LogRecorderTest, KeepsEveryLineInOrderFromEveryThread) {
+  LogRecorder log;
+  const LogSink sink = log.Sink();
+  sink(LogLevel::kWarning, "down");
+  sink(LogLevel::kInfo, "back");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&sink] {
+      for (int i = 0; i < 100; ++i) sink(LogLevel::kInfo, "x");
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const std::vector<std::string> lines = log.Lines();
+  ASSERT_EQ(lines.size(), 402u);
+  EXPECT_EQ(lines[0], "W down");
+  EXPECT_EQ(lines[1], "I back");
+  EXPECT_EQ(lines[401], "I x");
+  EXPECT_EQ(log.warnings(), std::vector<std::string>{"down"});
+  EXPECT_EQ(log.infos().size(), 401u);
+  EXPECT_EQ(log.infos()[0], "back");
 }
 
 TEST(TempDirTest, IsFreshAndRemovedEvenWhenLockedDown) {
