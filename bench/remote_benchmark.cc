@@ -240,13 +240,13 @@ void WriteBehindMisses(const ucache::bench::ScratchDir& scratch,
   redisContext* bare = redisConnectUnix(server.socket().c_str());
   if (bare == nullptr || bare->err != 0) Die("hiredis connect failed");
   int i = 0;
-  const double absent = MicrosPerCall(calls < 100 ? 0.0 : 1.0, [&] {
+  auto get_absent = [&] {
     auto* reply =
         static_cast<redisReply*>(redisCommand(bare, "GET absent:%d", i++));
     if (reply == nullptr || reply->type != REDIS_REPLY_NIL) Die("GET absent");
     freeReplyObject(reply);
-  });
-  redisFree(bare);
+  };
+  const double absent = MicrosPerCall(calls < 100 ? 0.0 : 1.0, get_absent);
   Row("miss 100B, write-behind remote tier", remote, "us");
   Row("miss 100B, no remote tier", local, "us");
   Row("bare hiredis GET of an absent key", absent, "us");
@@ -260,17 +260,12 @@ void WriteBehindMisses(const ucache::bench::ScratchDir& scratch,
   // call's work (the read; the server's CPU went idle meanwhile, and on a
   // virtual machine waking it costs more than the round trip itself), and
   // one right after that (the claim).
-  bare = redisConnectUnix(server.socket().c_str());
-  if (bare == nullptr || bare->err != 0) Die("hiredis connect failed");
   volatile double sink = 0;  // keeps the work
   std::chrono::duration<double> gets{};
   for (int n = 0; n < calls; ++n) {
     sink = sink + Work(n, spins);
     const Clock::time_point start = Clock::now();
-    auto* reply =
-        static_cast<redisReply*>(redisCommand(bare, "GET absent:%d", i++));
-    if (reply == nullptr || reply->type != REDIS_REPLY_NIL) Die("GET absent");
-    freeReplyObject(reply);
+    get_absent();
     gets += Clock::now() - start;
   }
   redisFree(bare);
