@@ -130,8 +130,7 @@ void MarkSuperseded(const std::shared_ptr<Env>& env, int fd) {
 // A slot of the old index, as compaction found it.
 struct SlotRecord {
   uint64_t slot;
-  uint64_t tag;
-  uint64_t loc;
+  LiveRecord record;  // sizes zero when unreadable
   enum State { kLive, kExpired, kUnreadable } state;
   std::string_view key;  // empty when unreadable
 };
@@ -148,7 +147,7 @@ void DropReplacedDuplicates(const std::vector<uint64_t>& dup_tags,
   std::unordered_map<uint64_t, std::vector<SlotRecord*>> groups;
   for (uint64_t tag : dup_tags) groups[tag];
   for (SlotRecord& s : *slots) {
-    auto it = groups.find(s.tag);
+    auto it = groups.find(s.record.tag);
     if (it != groups.end()) it->second.push_back(&s);
   }
   for (auto& [tag, group] : groups) {
@@ -157,18 +156,19 @@ void DropReplacedDuplicates(const std::vector<uint64_t>& dup_tags,
     for (const SlotRecord* s : group) {
       if (s->state == SlotRecord::kUnreadable) {
         any_unreadable = true;
-        unreadable_loc = std::max(unreadable_loc, s->loc);
+        unreadable_loc = std::max(unreadable_loc, s->record.loc);
       }
     }
     for (SlotRecord* s : group) {
       if (s->state == SlotRecord::kUnreadable) continue;
-      bool replaced = any_unreadable && s->loc < unreadable_loc;
+      const uint64_t loc = s->record.loc;
+      bool replaced = any_unreadable && loc < unreadable_loc;
       for (const SlotRecord* other : group) {
         // Two slots naming one record keep the first of them.
         if (other != s && other->state != SlotRecord::kUnreadable &&
             other->key == s->key &&
-            (other->loc > s->loc ||
-             (other->loc == s->loc && other->slot < s->slot))) {
+            (other->record.loc > loc ||
+             (other->record.loc == loc && other->slot < s->slot))) {
           replaced = true;
         }
       }
@@ -271,8 +271,10 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
   for (uint64_t i = 0; i < index.capacity(); ++i) {
     const uint64_t tag = LoadShared(index.slot(i).tag);
     if (tag == kEmptyTag || tag == kTombstoneTag) continue;
-    slots.push_back(SlotRecord{i, tag, LoadShared(index.slot(i).loc),
-                               SlotRecord::kUnreadable, {}});
+    slots.push_back(SlotRecord{i,
+                               {tag, LoadShared(index.slot(i).loc), 0, 0, 0},
+                               SlotRecord::kUnreadable,
+                               {}});
     // The first slot of the tag's probe chain is this one, unless another
     // slot names the tag too, or a damaged index put this one where no
     // probe from the tag's home reaches (beyond an empty slot). The walk
@@ -286,13 +288,16 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
     // Slots name records all over the log: ask for the header of a record a
     // few slots ahead, so that the cache misses overlap.
     if (i + kPrefetchAhead < slots.size() &&
-        slots[i + kPrefetchAhead].loc < limit) {
-      __builtin_prefetch(old.log->data() + slots[i + kPrefetchAhead].loc);
+        slots[i + kPrefetchAhead].record.loc < limit) {
+      __builtin_prefetch(old.log->data() +
+                         slots[i + kPrefetchAhead].record.loc);
     }
     SlotRecord& slot = slots[i];
     RecordView view;
-    if (old.Parse(slot.loc, &view) && view.header->kind == kRecordPut &&
-        TagOf(XXH3_64bits(view.key.data(), view.key.size())) == slot.tag) {
+    if (old.Parse(slot.record.loc, &view) && view.header->kind == kRecordPut &&
+        TagOf(XXH3_64bits(view.key.data(), view.key.size())) ==
+            slot.record.tag) {
+      slot.record = LiveRecordOf(slot.record.tag, view);
       slot.key = view.key;
       slot.state = Expired(*view.header, plan.now_ms) ? SlotRecord::kExpired
                                                       : SlotRecord::kLive;
@@ -310,8 +315,7 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
       ++counters.expired_dropped;
       continue;
     }
-    RecordView view;
-    if (old.Parse(slot.loc, &view)) records.push_back(LiveRecordOf(slot.tag, view));
+    records.push_back(slot.record);
   }
   if (plan.copy_log) {
     // Copied in log order, which keeps write order for eviction.
