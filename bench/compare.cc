@@ -13,8 +13,8 @@
 // under --dir (default $TMPDIR, else /tmp), which should be a real disk,
 // not tmpfs, and are removed as soon as each is measured.
 //
-// The hidden subcommands child-open and child-mixed are the child processes
-// that workloads 3 and 4 start by re-executing this binary.
+// The hidden subcommands child-open, child-mixed and child-spin are the child
+// processes that workloads 3 and 4 start by re-executing this binary.
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -128,8 +128,12 @@ int main(int argc, char** argv) {
   mixed_child->add_option("--keys", child_keys)->required();
   mixed_child->add_option("--ops", child_ops)->required();
   mixed_child->add_option("--seed", child_seed)->required();
+  CLI::App* spin_child = app.add_subcommand("child-spin")->group("");
+  spin_child->add_option("--ops", child_ops)->required();
+  spin_child->add_option("--seed", child_seed)->required();
   CLI11_PARSE(app, argc, argv);
 
+  if (*spin_child) return ucache::bench::SpinChildMain(child_ops, child_seed);
   if (*open_child || *mixed_child) {
     const StoreKind* kind = ucache::bench::FindStore(child_store);
     if (kind == nullptr) return 2;

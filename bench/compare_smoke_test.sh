@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every workload of //bench:compare once at tiny sizes against every
-# store: each workload's table must have a row for each store, and workload
-# 6 the memoization table. Timings are printed, never checked.
+# store: each workload's table must have a row for each store, workload 4
+# the machine's own two-process ceiling, and workload 6 the memoization
+# table. Timings are printed, never checked.
 set -eu
 # $2: TSan suppressions for the peers' uninstrumented libraries (read only
 # by a --config=tsan build).
@@ -27,6 +28,10 @@ for workload in 1 2 3 4 5; do
     }
   done
 done
+grep -q "^This machine's own ceiling in the same run: .* ran [0-9.]*x " "$out" || {
+  echo "workload 4 printed no ceiling of the machine"
+  exit 1
+}
 grep -q '^### Workload 6: memoization' "$out" &&
   grep -q '^| hit, same process (a copy) | [0-9.]* | [0-9.]* | [0-9.]* |' "$out" || {
   echo "workload 6 printed no memoization table"

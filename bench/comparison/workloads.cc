@@ -370,40 +370,53 @@ struct MixedResult {
   uint64_t ops = 0;
 };
 
-// Runs `processes` children of MixedChildMain at once on the store in `dir`
-// and returns their aggregate operations per second, from the first start
-// to the last end.
-double RunMixedChildren(const Config& config, const StoreKind& kind,
-                        const std::string& dir, int processes, int rep) {
+// Runs `processes` children at once, each the subcommand `args` of this
+// binary with its own --seed (MixedChildMain, SpinChildMain), and returns
+// their aggregate operations per second, from the first start to the last
+// end.
+double RunChildren(const std::vector<std::string>& args, int processes,
+                   int rep) {
   std::vector<std::unique_ptr<ChildProcess>> children;
   for (int p = 0; p < processes; ++p) {
-    auto child = ChildProcess::Spawn(
-        {"child-mixed", "--store", std::string(kind.name), "--dir", dir,
-         "--keys", std::to_string(config.mixed_keys), "--ops",
-         std::to_string(config.mixed_ops), "--seed",
-         std::to_string(rep * 16 + p)});
+    std::vector<std::string> child_args = args;
+    child_args.push_back("--seed");
+    child_args.push_back(std::to_string(rep * 16 + p));
+    auto child = ChildProcess::Spawn(child_args);
     CheckOk(child.status(), "spawn");
     children.push_back(std::move(*child));
   }
-  // Every child has opened the store before any starts its operations.
+  // Every child is ready (has opened the store) before any starts.
   for (auto& child : children) CheckOk(child->ReadLine().status(), "ready");
   for (auto& child : children) CheckOk(child->WriteLine("go"), "go");
   MixedResult total{INT64_MAX, 0, 0};
   for (auto& child : children) {
     Result<std::string> line = child->ReadLine();
-    CheckOk(line.status(), "child-mixed");
+    CheckOk(line.status(), args.front());
     MixedResult r;
     if (std::sscanf(line->c_str(), "%" SCNd64 " %" SCNd64 " %" SCNu64,
                     &r.start_ns, &r.end_ns, &r.ops) != 3) {
-      CheckOk(Status::IOError("bad line: " + *line), "child-mixed");
+      CheckOk(Status::IOError("bad line: " + *line), args.front());
     }
     total.start_ns = std::min(total.start_ns, r.start_ns);
     total.end_ns = std::max(total.end_ns, r.end_ns);
     total.ops += r.ops;
-    CheckOk(child->Wait(), "child-mixed");
+    CheckOk(child->Wait(), args.front());
   }
   return total.ops / ((total.end_ns - total.start_ns) / 1e9);
 }
+
+// Waits for the parent's "go" after printing "ready"; false when it never
+// comes.
+bool AwaitGo() {
+  std::printf("ready\n");
+  std::fflush(stdout);
+  std::string go;
+  return static_cast<bool>(std::getline(std::cin, go));
+}
+
+// Iterations of SpinChildMain's loop per workload 4 operation: about 80 ms
+// of computation in all at the default size.
+constexpr uint64_t kSpinsPerOp = 128;
 
 }  // namespace
 
@@ -413,21 +426,40 @@ void RunTwoProcesses(const Config& config) {
   std::vector<double> one(config.stores.size()), two(config.stores.size());
   for (size_t s = 0; s < config.stores.size(); ++s) {
     const StoreKind& kind = *config.stores[s];
-    const std::string dir = FreshDir(config, "w4", kind);
-    {
-      std::unique_ptr<Store> store = OpenOrDie(kind, dir);
-      TimePuts(*store, keys, values);
-    }
+    // Every timed phase starts on a store just filled with every key, so
+    // that no phase inherits the dead records of the phases before it: on
+    // one reused store, fcache's automatic compaction came due inside a
+    // later repeat's two-process phase and was measured as its puts.
+    auto phase = [&](int processes, int rep) {
+      const std::string dir = FreshDir(config, "w4", kind);
+      {
+        std::unique_ptr<Store> store = OpenOrDie(kind, dir);
+        TimePuts(*store, keys, values);
+      }
+      const double ops = RunChildren(
+          {"child-mixed", "--store", std::string(kind.name), "--dir", dir,
+           "--keys", std::to_string(config.mixed_keys), "--ops",
+           std::to_string(config.mixed_ops)},
+          processes, rep);
+      std::filesystem::remove_all(dir);
+      return ops;
+    };
     std::vector<double> one_samples, two_samples;
     for (int rep = 0; rep < config.repeats; ++rep) {
-      one_samples.push_back(RunMixedChildren(config, kind, dir, 1, rep));
-      if (kind.multi_process) {
-        two_samples.push_back(RunMixedChildren(config, kind, dir, 2, rep));
-      }
+      one_samples.push_back(phase(1, rep));
+      if (kind.multi_process) two_samples.push_back(phase(2, rep));
     }
     one[s] = Median(one_samples);
     two[s] = Median(two_samples);
-    std::filesystem::remove_all(dir);
+  }
+  // What a second process can gain on this machine at all, measured beside
+  // the stores: a shared VM's second vCPU may be partly taken by the host.
+  const std::vector<std::string> spin = {
+      "child-spin", "--ops", std::to_string(config.mixed_ops * kSpinsPerOp)};
+  std::vector<double> spin_one, spin_two;
+  for (int rep = 0; rep < config.repeats; ++rep) {
+    spin_one.push_back(RunChildren(spin, 1, rep));
+    spin_two.push_back(RunChildren(spin, 2, rep));
   }
 
   char title[160];
@@ -448,8 +480,14 @@ void RunTwoProcesses(const Config& config) {
   table.AddNote(RepeatNote(config) +
                 " Each process is an exec'd child with its own handle; the"
                 " aggregate is all operations over the span from the first"
-                " start to the last end. RocksDB and LevelDB lock their"
+                " start to the last end. Every run starts on a store just"
+                " filled with every key. RocksDB and LevelDB lock their"
                 " directory, so only one process can open a store.");
+  table.AddNote(
+      "This machine's own ceiling in the same run: two processes "
+      "of pure computation (no store, no memory traffic) ran " +
+      FormatRatio(Median(spin_two), Median(spin_one)) +
+      " the operations per second of one.");
   table.Print();
 }
 
@@ -608,10 +646,7 @@ int MixedChildMain(const StoreKind& kind, const std::string& dir, uint64_t keys,
   std::unique_ptr<Reader> reader = store->NewReader();
   std::mt19937_64 rng(seed);
   std::string value;
-  std::printf("ready\n");
-  std::fflush(stdout);
-  std::string go;
-  if (!std::getline(std::cin, go)) return 2;
+  if (!AwaitGo()) return 2;
   const int64_t start = NowNanos();
   for (uint64_t i = 0; i < ops; ++i) {
     const uint64_t r = rng();
@@ -624,6 +659,26 @@ int MixedChildMain(const StoreKind& kind, const std::string& dir, uint64_t keys,
   }
   const int64_t end = NowNanos();
   std::printf("%" PRId64 " %" PRId64 " %" PRIu64 "\n", start, end, ops);
+  return 0;
+}
+
+int SpinChildMain(uint64_t ops, uint64_t seed) {
+  if (!AwaitGo()) return 2;
+  const int64_t start = NowNanos();
+  uint64_t x = seed;
+  for (uint64_t i = 0; i < ops; ++i) {
+    // splitmix64: a few dependent multiplies, all in registers.
+    x += 0x9e3779b97f4a7c15;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+    x ^= z ^ (z >> 31);
+  }
+  const int64_t end = NowNanos();
+  // Printed, so that the loop cannot be optimized away; the parent reads
+  // only the first three numbers.
+  std::printf("%" PRId64 " %" PRId64 " %" PRIu64 " %" PRIu64 "\n", start, end,
+              ops, x);
   return 0;
 }
 

@@ -65,6 +65,11 @@ int OpenChildMain(const StoreKind& kind, const std::string& dir, uint64_t key);
 int MixedChildMain(const StoreKind& kind, const std::string& dir, uint64_t keys,
                    uint64_t ops, uint64_t seed);
 
+// Workload 4's measure of the machine: prints "ready", waits for a line on
+// stdin, then runs `ops` steps of a computation that touches no memory;
+// prints "<start ns> <end ns> <ops> <result>".
+int SpinChildMain(uint64_t ops, uint64_t seed);
+
 }  // namespace ucache::bench
 
 #endif  // UCACHE_BENCH_COMPARISON_WORKLOADS_H_
