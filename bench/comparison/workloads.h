@@ -38,7 +38,8 @@ struct Config {
   // 3. Open + first get of a store of open_keys 100-byte values.
   uint64_t open_keys = 1'000'000;
   // 4. Per process, mixed_ops operations, half gets and half puts of
-  //    100-byte values, over mixed_keys keys.
+  //    100-byte values, over mixed_keys keys, each run on a freshly filled
+  //    store; beside it, the machine's own two-process ceiling.
   uint64_t mixed_keys = 200'000;
   uint64_t mixed_ops = 100'000;
   // 5. compact_keys values, half of them overwritten, then compacted.
