@@ -35,6 +35,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
@@ -52,8 +53,6 @@
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <xxhash.h>
 
 #include "gtest/gtest.h"
 #include "tests/model_checker.h"
@@ -263,14 +262,14 @@ std::string KeySlots(const std::string& index, const std::string& dir,
 std::string StoreState(const std::string& dir, int key = -1) {
   const std::string index = ReadWholeFile(dir + "/index");
   const std::string lock = ReadWholeFile(dir + "/lock");
-  std::string s = "index file at generation " +
-                  (index.size() >= 64 ? std::to_string(LoadU64(index, 16)) +
-                                            " log " +
-                                            std::to_string(LoadU64(index, 40))
-                                      : std::string("(none)"));
+  std::string s =
+      "index file at generation " +
+      (index.size() >= 64 ? std::to_string(LoadU64(index, 16)) + " log " +
+                                std::to_string(LoadU64(index, 40))
+                          : std::string("(none)"));
   if (lock.size() >= 168) {
-    s += "; publication announced " + std::to_string(LoadU64(lock, 128)) +
-         "/" + std::to_string(LoadU64(lock, 136)) + " committed " +
+    s += "; publication announced " + std::to_string(LoadU64(lock, 128)) + "/" +
+         std::to_string(LoadU64(lock, 136)) + " committed " +
          std::to_string(LoadU64(lock, 144)) + "/" +
          std::to_string(LoadU64(lock, 152)) + " unlogged erases " +
          std::to_string(LoadU64(lock, 160));
@@ -819,6 +818,19 @@ bool DamageStore(const std::string& dir, std::mt19937_64& rng) {
   return done;
 }
 
+// Prints the stacks of every thread of the processes `pids` (a shell word
+// list) to stderr, with gdb.
+void PrintStacks(const std::string& pids) {
+  const std::string cmd =
+      "for p in " + pids +
+      "; do echo \"== stacks of pid $p\"; timeout 60 "
+      "gdb -batch -nx -p $p -ex 'thread apply all bt' 2>&1 | "
+      "grep -E '^(#|Thread)'; done >&2";
+  if (std::system(cmd.c_str()) != 0) {
+    std::fprintf(stderr, "model_stress: (some stacks may be missing)\n");
+  }
+}
+
 // A process (not a thread: every fork of the supervisor must find it
 // single-threaded) that watches `control`'s heartbeat. When the supervisor
 // stalls, it prints the stacks of the supervisor and of its children (the
@@ -833,17 +845,11 @@ pid_t StartWatchdog(Control* control) {
       std::this_thread::sleep_for(milliseconds(500));
       if (SteadyMs() - control->heartbeat_ms.load() < stall_ms) continue;
       const std::string pid = std::to_string(supervisor);
-      const std::string cmd =
-          "for p in " + pid + " $(cat /proc/" + pid +
-          "/task/*/children); do echo \"== stacks of pid $p\"; timeout 60 "
-          "gdb -batch -nx -p $p -ex 'thread apply all bt' 2>&1 | "
-          "grep -E '^(#|Thread)'; done >&2";
-      std::fprintf(stderr, "model_stress: the supervisor made no progress "
-                           "for %lld s; its stacks and its workers':\n",
+      std::fprintf(stderr,
+                   "model_stress: the supervisor made no progress "
+                   "for %lld s; its stacks and its workers':\n",
                    static_cast<long long>(kStallTimeout.count()));
-      if (std::system(cmd.c_str()) != 0) {
-        std::fprintf(stderr, "model_stress: (some stacks may be missing)\n");
-      }
+      PrintStacks(pid + " $(cat /proc/" + pid + "/task/*/children)");
       ::kill(supervisor, SIGABRT);
       return 1;
     }
@@ -958,7 +964,14 @@ TEST(ModelStressTest, CommittedVersionsAcrossKillsCrashesAndFullDisks) {
   control->stop = 1;
   for (int slot = 0; slot < procs; ++slot) {
     control->heartbeat_ms = SteadyMs();
-    const ChildExit ended = WaitChild(pids[slot], kStopTimeout);
+    const ChildExit ended = WaitChild(pids[slot], kStopTimeout, [&] {
+      std::fprintf(stderr,
+                   "model_stress: %s still runs %lld s after the stop; "
+                   "its stacks:\n",
+                   PlanName(plans[slot]).c_str(),
+                   static_cast<long long>(kStopTimeout.count() / 1000));
+      PrintStacks(std::to_string(pids[slot]));
+    });
     if (!ended.clean()) NoteExit(plans[slot], ended, false, &*record);
   }
   control->heartbeat_ms = SteadyMs();

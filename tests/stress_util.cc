@@ -142,7 +142,8 @@ std::string ChildExit::ToString() const {
   return "status " + std::to_string(status);
 }
 
-ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout) {
+ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout,
+                    const std::function<void()>& before_kill) {
   using std::chrono::steady_clock;
   ChildExit out;
   const auto deadline = steady_clock::now() + timeout;
@@ -155,6 +156,7 @@ ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout) {
     }
     if (steady_clock::now() > deadline) {
       out.timed_out = true;
+      if (before_kill) before_kill();
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &out.status, 0);
       break;

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <new>
 #include <optional>
 #include <string>
@@ -131,9 +132,11 @@ struct ChildExit {
   std::string ToString() const;
 };
 
-// Waits for child `pid`; after `timeout` SIGKILLs it and reports it as
+// Waits for child `pid`; after `timeout` calls `before_kill` (when given:
+// e.g. to print the hung child's stacks), SIGKILLs it and reports it as
 // timed out.
-ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout);
+ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout,
+                    const std::function<void()>& before_kill = {});
 
 // ---------------------------------------------------------------------------
 // Sizes and reports.
