@@ -174,13 +174,15 @@ class Cache::Impl {
     bool kept = false;
     MemoryStamp stamp;  // the file tier's state of `key` after this put
     FileCache* file = UsesFile(route) ? File() : nullptr;
+    // A copy of a value the store does not hold is good only while no write
+    // at all reaches the store: a new key's put does not move the change
+    // count (see StillCurrent). WriteFile says at which count.
+    uint64_t writes = 0;
     if (file != nullptr) {
       stamp.changes = file->ChangeCount();
-      kept = WriteFile(*file, key, value, &stamp.version);
-      // A copy of a value the store does not hold is good only while no
-      // write at all reaches the store: a new key's put does not move the
-      // change count (see StillCurrent).
-      if (!kept) stamp.changes = file->WriteCount();
+      writes = file->WriteCount();
+      kept = WriteFile(*file, key, value, &stamp.version, &writes);
+      if (!kept) stamp.changes = writes;
     }
     if (MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr) {
       if (kept && value.size() > options_.large_value_bytes) {
@@ -201,7 +203,7 @@ class Cache::Impl {
       // Nothing preferred kept it (file tier failing or alone and blocked,
       // or no tier open): the tier that always works does, valid, beside a
       // file tier, only until the store's next write.
-      PutFallback(file, key, value);
+      PutFallback(file, writes, key, value);
     } else if (FallbackCache* b = fallback_.load(std::memory_order_acquire)) {
       b->Erase(key);  // an older value put there while the file tier failed
     }
@@ -513,16 +515,15 @@ class Cache::Impl {
   }
 
   // The fallback tier's copies beside a file tier are good while the
-  // store's write count is the one they were put at (it is read before the
-  // put): a put at another count first clears what is there, which may
-  // have been replaced since. Serialized, since count and contents must
-  // agree; this is the failure path.
-  void PutFallback(FileCache* file, std::string_view key,
+  // store's write count is the one they were put at (`writes`, read before
+  // the put tried the file tier): a put at another count first clears what
+  // is there, which may have been replaced since. Serialized, since count
+  // and contents must agree; this is the failure path.
+  void PutFallback(FileCache* file, uint64_t writes, std::string_view key,
                    std::string_view value) {
     FallbackCache* fallback = Fallback();
     std::lock_guard<std::mutex> lock(fallback_mu_);
     if (file != nullptr) {
-      const uint64_t writes = file->WriteCount();
       if (fallback_writes_.load(std::memory_order_acquire) != writes) {
         // Cleared before the new count is published: a reader that saw the
         // new count first would serve what is still there.
@@ -535,9 +536,16 @@ class Cache::Impl {
 
   // Puts `value` into the file tier, or, when the tier does not take it,
   // removes the key's older value there. True when the file tier keeps the
-  // new version; `*version` is then its record's, else kAbsent.
+  // new version; `*version` is then its record's, else kAbsent. `*writes`
+  // holds the store's write count read before the call; when the tier does
+  // not take the value, it is set to the count at which a copy of the value
+  // is good: the count now, if only this call's own erase moved it, else
+  // the count before, which no later read matches. A count read after the
+  // refusal alone could include another process's put of the key,
+  // committed meanwhile, and would vouch for the older copy
+  // (model_stress_test: stale reads from the memory and fallback tiers).
   bool WriteFile(FileCache& file, std::string_view key, std::string_view value,
-                 uint64_t* version) {
+                 uint64_t* version, uint64_t* writes) {
     if (!FileBlocked()) {
       const Status s = file.Put(key, value, options_.ttl, version);
       NoteFileWrite(s);
@@ -547,23 +555,27 @@ class Cache::Impl {
       }
     }
     *version = kAbsent;
+    bool erased = false;
     if (file.Version(key).status().IsNotFound()) {
       // No older value to erase. An erase would count as a write all the
       // same (FileCache::WriteCount) and so drop this cache's other copies
       // of values the file tier did not take, for nothing.
       Unshadow(key);
     } else {
-      RemoveFromFile(file, key);
+      erased = RemoveFromFile(file, key);
     }
+    const uint64_t now = file.WriteCount();
+    if (now == *writes + (erased ? 1 : 0)) *writes = now;
     return false;
   }
 
   // Erases `key` from the file tier; when even that fails, this process
   // stops serving the file's value of `key` until a write of it succeeds.
-  void RemoveFromFile(FileCache& file, std::string_view key) {
+  // True when the erase took.
+  bool RemoveFromFile(FileCache& file, std::string_view key) {
     if (file.Erase(key).ok()) {
       Unshadow(key);
-      return;
+      return true;
     }
     std::lock_guard<std::mutex> lock(shadow_mu_);
     if (shadowed_.size() < kMaxShadowedKeys) {
@@ -577,6 +589,7 @@ class Cache::Impl {
                "return their older values");
     }
     any_shadowed_.store(true, std::memory_order_release);
+    return false;
   }
 
   void Unshadow(std::string_view key) {
