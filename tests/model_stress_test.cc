@@ -831,6 +831,32 @@ void PrintStacks(const std::string& pids) {
   }
 }
 
+// Prints who holds the store's writers' mutex, read from the lock file: a
+// robust mutex's futex word (glibc: the mutex's first 4 bytes, at offset
+// 64 of the file) holds its owner's thread id. With the owner alive, its
+// stacks too; a dead owner that the kernel did not mark is a hang's cause.
+void PrintMutexOwner(const std::string& dir) {
+  const std::string lock = ReadWholeFile(dir + "/lock");
+  if (lock.size() < 68) return;
+  uint32_t word;
+  std::memcpy(&word, lock.data() + 64, sizeof(word));
+  const uint32_t tid = word & 0x3fffffff;
+  const std::string status =
+      ReadWholeFile("/proc/" + std::to_string(tid) + "/status");
+  const size_t at = status.find("Tgid:");
+  const std::string tgid =
+      at == std::string::npos
+          ? ""
+          : std::to_string(std::strtoul(status.c_str() + at + 5, nullptr, 10));
+  std::fprintf(
+      stderr, "model_stress: writers' mutex word 0x%08x: owner thread %u, %s\n",
+      word, tid,
+      tid == 0       ? "none"
+      : tgid.empty() ? "not alive"
+                     : ("alive in process " + tgid).c_str());
+  if (tid != 0 && !tgid.empty()) PrintStacks(tgid);
+}
+
 // A process (not a thread: every fork of the supervisor must find it
 // single-threaded) that watches `control`'s heartbeat. When the supervisor
 // stalls, it prints the stacks of the supervisor and of its children (the
@@ -971,6 +997,7 @@ TEST(ModelStressTest, CommittedVersionsAcrossKillsCrashesAndFullDisks) {
                    PlanName(plans[slot]).c_str(),
                    static_cast<long long>(kStopTimeout.count() / 1000));
       PrintStacks(std::to_string(pids[slot]));
+      PrintMutexOwner(dir);
     });
     if (!ended.clean()) NoteExit(plans[slot], ended, false, &*record);
   }
