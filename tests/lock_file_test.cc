@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -120,6 +122,65 @@ TEST(LockFileTest, HolderKilledWhileHoldingCountsAChange) {
   WriterLock again(mine.get());
   ASSERT_OK(again.status());
   EXPECT_EQ(mine->changes(), changes + 1) << "counted without a death";
+}
+
+// True while process `pid` sleeps in a futex system call: its
+// /proc/<pid>/syscall line then starts with that call's number.
+bool SleepsInFutex(pid_t pid) {
+  const std::string line =
+      ReadWholeFile("/proc/" + std::to_string(pid) + "/syscall");
+  return line.rfind(std::to_string(SYS_futex) + " ", 0) == 0;
+}
+
+// A waiter whose wakeup was lost: the unlocker wakes one sleeper, which is
+// killed before it takes the mutex while a third thread takes it without
+// sleeping, so that the mutex no longer says anyone waits, and no unlock
+// wakes the sleepers left. That is the state built here, exactly: a child
+// sleeps on the mutex we hold, we clear the futex word's "waiters" bit (the
+// third thread's fast path leaves it clear), and unlock, which then wakes
+// nobody. The child must get the mutex anyway. (With 4 processes hammering
+// a bare robust mutex and one of them killed, 339 rounds of 3,000 left a
+// waiter asleep on a free mutex.)
+TEST(LockFileTest, AWaiterWhoseWakeupWasLostStillGetsTheMutex) {
+  TempDir tmp;
+  auto mine = OpenLockOrDie(tmp.path());
+  ASSERT_NE(mine, nullptr);
+  bool died = false;
+  ASSERT_OK(mine->Lock(LockMode::kExclusiveWait, &died));
+  const pid_t child = Spawn([&]() -> int {
+    auto lock = LockFile::Open(NewPosixEnv(), tmp.path());
+    if (!lock.ok()) return 2;
+    bool owner_died = false;
+    if (!(*lock)->Lock(LockMode::kExclusiveWait, &owner_died).ok()) return 3;
+    (*lock)->Unlock();
+    return owner_died ? 4 : 0;
+  });
+  // glibc's robust mutex: the futex word is the mutex's first 4 bytes, the
+  // owner's thread id with bit 31 set while someone sleeps on it.
+  const int fd = open(tmp.Sub("lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  void* map = mmap(nullptr, fcache_internal::kLockFileSize,
+                   PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  ASSERT_NE(map, MAP_FAILED);
+  auto* word = reinterpret_cast<uint32_t*>(static_cast<char*>(map) +
+                                           fcache_internal::kLockMutexOffset);
+  constexpr uint32_t kWaiters = 0x80000000u;
+  const auto give_up = std::chrono::steady_clock::now() + kChildTimeout;
+  while (!((__atomic_load_n(word, __ATOMIC_ACQUIRE) & kWaiters) &&
+           SleepsInFutex(child)) &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  ASSERT_TRUE(__atomic_load_n(word, __ATOMIC_ACQUIRE) & kWaiters)
+      << "the child never slept on the mutex";
+  ASSERT_EQ(__atomic_load_n(word, __ATOMIC_ACQUIRE) & ~kWaiters,
+            static_cast<uint32_t>(gettid()));
+  __atomic_fetch_and(word, ~kWaiters, __ATOMIC_ACQ_REL);
+  mine->Unlock();  // wakes nobody: the word says no one waits
+  const ChildExit ended = WaitChild(child, milliseconds(5000));
+  EXPECT_TRUE(ended.clean()) << ended.ToString();
+  munmap(map, fcache_internal::kLockFileSize);
 }
 
 // The mutex of a store nobody has open is initialized afresh by the next

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "src/fcache/lock_file.h"
 #include "tests/stress_util.h"
 
 namespace ucache {
@@ -101,7 +102,9 @@ ModelRecord::~ModelRecord() {
 }
 
 void ModelRecord::Lock(int key) {
-  const int rc = pthread_mutex_lock(&keys_[key].mu);
+  // Workers are SIGKILLed at random, so a plain pthread_mutex_lock could
+  // sleep through a wakeup their deaths swallowed (lock_file.h).
+  const int rc = fcache_internal::LockRobustMutex(&keys_[key].mu);
   if (rc == EOWNERDEAD) {
     // The holder died inside its write: whatever it had in flight may or
     // may not have committed, which the read rule (v >= committed) allows.

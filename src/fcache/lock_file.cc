@@ -1,6 +1,9 @@
 #include "src/fcache/lock_file.h"
 
+#include <time.h>
+
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "src/fcache/format.h"
@@ -19,6 +22,13 @@ constexpr int kOpenAttempts = 64;
 // that long before sleeping in the kernel avoids a futex wait and wake per
 // contended put.
 constexpr int kSpins = 200;
+
+// How long a waiter of LockRobustMutex sleeps before it looks at the mutex
+// again: all a lost wakeup can cost it. While the mutex is merely busy (a
+// compaction holds it for a while), looking again costs one system call per
+// interval. (The kernel itself wakes a sleeper for a killed one only when
+// the mutex is free at the death.)
+constexpr std::chrono::milliseconds kWakeCheck(20);
 
 void CpuRelax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -159,8 +169,7 @@ Result<std::unique_ptr<LockFile>> LockFile::OpenReadOnly(
 }
 
 Publication& LockFile::publication() const {
-  return *reinterpret_cast<Publication*>(map_->data() +
-                                         kLockPublicationOffset);
+  return *reinterpret_cast<Publication*>(map_->data() + kLockPublicationOffset);
 }
 
 bool LockFile::Announced(uint64_t log_id) const {
@@ -169,6 +178,19 @@ bool LockFile::Announced(uint64_t log_id) const {
 
 pthread_mutex_t* LockFile::mutex() const {
   return reinterpret_cast<pthread_mutex_t*>(map_->data() + kLockMutexOffset);
+}
+
+int LockRobustMutex(pthread_mutex_t* mutex) {
+  int rc;
+  do {
+    timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_nsec += std::chrono::nanoseconds(kWakeCheck).count();
+    until.tv_sec += until.tv_nsec / 1'000'000'000;
+    until.tv_nsec %= 1'000'000'000;
+    rc = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &until);
+  } while (rc == ETIMEDOUT);
+  return rc;
 }
 
 Status LockFile::Lock(LockMode mode, bool* owner_died) {
@@ -181,7 +203,7 @@ Status LockFile::Lock(LockMode mode, bool* owner_died) {
   }
   if (rc == EBUSY) {
     if (!wait) return Status::Busy("the writers' mutex is held");
-    rc = pthread_mutex_lock(mutex());
+    rc = LockRobustMutex(mutex());
   }
   if (rc == EDEADLK) {
     return Status::Busy(

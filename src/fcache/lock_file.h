@@ -69,14 +69,15 @@ class LockFile {
   }
 
   // Takes the writers' mutex: with kExclusiveWait spinning briefly, then
-  // sleeping until it is free; with kExclusiveTry returning Busy if it is
-  // held. Sets *owner_died when its last holder died holding it; the caller
-  // then holds it and must expect the store as that writer left it, which
-  // counts as a change (CountChange: the dead writer may have committed
-  // without counting). Busy,
-  // without waiting, when the calling thread holds the mutex already
-  // (through any handle of the store: a write from inside a Compact progress
-  // callback), since waiting would wait forever.
+  // sleeping until it is free, waking every few milliseconds to look again
+  // (a killed waiter can swallow the wakeup meant for the others); with
+  // kExclusiveTry returning Busy if it is held. Sets *owner_died when its last
+  // holder died holding it; the caller then holds it and must expect the store
+  // as that writer left it, which counts as a change (CountChange: the dead
+  // writer may have committed without counting). Busy, without waiting, when
+  // the calling thread holds the mutex already (through any handle of the
+  // store: a write from inside a Compact progress callback), since waiting
+  // would wait forever.
   Status Lock(LockMode mode, bool* owner_died);
   void Unlock();
 
@@ -106,6 +107,14 @@ class LockFile {
   uint64_t* const changes_;  // in map_
   uint64_t* const writes_;   // in map_
 };
+
+// pthread_mutex_lock for a robust, process-shared mutex, with the same
+// results, except that it never sleeps through a lost wakeup: it sleeps a
+// few milliseconds at a time and looks again. A robust mutex's wakeup is
+// lost when the sleeper it went to is killed before taking the mutex while
+// another thread takes it without sleeping, which leaves no sign that
+// anyone else sleeps on it; no later unlock wakes them.
+int LockRobustMutex(pthread_mutex_t* mutex);
 
 // Holds the writers' mutex for its lifetime.
 class WriterLock {
