@@ -234,22 +234,24 @@ class FileCache {
              std::chrono::milliseconds ttl, uint64_t* version);
 
   // Copies the value of `key` into `*value`. NotFound on a miss (absent,
-  // expired, or failing verification).
+  // expired, or failing verification). A record of 4 KiB or more stored
+  // is verified the first time this handle reads it in the current
+  // generation, by any read (Get, GetView, Contains); later reads of it
+  // trust that check (committed records are never rewritten), so a copy
+  // costs a copy. Damage that reaches those bytes after the first check (a
+  // bit flip in memory or on disk) is therefore not noticed by this
+  // handle's later reads until the store changes generation, just as it
+  // would not be noticed by a copy or a view already handed out. Smaller
+  // records are verified on every read.
   Status Get(std::string_view key, std::string* value);
 
   // Reads the value of `key` without copying when it was stored raw; see
-  // ValueView for how long the bytes stay valid. The checksum of a raw value
-  // of 4 KiB or more is verified the first time this handle reads it in the
-  // current generation; later views of that record trust the first check
-  // (committed records are never rewritten), so they cost O(1) whatever the
-  // size. Damage that reaches those bytes after the first check (a bit flip
-  // in memory or on disk) is therefore not noticed by this handle's later
-  // views until the store changes generation, just as it would not be
-  // noticed by a view already handed out. Get() always re-checks.
+  // ValueView for how long the bytes stay valid. Verified as Get is, so a
+  // view of a large value already verified costs O(1) whatever its size.
   Status GetView(std::string_view key, ValueView* view);
 
   // True when `key` has a value that reads back verified; a value already
-  // verified by GetView counts as such (see there).
+  // verified by a read counts as such (see Get).
   bool Contains(std::string_view key);
 
   // The version of `key`'s current unexpired record (ValueView::version),

@@ -376,9 +376,8 @@ void FileCache::Impl::CountCorrupt() {
 }
 
 Status FileCache::Impl::Get(std::string_view key, std::string* value) {
-  return WithRecord(key, [&](const Generation& gen, const RecordView& record) {
-    gen.WillRead(record);
-    return fcache_internal::ReadValue(record, value);
+  return WithRecord(key, [&](Generation& gen, const RecordView& record) {
+    return gen.ReadValueOnce(record, value);
   });
 }
 
@@ -391,7 +390,7 @@ Status FileCache::Impl::GetView(std::string_view key, ValueView* view) {
       view->zero_copy_ = true;
     } else {
       auto owned = std::make_shared<std::string>();
-      if (!fcache_internal::ReadValue(record, owned.get())) return false;
+      if (!gen.ReadValueOnce(record, owned.get())) return false;
       view->data_ = *owned;
       view->keep_alive_ = std::move(owned);
       view->zero_copy_ = false;

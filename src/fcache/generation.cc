@@ -14,9 +14,8 @@ constexpr int kOpenAttempts = 64;
 
 Result<bool> Generation::Current(const LockFile* lock, bool writable) {
   if (Replaced()) return false;
-  if (lock != nullptr &&
-      LoadShared(lock->publication().announced_generation) ==
-          index->generation()) {
+  if (lock != nullptr && LoadShared(lock->publication().announced_generation) ==
+                             index->generation()) {
     return true;
   }
   Result<bool> linked = index->Linked();
@@ -40,6 +39,20 @@ bool Generation::ChecksumMatchesOnce(const RecordView& record) {
   if (large && verified.Contains(record.offset)) return true;
   WillRead(record);
   if (!ChecksumMatches(record)) return false;
+  if (large) verified.Insert(record.offset);
+  return true;
+}
+
+bool Generation::ReadValueOnce(const RecordView& record, std::string* value) {
+  const bool large = record.header->stored_len >= VerifiedSet::kMinBytes;
+  if (large && verified.Contains(record.offset)) {
+    if (record.header->codec != kCodecRaw)
+      return DecompressValue(record, value);
+    value->assign(record.stored.data(), record.stored.size());
+    return true;
+  }
+  WillRead(record);
+  if (!ReadValue(record, value)) return false;
   if (large) verified.Insert(record.offset);
   return true;
 }

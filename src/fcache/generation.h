@@ -53,6 +53,9 @@ struct Generation {
   // ChecksumMatches(record), skipped for a large record already verified
   // in this generation (see VerifiedSet).
   bool ChecksumMatchesOnce(const RecordView& record);
+  // ReadValue(record, value), likewise: a large record already verified in
+  // this generation is copied (or decompressed) without hashing it again.
+  bool ReadValueOnce(const RecordView& record, std::string* value);
   // Before a pass over all of `record`'s bytes: maps a large record's pages
   // in ahead (LogFile::WillRead) instead of a fault per few pages.
   void WillRead(const RecordView& record) const;

@@ -1,6 +1,6 @@
 // VerifiedSet: the records of one generation whose checksums a handle has
-// already verified, so that repeated zero-copy reads of a large value need
-// not hash it again.
+// already verified, so that repeated reads of a large value (copies and
+// zero-copy views alike) need not hash it again.
 //
 // Sound because a committed record (one wholly below log_end) is immutable
 // for the life of its generation: appends happen only beyond log_end, and
