@@ -124,6 +124,18 @@ TEST(LockFileTest, HolderKilledWhileHoldingCountsAChange) {
   EXPECT_EQ(mine->changes(), changes + 1) << "counted without a death";
 }
 
+// A child's work: opens the lock file of `dir`, takes the writers' mutex
+// and lets it go. Its exit code: 0, 2 when the open failed, 3 when the lock
+// did, 4 when it was told an owner died.
+int LockAndUnlock(const std::string& dir) {
+  auto lock = LockFile::Open(NewPosixEnv(), dir);
+  if (!lock.ok()) return 2;
+  bool owner_died = false;
+  if (!(*lock)->Lock(LockMode::kExclusiveWait, &owner_died).ok()) return 3;
+  (*lock)->Unlock();
+  return owner_died ? 4 : 0;
+}
+
 // True while process `pid` sleeps in a futex system call: its
 // /proc/<pid>/syscall line then starts with that call's number.
 bool SleepsInFutex(pid_t pid) {
@@ -147,14 +159,7 @@ TEST(LockFileTest, AWaiterWhoseWakeupWasLostStillGetsTheMutex) {
   ASSERT_NE(mine, nullptr);
   bool died = false;
   ASSERT_OK(mine->Lock(LockMode::kExclusiveWait, &died));
-  const pid_t child = Spawn([&]() -> int {
-    auto lock = LockFile::Open(NewPosixEnv(), tmp.path());
-    if (!lock.ok()) return 2;
-    bool owner_died = false;
-    if (!(*lock)->Lock(LockMode::kExclusiveWait, &owner_died).ok()) return 3;
-    (*lock)->Unlock();
-    return owner_died ? 4 : 0;
-  });
+  const pid_t child = Spawn([&] { return LockAndUnlock(tmp.path()); });
   // glibc's robust mutex: the futex word is the mutex's first 4 bytes, the
   // owner's thread id with bit 31 set while someone sleeps on it.
   const int fd = open(tmp.Sub("lock").c_str(), O_RDWR | O_CLOEXEC);
@@ -194,14 +199,7 @@ TEST(LockFileTest, GarbageInAnUnusedFileNeverBlocks) {
   ASSERT_EQ(bytes.size(), fcache_internal::kLockFileSize);
   std::memset(bytes.data() + fcache_internal::kLockMutexOffset, 0x5a, 8);
   ASSERT_TRUE(WriteWholeFile(path, bytes, 0600));
-  const pid_t child = Spawn([&]() -> int {
-    auto lock = LockFile::Open(NewPosixEnv(), tmp.path());
-    if (!lock.ok()) return 2;
-    bool died = false;
-    if (!(*lock)->Lock(LockMode::kExclusiveWait, &died).ok()) return 3;
-    (*lock)->Unlock();
-    return 0;
-  });
+  const pid_t child = Spawn([&] { return LockAndUnlock(tmp.path()); });
   const ChildExit ended = WaitChild(child, milliseconds(5000));
   EXPECT_TRUE(ended.clean()) << ended.ToString();
 }

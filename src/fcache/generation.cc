@@ -14,8 +14,9 @@ constexpr int kOpenAttempts = 64;
 
 Result<bool> Generation::Current(const LockFile* lock, bool writable) {
   if (Replaced()) return false;
-  if (lock != nullptr && LoadShared(lock->publication().announced_generation) ==
-                             index->generation()) {
+  if (lock != nullptr &&
+      LoadShared(lock->publication().announced_generation) ==
+          index->generation()) {
     return true;
   }
   Result<bool> linked = index->Linked();
@@ -46,8 +47,9 @@ bool Generation::ChecksumMatchesOnce(const RecordView& record) {
 bool Generation::ReadValueOnce(const RecordView& record, std::string* value) {
   const bool large = record.header->stored_len >= VerifiedSet::kMinBytes;
   if (large && verified.Contains(record.offset)) {
-    if (record.header->codec != kCodecRaw)
+    if (record.header->codec != kCodecRaw) {
       return DecompressValue(record, value);
+    }
     value->assign(record.stored.data(), record.stored.size());
     return true;
   }

@@ -169,7 +169,8 @@ Result<std::unique_ptr<LockFile>> LockFile::OpenReadOnly(
 }
 
 Publication& LockFile::publication() const {
-  return *reinterpret_cast<Publication*>(map_->data() + kLockPublicationOffset);
+  return *reinterpret_cast<Publication*>(map_->data() +
+                                         kLockPublicationOffset);
 }
 
 bool LockFile::Announced(uint64_t log_id) const {
