@@ -184,12 +184,17 @@ pthread_mutex_t* LockFile::mutex() const {
 int LockRobustMutex(pthread_mutex_t* mutex) {
   int rc;
   do {
+    // pthread_mutex_timedlock, not clocklock with CLOCK_MONOTONIC: the
+    // thread sanitizer knows only the former, and takes a mutex locked
+    // through the latter for one never locked. A wall clock stepped back
+    // lengthens one interval by the step, which matters only to a waiter
+    // whose wakeup was lost.
     timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
+    clock_gettime(CLOCK_REALTIME, &until);
     until.tv_nsec += std::chrono::nanoseconds(kWakeCheck).count();
     until.tv_sec += until.tv_nsec / 1'000'000'000;
     until.tv_nsec %= 1'000'000'000;
-    rc = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &until);
+    rc = pthread_mutex_timedlock(mutex, &until);
   } while (rc == ETIMEDOUT);
   return rc;
 }
