@@ -113,7 +113,9 @@ class LockFile {
 // few milliseconds at a time and looks again. A robust mutex's wakeup is
 // lost when the sleeper it went to is killed before taking the mutex while
 // another thread takes it without sleeping, which leaves no sign that
-// anyone else sleeps on it; no later unlock wakes them.
+// anyone else sleeps on it; no later unlock wakes them. (Built with the
+// thread sanitizer, which cannot follow a timed lock, it is
+// pthread_mutex_lock.)
 int LockRobustMutex(pthread_mutex_t* mutex);
 
 // Holds the writers' mutex for its lifetime.
