@@ -204,7 +204,7 @@ uint64_t ModelRecord::CheckRead(const ReadSnapshot& snap,
   }
   if (*v < committed) {
     const uint32_t flags = k.committed_flags.load();
-    if (flags & kWriteLocalToItsProcess &&
+    if (LocalToItsCache(flags, ctx.source) &&
         (k.committed_pid.load() != ::getpid() ||
          k.committed_cache.load() != ctx.cache)) {
       shadowed_reads++;

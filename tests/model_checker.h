@@ -106,13 +106,20 @@ enum WriteFlags : uint32_t {
   // as cache.h documents. Counted apart, never a violation.
   kWriteShadowed = 4,
 };
-// A newer write that the file tier did not take (kWriteFileRefused) or
-// could not undo the older value for (kWriteShadowed) is its Cache
-// object's alone (cache.h): other processes, and other Cache objects of
-// its process, reading an older version then are counted apart, as
-// documented process-local reads, never as violations.
-inline constexpr uint32_t kWriteLocalToItsProcess =
-    kWriteFileRefused | kWriteShadowed;
+// Whether an older version read through `source` after a newer write with
+// `flags` is a documented read of another cache (cache.h), counted apart and
+// never a violation, when the reader is not the writer's Cache object. A
+// write whose older value the file tier kept (kWriteShadowed) leaves that
+// value to every other reader. A write the file tier did not take
+// (kWriteFileRefused) erased the older value there, or found none: the
+// store then holds no older version to read, and only another cache's own
+// copy of a value the store never held (its memory or fallback tier) may
+// still be served.
+inline bool LocalToItsCache(uint32_t flags, Source source) {
+  return (flags & kWriteShadowed) != 0 ||
+         ((flags & kWriteFileRefused) != 0 &&
+          (source == Source::kMemory || source == Source::kFallback));
+}
 
 // A read's view of the record, taken before the read (ModelRecord::StartRead).
 struct ReadSnapshot {
@@ -181,10 +188,10 @@ class ModelRecord {
   std::atomic<uint64_t> hung{0};          // workers that did not stop
   std::atomic<uint64_t> hits{0};
   std::atomic<uint64_t> misses{0};
-  std::atomic<uint64_t> shadowed_reads{0};  // see kWriteLocalToItsProcess
-  std::atomic<uint64_t> refused{0};    // FileCache puts that failed
-  std::atomic<uint64_t> errors{0};     // other failed calls
-  std::atomic<uint64_t> uncertain{0};  // writes whose writer died
+  std::atomic<uint64_t> shadowed_reads{0};  // see LocalToItsCache
+  std::atomic<uint64_t> refused{0};         // FileCache puts that failed
+  std::atomic<uint64_t> errors{0};          // other failed calls
+  std::atomic<uint64_t> uncertain{0};       // writes whose writer died
   std::atomic<uint64_t> compactions{0};
   std::atomic<uint64_t> clears{0};
   std::atomic<uint64_t> reopens{0};

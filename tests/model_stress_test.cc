@@ -504,12 +504,21 @@ class WorkerThread {
     uint32_t flags = 0;
     const std::string value = NewValue(key, write.version(), &flags);
     if (IsCache()) {
-      const uint64_t refusals = cache_->GetStats().file_refusals;
+      // A failure blocks the file tier for file_retry_interval only: a
+      // worker descheduled that long would find the backend back to normal
+      // and miss it, so the counters decide too (another thread's refusal
+      // or failure meanwhile flags this put as well, which only makes its
+      // memory and fallback copies' older reads lenient).
+      const CacheStats before = cache_->GetStats();
+      const uint32_t blocked = FileTierFlag();
       cache_->Put(ModelKeyName(key), value);
+      const CacheStats after = cache_->GetStats();
       const uint32_t tier =
-          FileTierFlag() | (cache_->GetStats().file_refusals != refusals
-                                ? static_cast<uint32_t>(kWriteFileRefused)
-                                : 0);
+          blocked | FileTierFlag() |
+          (after.file_refusals != before.file_refusals ||
+                   after.file_failures != before.file_failures
+               ? static_cast<uint32_t>(kWriteFileRefused)
+               : 0);
       write.Commit(/*absent=*/false, ctx_.handle,
                    flags | tier | (tier != 0 ? ShadowFlag() : 0), ctx_.cache);
       return;
