@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "src/fcache/compactor.h"
 #include "src/fcache/format.h"
 #include "src/fcache/record.h"
 #include "tests/fcache_fixture.h"
@@ -218,16 +219,61 @@ TEST_F(WriterTest, AnIndexPastItsLoadIsRebuiltFirst) {
   EXPECT_TRUE(prep->plan.copy_log);
 }
 
-TEST_F(WriterTest, AnEraseOfAnAbsentKeyHasNothingToDo) {
-  Put("other", "v");
+TEST_F(WriterTest, AnEraseOfAnAbsentKeyIsLoggedAndNamesNoSlot) {
+  bool replaced = true;
+  ASSERT_OK(Write("other", "v", false, &replaced));
   const uint64_t log_end = H().log_end;
-  Result<AppendPrep> prep = Prepare("k", 48, /*erase=*/true);
-  ASSERT_OK(prep);
-  EXPECT_EQ(prep->kind, AppendPrep::kNothingToErase);
-  EXPECT_EQ(H().log_end, log_end);
-  prep = Prepare("other", 48, /*erase=*/true);
-  ASSERT_OK(prep);
-  EXPECT_EQ(prep->kind, AppendPrep::kReady);
+  const uint64_t live_slots = H().live_slots;
+  ASSERT_OK(Write("k", "", /*erase=*/true, &replaced));
+  EXPECT_FALSE(replaced);
+  // Its record follows, so that a scan of the log forgets any record of the
+  // key no slot names; it is dead at once, and no slot changed.
+  EXPECT_EQ(H().log_end, log_end + 48);
+  EXPECT_EQ(H().dead_bytes, 48u);
+  EXPECT_EQ(H().live_slots, live_slots);
+  EXPECT_EQ(H().tombstones, 0u);
+  EXPECT_LT(SlotOfKey("k"), 0);
+  EXPECT_EQ(Get("other"), "v");
+}
+
+// A record no slot names (a writer died between its append and its commit)
+// must be forgotten by a recovery from the log after an erase of its key,
+// logged or, on a full disk, made in place.
+class WriterOrphanTest : public WriterTest {
+ protected:
+  // Erases "k" beside its orphan record, then recovers from the log;
+  // returns the recovered generation.
+  std::unique_ptr<Generation> EraseThenRecover(bool in_place) {
+    Put("other", "x");
+    AppendRecord(kRecordPut, "k", "uncommitted");
+    EXPECT_EQ(Get("k"), std::nullopt);
+    bool replaced = true;
+    if (in_place) {
+      EraseWithoutRecord(*gen_, *lock_, "k", KeyTag("k"), &replaced);
+      EXPECT_EQ(LoadShared(lock_->publication().unlogged_erases), 1u);
+    } else {
+      EXPECT_OK(Write("k", "", /*erase=*/true, &replaced));
+    }
+    EXPECT_FALSE(replaced);
+    Result<std::unique_ptr<Generation>> recovered =
+        Recover(env_, dir_, *lock_, /*now_ms=*/0);
+    EXPECT_OK(recovered);
+    return recovered.ok() ? std::move(*recovered) : nullptr;
+  }
+};
+
+TEST_F(WriterOrphanTest, ALoggedEraseForgetsIt) {
+  std::unique_ptr<Generation> recovered = EraseThenRecover(false);
+  ASSERT_NE(recovered, nullptr);
+  EXPECT_EQ(Get(*recovered, "k"), std::nullopt);
+  EXPECT_EQ(Get(*recovered, "other"), "x");  // and costs no other key
+}
+
+TEST_F(WriterOrphanTest, AnEraseInPlaceForgetsTheStore) {
+  std::unique_ptr<Generation> recovered = EraseThenRecover(true);
+  ASSERT_NE(recovered, nullptr);
+  EXPECT_EQ(Get(*recovered, "k"), std::nullopt);
+  EXPECT_EQ(Get(*recovered, "other"), std::nullopt);
 }
 
 TEST_F(WriterTest, AFullTableIsRebuiltInPlace) {

@@ -273,7 +273,10 @@ class FileCache {
   // between. For copies of values the store does not hold.
   uint64_t WriteCount();
 
-  // Removes `key`. OK whether or not it was present. On a disk too full for
+  // Removes `key`. OK whether or not it was present; either way its log
+  // record is written, so that a record of the key that a writer killed
+  // before its commit left in the log cannot come back through a later
+  // recovery. On a disk too full for
   // the erase's log record (or for the grown index or compacted log that
   // would make room for it), the key's index slot is cleared in place all
   // the same (the index needs no new space); should the index then be lost

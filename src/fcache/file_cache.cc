@@ -533,12 +533,6 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
       }
       if (!next.ok()) return next.status();
       prep = std::move(*next);
-      if (prep.kind == AppendPrep::kNothingToErase) {
-        // Still a write of the key: copies of values the store never held
-        // (cache.h) must yield to it.
-        lock_file_->CountWrite();
-        return Status::OK();
-      }
       if (prep.kind == AppendPrep::kReady) {
         bool replaced = false;
         Status s = fcache_internal::Commit(gen, key, tag, record, erase, prep,

@@ -128,9 +128,11 @@ void UpdateSlot(const Generation& gen, uint64_t tag,
   }
   if (erase) {
     // The erase record exists only for log scans; it is dead at once.
-    StoreShared(gen.index->slot(l.slot).tag, kTombstoneTag);
-    AddShared(h.live_slots, -1);
-    AddShared(h.tombstones, 1);
+    if (l.slot >= 0) {
+      StoreShared(gen.index->slot(l.slot).tag, kTombstoneTag);
+      AddShared(h.live_slots, -1);
+      AddShared(h.tombstones, 1);
+    }
     AddShared(h.dead_bytes, static_cast<int64_t>(size));
     return;
   }
@@ -174,10 +176,12 @@ void EraseWithoutRecord(Generation& gen, LockFile& lock, std::string_view key,
   AppendPrep prep;
   prep.lookup = FindSlot(gen, key, tag);
   *replaced = prep.lookup.slot >= 0;
-  if (!*replaced) return;
-  // Counted first: a crash between the two leaves a recovery that forgets
-  // too much, never one that forgets too little.
+  // Counted even when the index lacks the key: the log may hold a record of
+  // it that no slot names (see PrepareAppend). Counted first: a crash
+  // between the two leaves a recovery that forgets too much, never one that
+  // forgets too little.
   AddShared(lock.publication().unlogged_erases, 1);
+  if (!*replaced) return;
   prep.log_end = LoadShared(gen.index->header().log_end);
   UpdateSlot(gen, tag, {}, /*erase=*/true, prep);
   RetireDuplicates(gen, key, tag, prep);
@@ -201,12 +205,11 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
   if (prep.kind == AppendPrep::kReady) CheckLoad(gen, prep.log_end, &prep);
   if (prep.kind != AppendPrep::kReady) return prep;
 
+  // An erase of a key the index lacks is logged all the same: the log may
+  // hold a record of the key that no slot names (its writer died after the
+  // append, before the commit), which recovery would otherwise bring back.
   prep.lookup = FindSlot(gen, key, tag);
-  if (erase && prep.lookup.slot < 0) {
-    prep.kind = AppendPrep::kNothingToErase;
-    return prep;
-  }
-  if (prep.lookup.slot < 0 && prep.lookup.free_slot < 0) {
+  if (!erase && prep.lookup.slot < 0 && prep.lookup.free_slot < 0) {
     // Only a damaged counter lets the table fill up; rebuild it.
     prep.kind = AppendPrep::kRewrite;
     prep.plan.copy_log = false;

@@ -32,10 +32,9 @@ struct SlotLookup {
 
 struct AppendPrep {
   enum Kind {
-    kReady,           // Commit may run
-    kNothingToErase,  // an erase of a key the index lacks: done, no write
-    kRemap,           // the mappings must cover remap_to first
-    kRewrite,         // a new generation must be published first, by `plan`
+    kReady,    // Commit may run
+    kRemap,    // the mappings must cover remap_to first
+    kRewrite,  // a new generation must be published first, by `plan`
   } kind = kReady;
   uint64_t log_end = 0;   // where the record goes (kReady)
   SlotLookup lookup;      // (kReady)
@@ -68,9 +67,9 @@ Status Commit(Generation& gen, std::string_view key, uint64_t tag,
 
 // An erase for when the disk has no room for its record: tombstones the
 // key's slot in place (index stores need no new blocks), after counting it
-// in the publication record (`lock`) so that recovery, which only has the
-// log, does not bring the value back. Sets *replaced when the key had a
-// slot. Same locks as Commit.
+// in the publication record (`lock`), whether the key has a slot or not, so
+// that recovery, which only has the log, does not bring the value back.
+// Sets *replaced when the key had a slot. Same locks as Commit.
 void EraseWithoutRecord(Generation& gen, LockFile& lock, std::string_view key,
                         uint64_t tag, bool* replaced);
 
