@@ -14,7 +14,6 @@
 // and B (a lost committed write), or a value after a committed erase is a
 // failure. Missing keys are allowed (a cache may forget) but counted.
 
-#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -599,9 +598,8 @@ TEST(CrashTest, AnEraseAfterAnUncommittedPutSurvivesRecovery) {
   // Random bytes, so that the record is written whole with pwrite: its head
   // and key, then its value, which, a multiple of 16 bytes, needs no
   // padding. The second write completes the record.
-  std::string value(300 << 10, '\0');
   std::mt19937_64 rng(7);
-  for (char& c : value) c = static_cast<char>(rng());
+  const std::string value = RandomBytes(rng, 300 << 10);
   const pid_t child = Spawn([&]() -> int {
     auto env = std::make_shared<FaultEnv>();
     FileCacheOptions options;
@@ -621,14 +619,7 @@ TEST(CrashTest, AnEraseAfterAnUncommittedPutSurvivesRecovery) {
     ASSERT_TRUE((*fc)->Get("k", &got).IsNotFound()) << "the put committed";
     ASSERT_OK((*fc)->Erase("k"));
   }
-  const std::string index = dir + "/index";
-  const int fd = ::open(index.c_str(), O_RDWR | O_CLOEXEC);
-  ASSERT_GE(fd, 0);
-  uint8_t byte = 0;
-  ASSERT_EQ(::pread(fd, &byte, 1, 24), 1);
-  byte ^= 0x10;  // the prelude's checksum fails: the next open recovers
-  ASSERT_EQ(::pwrite(fd, &byte, 1, 24), 1);
-  ::close(fd);
+  DamageIndexPrelude(dir);
   auto recovered = FileCache::Open(dir);
   ASSERT_OK(recovered);
   Result<FileCacheStats> stats = (*recovered)->GetStats();

@@ -209,17 +209,6 @@ TEST(GenerationTest, OpenCleanupNeverRemovesTheCurrentLog) {
   EXPECT_EQ(stats->entries, 1u);
 }
 
-// Flips one bit of the index's prelude, so that its checksum fails.
-void DamageIndexPrelude(const std::string& dir) {
-  const int fd = ::open((dir + "/index").c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  uint8_t byte = 0;
-  ASSERT_EQ(::pread(fd, &byte, 1, 20), 1);
-  byte ^= 0x10;
-  ASSERT_EQ(::pwrite(fd, &byte, 1, 20), 1);
-  ::close(fd);
-}
-
 // A compactor killed before its rename leaves log.<id+1> holding the live
 // records as they were then. Writes go on into the current log. With the
 // index then lost (or its prelude damaged), recovery took the newest log,

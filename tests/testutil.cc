@@ -363,6 +363,16 @@ std::string GetOrMiss(FileCache& cache, std::string_view key) {
   return value;
 }
 
+void DamageIndexPrelude(const std::string& dir) {
+  const int fd = ::open((dir + "/index").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  uint8_t byte = 0;
+  ASSERT_EQ(::pread(fd, &byte, 1, 20), 1);
+  byte ^= 0x10;
+  ASSERT_EQ(::pwrite(fd, &byte, 1, 20), 1);
+  ::close(fd);
+}
+
 ScopedTmpfs::ScopedTmpfs(const std::string& path, const std::string& size)
     : path_(path) {
   if (geteuid() != 0) {

@@ -128,6 +128,10 @@ std::unique_ptr<FileCache> OpenStore(const std::string& dir,
 // the test.
 std::string GetOrMiss(FileCache& cache, std::string_view key);
 
+// Flips one bit of the prelude of the store's index in `dir`, so that its
+// checksum fails and the next writable open recovers from the log.
+void DamageIndexPrelude(const std::string& dir);
+
 // A real tmpfs of `size` (mount's syntax, e.g. "1m") mounted on the new
 // directory `path` (mode 0700) while the object lives, unmounted (lazily
 // when busy) when it goes: a full disk that fills up for real. mounted() is

@@ -8,15 +8,6 @@
 
 #include "src/fcache/format.h"
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define UCACHE_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_THREAD__)
-#define UCACHE_TSAN 1
-#endif
-
 namespace ucache::fcache_internal {
 namespace {
 
@@ -178,8 +169,7 @@ Result<std::unique_ptr<LockFile>> LockFile::OpenReadOnly(
 }
 
 Publication& LockFile::publication() const {
-  return *reinterpret_cast<Publication*>(map_->data() +
-                                         kLockPublicationOffset);
+  return *reinterpret_cast<Publication*>(map_->data() + kLockPublicationOffset);
 }
 
 bool LockFile::Announced(uint64_t log_id) const {
@@ -191,13 +181,10 @@ pthread_mutex_t* LockFile::mutex() const {
 }
 
 int LockRobustMutex(pthread_mutex_t* mutex) {
-#ifdef UCACHE_TSAN
   // The thread sanitizer does not know clocklock, and follows a timed lock
   // only when it returns 0, not EOWNERDEAD (as it does a plain lock): it
-  // would take the unlock that follows for one of a free mutex. Under it,
-  // waiters wait as pthread_mutex_lock does.
-  return pthread_mutex_lock(mutex);
-#else
+  // would take the unlock that follows for one of a free mutex.
+  if constexpr (!kRobustMutexWaitsInSlices) return pthread_mutex_lock(mutex);
   int rc;
   do {
     timespec until;
@@ -208,7 +195,6 @@ int LockRobustMutex(pthread_mutex_t* mutex) {
     rc = pthread_mutex_clocklock(mutex, CLOCK_MONOTONIC, &until);
   } while (rc == ETIMEDOUT);
   return rc;
-#endif
 }
 
 Status LockFile::Lock(LockMode mode, bool* owner_died) {

@@ -113,9 +113,22 @@ class LockFile {
 // few milliseconds at a time and looks again. A robust mutex's wakeup is
 // lost when the sleeper it went to is killed before taking the mutex while
 // another thread takes it without sleeping, which leaves no sign that
-// anyone else sleeps on it; no later unlock wakes them. (Built with the
+// anyone else sleeps on it; no later unlock wakes them. Built with the
 // thread sanitizer, which cannot follow a timed lock, it is
-// pthread_mutex_lock.)
+// pthread_mutex_lock (kRobustMutexWaitsInSlices false).
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UCACHE_FCACHE_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define UCACHE_FCACHE_TSAN 1
+#endif
+#ifdef UCACHE_FCACHE_TSAN
+inline constexpr bool kRobustMutexWaitsInSlices = false;
+#else
+inline constexpr bool kRobustMutexWaitsInSlices = true;
+#endif
 int LockRobustMutex(pthread_mutex_t* mutex);
 
 // Holds the writers' mutex for its lifetime.
