@@ -408,6 +408,31 @@ TEST_F(RecoverTest, ARecordFailingItsChecksumDistrustsEverythingBeforeIt) {
   EXPECT_EQ((*gen)->index->header().corrupt_records, 2u);
 }
 
+// Past the end the lock file notes lie only records that never committed
+// and whatever else: the scan stops at it.
+TEST_F(RecoverTest, TheScanStopsAtTheCommittedEnd) {
+  Put("a", "1");
+  Put("b", "2");
+  const uint64_t end = H().log_end;
+  AppendRecord(kRecordPut, "c", "3");  // appended, then never committed:
+  StoreShared(gen_->index->header().log_end, end);
+  lock_->NoteLogEnd(gen_->log->id(), end);
+  std::string bytes = ReadWholeFile(Path(LogFileName(1)));
+  ASSERT_GT(bytes.size(), end + 400) << "no reserved tail";
+  bytes[end + 300] = 'x';
+  ASSERT_TRUE(WriteWholeFile(Path(LogFileName(1)), bytes, 0600));
+  RemoveIndex();
+  Result<std::unique_ptr<Generation>> gen = RecoverAt();
+  ASSERT_OK(gen);
+  EXPECT_EQ(Get(**gen, "a"), "1");
+  EXPECT_EQ(Get(**gen, "b"), "2");
+  EXPECT_EQ(Get(**gen, "c"), std::nullopt) << "served a put never committed";
+  EXPECT_EQ((*gen)->index->header().corrupt_records, 0u);
+}
+
+// A log whose end the lock file does not know (format 3 noted none) is
+// read up to where its records end: reserved zeros end it, and anything
+// else after the last record is damage.
 TEST_F(RecoverTest, ReservedZerosEndTheLogAndGarbageAfterItDistrustsIt) {
   Put("a", "1");
   Put("b", "2");
@@ -428,6 +453,7 @@ TEST_F(RecoverTest, ReservedZerosEndTheLogAndGarbageAfterItDistrustsIt) {
   bytes.resize(log_end + 512, '\0');
   bytes[log_end + 200] = 'x';
   ASSERT_TRUE(WriteWholeFile(Path(LogFileName(2)), bytes, 0600));
+  lock_->NoteLogEnd(0, 0);  // names no log, as in a lock file of format 3
   RemoveIndex();
   Result<std::unique_ptr<Generation>> gen = RecoverAt();
   ASSERT_OK(gen);

@@ -581,23 +581,17 @@ TEST(CrashTest, CrashWhileCreatingTheStore) {
   EXPECT_GT(trials, 0);
 }
 
-// A writer killed after appending a large record (pwrite) and before
-// committing it leaves the record in the log, named by no slot. An erase of
-// the key then returns OK and reads miss; a later recovery from that log
-// (here: the index's prelude damaged) brought the record back as the key's
-// value until an erase of a key the index lacks was logged too.
-// Before: "recovery brought back a value erased after its uncommitted put".
-TEST(CrashTest, AnEraseAfterAnUncommittedPutSurvivesRecovery) {
-  TempDir tmp;
-  const std::string dir = tmp.Sub("store");
+// Stores "other" = "x", then kills a child writer after it appended a
+// large record of `key` (pwrite: its head and key, then its value, which,
+// a multiple of 16 bytes, needs no padding; the second write completes the
+// record) and before it committed it: the record is whole in the log, past
+// the committed end, named by no slot.
+void KillWriterBeforeItsCommit(const std::string& dir, const std::string& key) {
   {
     auto fc = FileCache::Open(dir);
     ASSERT_OK(fc);
     ASSERT_OK((*fc)->Put("other", "x"));
   }
-  // Random bytes, so that the record is written whole with pwrite: its head
-  // and key, then its value, which, a multiple of 16 bytes, needs no
-  // padding. The second write completes the record.
   std::mt19937_64 rng(7);
   const std::string value = RandomBytes(rng, 300 << 10);
   const pid_t child = Spawn([&]() -> int {
@@ -607,31 +601,97 @@ TEST(CrashTest, AnEraseAfterAnUncommittedPutSurvivesRecovery) {
     auto fc = FileCache::Open(dir, options);
     if (!fc.ok()) return 1;
     env->CrashAfter(FaultEnv::Op::kWrite, 2);
-    (void)(*fc)->Put("k", value);
+    (void)(*fc)->Put(key, value);
     return 2;  // the crash did not come
   });
   const ChildExit ended = WaitChild(child, kChildTimeout);
   ASSERT_EQ(ended.code(), FaultEnv::kCrashExitCode) << ended.ToString();
+  auto fc = FileCache::Open(dir);
+  ASSERT_OK(fc);
   std::string got;
+  ASSERT_TRUE((*fc)->Get(key, &got).IsNotFound()) << "the put committed";
+}
+
+// Opens `dir` after its index's prelude was damaged, which makes the open
+// rebuild the index from the log, and checks that it did.
+std::unique_ptr<FileCache> OpenRecovered(const std::string& dir) {
+  DamageIndexPrelude(dir);
+  auto recovered = FileCache::Open(dir);
+  EXPECT_OK(recovered);
+  if (!recovered.ok()) return nullptr;
+  Result<FileCacheStats> stats = (*recovered)->GetStats();
+  EXPECT_OK(stats);
+  EXPECT_TRUE(stats.ok() && stats->generation > 1)
+      << "the store was not recovered";
+  return std::move(*recovered);
+}
+
+// The dead writer's record, never committed, was never readable: a selector
+// that found the key absent meanwhile (and so had nothing to erase) kept
+// only its own newer value, and a recovery that read the log to its end
+// served the dead writer's older one to everyone. Recovery now reads no
+// further than the end the lock file notes at each commit.
+// Before: "recovery served a put that never committed".
+TEST(CrashTest, RecoveryServesNoPutThatNeverCommitted) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  ASSERT_NO_FATAL_FAILURE(KillWriterBeforeItsCommit(dir, "k"));
+  std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
+  ASSERT_NE(recovered, nullptr);
+  std::string got;
+  const Status s = recovered->Get("k", &got);
+  EXPECT_TRUE(s.IsNotFound()) << "recovery served a put that never committed ("
+                              << got.size() << " bytes)";
+  ASSERT_OK(recovered->Get("other", &got));
+  EXPECT_EQ(got, "x");
+}
+
+// A write after the crash goes where the dead record began; the rest of
+// that record no longer parses. Recovery took that for damage and
+// distrusted every record before it ("other", "later"): nothing wrong was
+// served, but a crash and a damaged index lost the whole store.
+// Before: "other" and "later" read NotFound.
+TEST(CrashTest, RecoveryAfterAWritersCrashKeepsEveryCommit) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  ASSERT_NO_FATAL_FAILURE(KillWriterBeforeItsCommit(dir, "k"));
   {
     auto fc = FileCache::Open(dir);
     ASSERT_OK(fc);
-    ASSERT_TRUE((*fc)->Get("k", &got).IsNotFound()) << "the put committed";
+    ASSERT_OK((*fc)->Put("later", "y"));
+  }
+  std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
+  ASSERT_NE(recovered, nullptr);
+  std::string got;
+  EXPECT_TRUE(recovered->Get("k", &got).IsNotFound());
+  ASSERT_OK(recovered->Get("other", &got));
+  EXPECT_EQ(got, "x");
+  ASSERT_OK(recovered->Get("later", &got));
+  EXPECT_EQ(got, "y");
+  EXPECT_TRUE(recovered->Verify()->clean());
+}
+
+// An erase of the key the dead writer left a record of, which the index
+// lacks, returns OK and reads miss; a later recovery brought the record
+// back as the key's value until such an erase was logged too (and now the
+// lock file's committed end keeps it out as well).
+// Before: "recovery brought back a value erased after its uncommitted put".
+TEST(CrashTest, AnEraseAfterAnUncommittedPutSurvivesRecovery) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  ASSERT_NO_FATAL_FAILURE(KillWriterBeforeItsCommit(dir, "k"));
+  {
+    auto fc = FileCache::Open(dir);
+    ASSERT_OK(fc);
     ASSERT_OK((*fc)->Erase("k"));
   }
-  DamageIndexPrelude(dir);
-  auto recovered = FileCache::Open(dir);
-  ASSERT_OK(recovered);
-  Result<FileCacheStats> stats = (*recovered)->GetStats();
-  ASSERT_OK(stats);
-  EXPECT_GT(stats->generation, 1u) << "the store was not recovered";
-  const Status s = (*recovered)->Get("k", &got);
+  std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
+  ASSERT_NE(recovered, nullptr);
+  std::string got;
+  const Status s = recovered->Get("k", &got);
   EXPECT_TRUE(s.IsNotFound())
       << "recovery brought back a value erased after its uncommitted put ("
       << got.size() << " bytes)";
-  // The erase record went where the dead one began; the rest of that one
-  // no longer parses, so recovery also distrusts what came before it
-  // ("other"): a cache may forget, never serve an erased value.
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ uint64_t StoreTest::AppendRecord(RecordKind kind, std::string_view key,
   }
   log.Store(at, record);
   StoreShared(gen_->index->header().log_end, at + record.size());
+  lock_->NoteLogEnd(gen_->log->id(), at + record.size());
   return at;
 }
 

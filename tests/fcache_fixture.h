@@ -43,8 +43,9 @@ class StoreTest : public testing::Test {
     return dir_ + "/" + std::string(name);
   }
 
-  // Writes a record at gen_'s log_end and moves log_end past it, touching
-  // no slot (an orphan until PointSlot). Returns its offset.
+  // Writes a record at gen_'s log_end and moves log_end past it, in the
+  // index and in the lock file, touching no slot (an orphan until
+  // PointSlot). Returns its offset.
   uint64_t AppendRecord(RecordKind kind, std::string_view key,
                         std::string_view value, int64_t expires_ms = 0);
   // Points the key's slot (the first in its chain whose record holds the

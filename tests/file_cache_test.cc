@@ -747,6 +747,53 @@ TEST(FileCacheTest, RebuildsLostIndexFromLog) {
   EXPECT_TRUE(cache->Verify()->clean());
 }
 
+// With sync_writes, a put whose log sync fails returns the error before its
+// commit, its record whole in the log past the committed end. A rebuild of
+// the index read the log to its end and served the record: a put that
+// returned an error came back, over any value put since that found the key
+// absent. Rebuilds now read no further than the committed end.
+// Before: "the rebuild served a put that failed".
+TEST(FileCacheTest, RebuildServesNoPutThatFailedBeforeItsCommit) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  FileCacheOptions options;
+  options.env = env;
+  options.sync_writes = true;
+  {
+    auto cache = OpenStore(tmp.path(), options);
+    ASSERT_OK(cache->Put("a", "1"));
+    env->FailNext(FaultEnv::Op::kSync, Status::IOError("injected"));
+    EXPECT_FALSE(cache->Put("b", "2").ok());
+    EXPECT_EQ(GetOrMiss(*cache, "b"), "<miss>");
+  }
+  ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
+  auto cache = OpenStore(tmp.path());
+  EXPECT_EQ(GetOrMiss(*cache, "b"), "<miss>")
+      << "the rebuild served a put that failed";
+  EXPECT_EQ(GetOrMiss(*cache, "a"), "1");
+  EXPECT_TRUE(cache->Verify()->clean());
+}
+
+// A lock file that names no committed end (format 3 wrote none; one made
+// afresh has none) leaves the rebuild to read the log up to where its
+// records end, as before.
+TEST(FileCacheTest, RebuildReadsTheWholeLogWhenTheLockFileNamesNoEnd) {
+  TempDir tmp;
+  {
+    auto cache = OpenStore(tmp.path());
+    ASSERT_OK(cache->Put("a", "1"));
+    ASSERT_OK(cache->Put("b", std::string(5000, 'b')));
+  }
+  std::string lock = ReadFile(tmp.Sub("lock"));
+  ASSERT_EQ(lock.size(), fcache_internal::kLockFileSize);
+  std::memset(lock.data() + fcache_internal::kLockLogEndOffset, 0, 16);
+  WriteFile(tmp.Sub("lock"), lock);
+  ASSERT_EQ(unlink(tmp.Sub("index").c_str()), 0);
+  auto cache = OpenStore(tmp.path());
+  EXPECT_EQ(GetOrMiss(*cache, "a"), "1");
+  EXPECT_EQ(GetOrMiss(*cache, "b"), std::string(5000, 'b'));
+}
+
 TEST(FileCacheTest, FilesArePrivateWhateverTheUmask) {
   TempDir tmp;
   const mode_t old = umask(0);

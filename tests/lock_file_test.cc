@@ -228,6 +228,32 @@ TEST(LockFileTest, RefusesANewerLockFileAndLeavesItAlone) {
   EXPECT_EQ(ReadWholeFile(path), bytes);
 }
 
+// The committed log end names its log: for another log, or in a file that
+// never noted one, it reads 0 (unknown). It outlives the handle and the
+// file's next initialization.
+TEST(LockFileTest, NotesTheCommittedEndOfOneLog) {
+  TempDir tmp;
+  {
+    std::unique_ptr<LockFile> lock = OpenLockOrDie(tmp.path());
+    ASSERT_NE(lock, nullptr);
+    EXPECT_EQ(lock->LogEnd(1), 0u);
+    WriterLock writer(lock.get());
+    ASSERT_OK(writer.status());
+    lock->NoteLogEnd(5, 4096);
+    EXPECT_EQ(lock->LogEnd(5), 4096u);
+    lock->NoteLogEnd(5, 8192);
+    EXPECT_EQ(lock->LogEnd(5), 8192u);
+    EXPECT_EQ(lock->LogEnd(6), 0u);
+    lock->NoteLogEnd(6, 64);
+    EXPECT_EQ(lock->LogEnd(6), 64u);
+    EXPECT_EQ(lock->LogEnd(5), 0u);
+  }
+  std::unique_ptr<LockFile> lock = OpenLockOrDie(tmp.path());
+  ASSERT_NE(lock, nullptr);
+  EXPECT_EQ(lock->LogEnd(6), 64u);
+  EXPECT_EQ(lock->LogEnd(0), 0u);
+}
+
 // While a writer of format version 1 holds its exclusive flock on the lock
 // file, opening waits; while a handle of this version is open, such a
 // writer cannot take its lock at all.

@@ -63,7 +63,7 @@ class WriterTest : public StoreTest {
     Result<AppendPrep> prep = Prepare(key, record.size(), erase);
     if (!prep.ok()) return prep.status();
     EXPECT_EQ(prep->kind, AppendPrep::kReady);
-    return Commit(*gen_, key, KeyTag(key), record, erase, *prep, sync,
+    return Commit(*gen_, *lock_, key, KeyTag(key), record, erase, *prep, sync,
                   replaced);
   }
   // Reserves the log up to `end` and moves log_end there, as if records

@@ -205,21 +205,26 @@ std::vector<uint64_t> RecoveryCandidates(const LockFile& lock,
 }
 
 // The records of `log` that a rebuilt index may name: the last put of each
-// key not erased after it, read up to the first record that does not parse.
-// A record we cannot read may have replaced or erased any key, so every
+// key not erased after it, read up to `committed_end` (0 when the lock file
+// does not know it: then up to the first record that does not parse). A
+// record we cannot read may have replaced or erased any key, so every
 // record before it (the horizon) is distrusted, as are records expired by
-// `now_ms`; both are counted. Sets *scan_end to where the log's records end.
-std::vector<LiveRecord> LatestRecords(const LogFile& log, int64_t now_ms,
+// `now_ms`; both are counted.
+std::vector<LiveRecord> LatestRecords(const LogFile& log,
+                                      uint64_t committed_end, int64_t now_ms,
                                       CarriedCounters* counters) {
   std::unordered_map<std::string_view, RecordView> latest;
+  const uint64_t end = committed_end != 0
+                           ? std::min(committed_end, log.readable())
+                           : log.readable();
   uint64_t pos = kLogHeaderSize, horizon = 0;
   RecordView view;
-  while (pos < log.readable()) {
-    if (!ParseRecord(log.data(), log.readable(), pos, &view)) {
+  while (pos < end) {
+    if (!ParseRecord(log.data(), end, pos, &view)) {
       // Space reserved for appends and never written holds zeros up to the
-      // end of the file: the log ends there. Anything else is damage, and
-      // nothing after it can be stepped to.
-      if (!ZerosToEnd(log, pos)) horizon = pos;
+      // end of the file: a log of unknown end ends there. Anything else is
+      // damage, and nothing after it can be stepped to.
+      if (committed_end != 0 || !ZerosToEnd(log, pos)) horizon = pos;
       break;
     }
     pos += view.size;
@@ -234,6 +239,9 @@ std::vector<LiveRecord> LatestRecords(const LogFile& log, int64_t now_ms,
       latest[view.key] = view;
     }
   }
+  // Committed records missing at the end (a file cut short) may have
+  // erased any key too.
+  if (committed_end != 0 && pos < committed_end) horizon = pos;
   std::vector<LiveRecord> records;
   for (const auto& [key, r] : latest) {
     if (r.offset < horizon) {
@@ -398,7 +406,11 @@ Result<std::unique_ptr<Generation>> Recover(const std::shared_ptr<Env>& env,
     }
     if (!log.ok()) continue;
     CarriedCounters counters;
-    std::vector<LiveRecord> records = LatestRecords(**log, now_ms, &counters);
+    // Up to the end its last writer committed, when the lock file says:
+    // beyond it lies at most a record whose writer died (or failed) before
+    // the commit, which no reader saw and a later write may have replaced.
+    std::vector<LiveRecord> records =
+        LatestRecords(**log, lock.LogEnd(id), now_ms, &counters);
     // Into a new log, never this one: views of other handles may point
     // anywhere in it, and appends past a damaged record would overwrite
     // bytes they hold.

@@ -535,8 +535,9 @@ Status FileCache::Impl::AppendLocked(std::string_view key,
       prep = std::move(*next);
       if (prep.kind == AppendPrep::kReady) {
         bool replaced = false;
-        Status s = fcache_internal::Commit(gen, key, tag, record, erase, prep,
-                                           options_.sync_writes, &replaced);
+        Status s =
+            fcache_internal::Commit(gen, *lock_file_, key, tag, record, erase,
+                                    prep, options_.sync_writes, &replaced);
         if (!s.ok()) return s;
         // The key's earlier version is replaced or erased: near caches of
         // it (cache.h) must look again.

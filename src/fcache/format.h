@@ -32,9 +32,11 @@ bool ParseLogFileName(const std::string& name, uint64_t* log_id);
 // a flock of an empty lock file) and logs that end in space reserved for
 // appends. Version 3 added the lock file's publication record and change
 // counters, and the protocol around them (doc/format.md, sections 5 to 7).
+// Version 4 added the lock file's committed log end, which writers of
+// version 3 would leave behind (recovery would then drop their commits).
 // Older stores are read as they are and rewritten in this version by the
 // first writable open.
-inline constexpr uint32_t kFormatVersion = 3;
+inline constexpr uint32_t kFormatVersion = 4;
 
 // Atomic access to the words of a shared mapping that change in place
 // (index header and slots, the lock file's publication record).
@@ -150,6 +152,16 @@ inline constexpr uint32_t kLockChangesOffset = 192;
 // on a line of its own so that puts do not slow down readers of the change
 // counter.
 inline constexpr uint32_t kLockWritesOffset = 256;
+// On the write counter's line, which every commit stores into anyway: the
+// end of the committed records of one log, and that log's id. Stored by
+// writers after each commit, and by publishers for the log they publish;
+// recovery scans that log no further (doc/format.md section 7), so that a
+// record its writer appended but never committed (killed before the
+// commit, or failed on the way) cannot come back as the key's value. An id
+// of 0 names no log: a lock file of format 3 or older, or one created
+// afresh.
+inline constexpr uint32_t kLockLogEndOffset = 264;
+inline constexpr uint32_t kLockLogEndIdOffset = 272;
 
 // The publication record, after the mutex: which generation is current,
 // kept where every handle maps it. A publisher announces the generation it

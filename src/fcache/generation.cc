@@ -186,6 +186,9 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
     if (old != nullptr) SettlePublication(lock, *old);  // nothing changed
     return s;
   }
+  // Once the log is current, not before: a publication that fails leaves
+  // the old log's end noted.
+  lock.NoteLogEnd(log->id(), log_end);
   if (old != nullptr) StoreShared(old->index->header().superseded, 1);
   StoreShared(p.committed_log_id, log->id());
   StoreShared(p.committed_generation, generation);

@@ -232,4 +232,23 @@ Status LockFile::Lock(LockMode mode, bool* owner_died) {
 
 void LockFile::Unlock() { pthread_mutex_unlock(mutex()); }
 
+void LockFile::NoteLogEnd(uint64_t log_id, uint64_t end) {
+  if (LoadShared(*log_end_id_) == log_id) {
+    StoreShared(*log_end_, end);
+    return;
+  }
+  // Another log's end, for a moment named by no log: a writer killed
+  // between these stores leaves an end that no log claims, never another
+  // log's end under this one's id.
+  StoreShared(*log_end_id_, uint64_t{0});
+  StoreShared(*log_end_, end);
+  StoreShared(*log_end_id_, log_id);
+}
+
+uint64_t LockFile::LogEnd(uint64_t log_id) const {
+  return log_id != 0 && LoadShared(*log_end_id_) == log_id
+             ? LoadShared(*log_end_)
+             : 0;
+}
+
 }  // namespace ucache::fcache_internal

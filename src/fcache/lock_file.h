@@ -68,6 +68,14 @@ class LockFile {
     CountWrite();
   }
 
+  // Notes that log `log_id` holds committed records up to `end`: after a
+  // commit, before the commit is visible to readers, and for a log being
+  // published. Writer lock held.
+  void NoteLogEnd(uint64_t log_id, uint64_t end);
+  // The end last noted for log `log_id`, or 0 when the file names another
+  // log or none.
+  uint64_t LogEnd(uint64_t log_id) const;
+
   // Takes the writers' mutex: with kExclusiveWait spinning briefly, then
   // sleeping until it is free, waking every few milliseconds to look again
   // (a killed waiter can swallow the wakeup meant for the others); with
@@ -96,16 +104,20 @@ class LockFile {
         map_(std::move(map)),
         changes_(
             reinterpret_cast<uint64_t*>(map_->data() + kLockChangesOffset)),
-        writes_(reinterpret_cast<uint64_t*>(map_->data() + kLockWritesOffset)) {
-  }
+        writes_(reinterpret_cast<uint64_t*>(map_->data() + kLockWritesOffset)),
+        log_end_(reinterpret_cast<uint64_t*>(map_->data() + kLockLogEndOffset)),
+        log_end_id_(
+            reinterpret_cast<uint64_t*>(map_->data() + kLockLogEndIdOffset)) {}
   pthread_mutex_t* mutex() const;
 
   // Constant after construction. Closing file_ drops the shared flock.
   const std::shared_ptr<Env> env_;  // outlives file_, which closes through it
   const FileHandle file_;
   const std::shared_ptr<Mapping> map_;
-  uint64_t* const changes_;  // in map_
-  uint64_t* const writes_;   // in map_
+  uint64_t* const changes_;     // in map_
+  uint64_t* const writes_;      // in map_
+  uint64_t* const log_end_;     // in map_
+  uint64_t* const log_end_id_;  // in map_
 };
 
 // pthread_mutex_lock for a robust, process-shared mutex, with the same

@@ -230,9 +230,9 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
   return prep;
 }
 
-Status Commit(Generation& gen, std::string_view key, uint64_t tag,
-              const EncodedRecord& record, bool erase, const AppendPrep& prep,
-              bool sync, bool* replaced) {
+Status Commit(Generation& gen, LockFile& lock, std::string_view key,
+              uint64_t tag, const EncodedRecord& record, bool erase,
+              const AppendPrep& prep, bool sync, bool* replaced) {
   if (WrittenWhole(record.size())) {
     Status s = AppendWhole(gen, prep.log_end, record);
     if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
@@ -243,7 +243,11 @@ Status Commit(Generation& gen, std::string_view key, uint64_t tag,
     Status s = gen.log->Sync();
     if (!s.ok()) return s.WithContext("appending to " + gen.log->path());
   }
-  StoreShared(gen.index->header().log_end, prep.log_end + record.size());
+  const uint64_t end = prep.log_end + record.size();
+  StoreShared(gen.index->header().log_end, end);
+  // Before the slot: a record no reader could see yet is the most a
+  // recovery that goes by the lock file can miss (doc/format.md section 5).
+  lock.NoteLogEnd(gen.log->id(), end);
   UpdateSlot(gen, tag, record, erase, prep);
   if (prep.lookup.slot >= 0) RetireDuplicates(gen, key, tag, prep);
   *replaced = prep.lookup.slot >= 0;

@@ -54,16 +54,17 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
 
 // Steps 1 to 4: copies the record to prep.log_end (through the mapping, or
 // a large one with one write, which may fail: kNoSpace on a full disk, with
-// nothing committed), moves log_end past it,
-// points the key's slot at it (or tombstones it for an erase) and retires
-// any later slot naming the same key. With `sync`, fdatasyncs the log
-// before and the index after; a failure of either returns an error, though
-// the record may then be committed in memory (as a crash after the first
-// would leave it). Sets *replaced when the record replaced or erased an
-// existing record of the key.
-Status Commit(Generation& gen, std::string_view key, uint64_t tag,
-              const EncodedRecord& record, bool erase, const AppendPrep& prep,
-              bool sync, bool* replaced);
+// nothing committed), moves log_end past it, in the index and then in
+// `lock` (LockFile::NoteLogEnd), points the key's slot at it (or tombstones
+// it for an erase) and retires any later slot naming the same key. With
+// `sync`, fdatasyncs the log before the commit and the index after; a
+// failure of the first returns an error with nothing committed (the record
+// lies past both ends, where neither readers nor recovery look), a failure
+// of the second an error for a record committed in memory. Sets *replaced
+// when the record replaced or erased an existing record of the key.
+Status Commit(Generation& gen, LockFile& lock, std::string_view key,
+              uint64_t tag, const EncodedRecord& record, bool erase,
+              const AppendPrep& prep, bool sync, bool* replaced);
 
 // An erase for when the disk has no room for its record: tombstones the
 // key's slot in place (index stores need no new blocks), after counting it
