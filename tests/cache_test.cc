@@ -489,6 +489,39 @@ TEST(CacheTest, CopyOfARefusedValueYieldsToAnotherProcesssWrite) {
   EXPECT_EQ(ValueOf(c->Get("j")), "<miss>");
 }
 
+// A writer killed between its append and its commit left a record of "k"
+// in the log that no slot names. A cache whose file tier then refused its
+// own, newer put of "k" found the key absent there and so had nothing to
+// erase; a recovery (the index damaged) served the dead writer's older
+// value to every other process. Recovery now stops at the committed end.
+// Before: "another process read the dead writer's value".
+TEST(CacheTest, RecoveryNeverServesADeadWritersValueOverARefusedPut) {
+  TempDir tmp;
+  LogRecorder log;
+  const std::string dir = tmp.Sub("store");
+  ASSERT_NE(OpenStore(dir), nullptr);
+  std::mt19937_64 rng(7);
+  const std::string dead = RandomBytes(rng, 300 << 10);
+  const ChildExit ended =
+      KillWriterBeforeItsCommit(dir, "k", dead, std::chrono::seconds(30));
+  ASSERT_EQ(ended.code(), FaultEnv::kCrashExitCode) << ended.ToString();
+  Options refusing = StoreOptions(dir, &log);
+  refusing.file.max_bytes = 256 << 10;  // refuses the value below
+  std::shared_ptr<Cache> a = Cache::Open(refusing);
+  const std::string mine = RandomBytes(rng, 300 << 10);
+  a->Put("k", mine);
+  ASSERT_EQ(a->GetStats().file_refusals, 1u);
+  EXPECT_EQ(ValueOf(a->Get("k")), mine);
+  DamageIndexPrelude(dir);
+  std::shared_ptr<Cache> b = Cache::Open(StoreOptions(dir, &log));
+  const std::string got = ValueOf(b->Get("k"));
+  EXPECT_TRUE(got != dead) << "another process read the dead writer's value";
+  EXPECT_EQ(got, "<miss>");
+  const CacheStats stats = b->GetStats();
+  ASSERT_TRUE(stats.file.has_value());
+  EXPECT_GT(stats.file->generation, 1u) << "the store was not recovered";
+}
+
 // Two caches on one store stand for two processes: each has its own memory
 // tier and file handle.
 TEST(CacheTest, MemoryCopySeesAnotherProcesssOverwriteAndErase) {

@@ -581,30 +581,17 @@ TEST(CrashTest, CrashWhileCreatingTheStore) {
   EXPECT_GT(trials, 0);
 }
 
-// Stores "other" = "x", then kills a child writer after it appended a
-// large record of `key` (pwrite: its head and key, then its value, which,
-// a multiple of 16 bytes, needs no padding; the second write completes the
-// record) and before it committed it: the record is whole in the log, past
-// the committed end, named by no slot.
-void KillWriterBeforeItsCommit(const std::string& dir, const std::string& key) {
+// Stores "other" = "x", then kills a child writer of `key` before its
+// commit (KillWriterBeforeItsCommit).
+void PutOtherThenKillAWriterOf(const std::string& dir, const std::string& key) {
   {
     auto fc = FileCache::Open(dir);
     ASSERT_OK(fc);
     ASSERT_OK((*fc)->Put("other", "x"));
   }
   std::mt19937_64 rng(7);
-  const std::string value = RandomBytes(rng, 300 << 10);
-  const pid_t child = Spawn([&]() -> int {
-    auto env = std::make_shared<FaultEnv>();
-    FileCacheOptions options;
-    options.env = env;
-    auto fc = FileCache::Open(dir, options);
-    if (!fc.ok()) return 1;
-    env->CrashAfter(FaultEnv::Op::kWrite, 2);
-    (void)(*fc)->Put(key, value);
-    return 2;  // the crash did not come
-  });
-  const ChildExit ended = WaitChild(child, kChildTimeout);
+  const ChildExit ended = KillWriterBeforeItsCommit(
+      dir, key, RandomBytes(rng, 300 << 10), kChildTimeout);
   ASSERT_EQ(ended.code(), FaultEnv::kCrashExitCode) << ended.ToString();
   auto fc = FileCache::Open(dir);
   ASSERT_OK(fc);
@@ -635,7 +622,7 @@ std::unique_ptr<FileCache> OpenRecovered(const std::string& dir) {
 TEST(CrashTest, RecoveryServesNoPutThatNeverCommitted) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  ASSERT_NO_FATAL_FAILURE(KillWriterBeforeItsCommit(dir, "k"));
+  ASSERT_NO_FATAL_FAILURE(PutOtherThenKillAWriterOf(dir, "k"));
   std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
   ASSERT_NE(recovered, nullptr);
   std::string got;
@@ -654,7 +641,7 @@ TEST(CrashTest, RecoveryServesNoPutThatNeverCommitted) {
 TEST(CrashTest, RecoveryAfterAWritersCrashKeepsEveryCommit) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  ASSERT_NO_FATAL_FAILURE(KillWriterBeforeItsCommit(dir, "k"));
+  ASSERT_NO_FATAL_FAILURE(PutOtherThenKillAWriterOf(dir, "k"));
   {
     auto fc = FileCache::Open(dir);
     ASSERT_OK(fc);
@@ -679,7 +666,7 @@ TEST(CrashTest, RecoveryAfterAWritersCrashKeepsEveryCommit) {
 TEST(CrashTest, AnEraseAfterAnUncommittedPutSurvivesRecovery) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  ASSERT_NO_FATAL_FAILURE(KillWriterBeforeItsCommit(dir, "k"));
+  ASSERT_NO_FATAL_FAILURE(PutOtherThenKillAWriterOf(dir, "k"));
   {
     auto fc = FileCache::Open(dir);
     ASSERT_OK(fc);

@@ -4,8 +4,11 @@
 #include <sys/wait.h>
 
 #include <cstring>
+#include <memory>
 #include <random>
 #include <thread>
+
+#include "tests/testutil.h"
 
 namespace ucache {
 namespace {
@@ -165,6 +168,23 @@ ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout,
   }
   out.waited = true;
   return out;
+}
+
+ChildExit KillWriterBeforeItsCommit(const std::string& dir,
+                                    const std::string& key,
+                                    const std::string& value,
+                                    std::chrono::milliseconds timeout) {
+  const pid_t child = Spawn([&]() -> int {
+    auto env = std::make_shared<FaultEnv>();
+    FileCacheOptions options;
+    options.env = env;
+    auto fc = FileCache::Open(dir, options);
+    if (!fc.ok()) return 1;
+    env->CrashAfter(FaultEnv::Op::kWrite, 2);
+    (void)(*fc)->Put(key, value);
+    return 2;  // the crash did not come
+  });
+  return WaitChild(child, timeout);
 }
 
 int64_t EnvInt(const char* name, int64_t fallback) {

@@ -138,6 +138,18 @@ struct ChildExit {
 ChildExit WaitChild(pid_t pid, std::chrono::milliseconds timeout,
                     const std::function<void()>& before_kill = {});
 
+// Forks a writer of the store in `dir` that puts `key` = `value` and dies
+// (FaultEnv::CrashAfter) once the record is whole in the log, before its
+// commit: the record then lies past the committed end, named by no slot.
+// `value` must take the path of large records, written with two pwrites
+// (head and key, then the value): 256 KiB or more, incompressible, a
+// multiple of 16 bytes (no padding write). The child ended as planned when
+// the result's code() is FaultEnv::kCrashExitCode.
+ChildExit KillWriterBeforeItsCommit(const std::string& dir,
+                                    const std::string& key,
+                                    const std::string& value,
+                                    std::chrono::milliseconds timeout);
+
 // ---------------------------------------------------------------------------
 // Sizes and reports.
 
