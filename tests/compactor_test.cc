@@ -430,6 +430,23 @@ TEST_F(RecoverTest, TheScanStopsAtTheCommittedEnd) {
   EXPECT_EQ((*gen)->index->header().corrupt_records, 0u);
 }
 
+// The lock file's words are a hint no checksum covers. Damaged low, they
+// put committed records past the end: an erase there must still hide the
+// value before it, so every key named past the end is forgotten.
+TEST_F(RecoverTest, AKeyNamedPastTheCommittedEndIsForgotten) {
+  Put("a", "1");
+  Put("b", "2");
+  const uint64_t end = H().log_end;
+  Erase("a");
+  Put("b", "3");
+  lock_->NoteLogEnd(gen_->log->id(), end);  // damaged low
+  RemoveIndex();
+  Result<std::unique_ptr<Generation>> gen = RecoverAt();
+  ASSERT_OK(gen);
+  EXPECT_EQ(Get(**gen, "a"), std::nullopt) << "served an erased value";
+  EXPECT_EQ(Get(**gen, "b"), std::nullopt) << "served a replaced value";
+}
+
 // A log whose end the lock file does not know (format 3 noted none) is
 // read up to where its records end: reserved zeros end it, and anything
 // else after the last record is damage.

@@ -206,7 +206,8 @@ std::vector<uint64_t> RecoveryCandidates(const LockFile& lock,
 
 // The records of `log` that a rebuilt index may name: the last put of each
 // key not erased after it, read up to `committed_end` (0 when the lock file
-// does not know it: then up to the first record that does not parse). A
+// does not know it: then up to the first record that does not parse), but
+// no key that a record past `committed_end` names. A
 // record we cannot read may have replaced or erased any key, so every
 // record before it (the horizon) is distrusted, as are records expired by
 // `now_ms`; both are counted.
@@ -242,6 +243,18 @@ std::vector<LiveRecord> LatestRecords(const LogFile& log,
   // Committed records missing at the end (a file cut short) may have
   // erased any key too.
   if (committed_end != 0 && pos < committed_end) horizon = pos;
+  // Past the committed end lies at most the record of a writer that died
+  // or failed before its commit, unless the lock file's words (a hint that
+  // no checksum covers) were damaged low, when committed puts and erases
+  // lie there too. Either way no version of a key written there can be
+  // vouched for, not even an older one before the end: forgotten.
+  if (committed_end != 0 && pos == committed_end) {
+    while (pos < log.readable() &&
+           ParseRecord(log.data(), log.readable(), pos, &view)) {
+      latest.erase(view.key);
+      pos += view.size;
+    }
+  }
   std::vector<LiveRecord> records;
   for (const auto& [key, r] : latest) {
     if (r.offset < horizon) {
