@@ -6,9 +6,12 @@
 
 #include "src/fcache/compactor.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -16,6 +19,7 @@
 
 #include "gtest/gtest.h"
 #include "src/fcache/format.h"
+#include "src/fcache/record.h"
 #include "tests/fcache_fixture.h"
 #include "tests/testutil.h"
 
@@ -445,6 +449,48 @@ TEST_F(RecoverTest, AKeyNamedPastTheCommittedEndIsForgotten) {
   ASSERT_OK(gen);
   EXPECT_EQ(Get(**gen, "a"), std::nullopt) << "served an erased value";
   EXPECT_EQ(Get(**gen, "b"), std::nullopt) << "served a replaced value";
+}
+
+// The same with damage past the end as well (a power loss that lost the
+// lock file's last pages, and a bit flip): records after the damage are
+// found all the same.
+TEST_F(RecoverTest, AKeyNamedPastDamagePastTheCommittedEndIsForgotten) {
+  Put("a", "1");
+  Put("b", "2");
+  const uint64_t end = H().log_end;
+  Put("c", "3");
+  const uint64_t damaged = H().log_end;
+  Put("c", "4");
+  Erase("a");
+  lock_->NoteLogEnd(gen_->log->id(), end);
+  FlipByte(LogFileName(1), damaged + 8, 0xff);  // its key_len
+  RemoveIndex();
+  Result<std::unique_ptr<Generation>> gen = RecoverAt();
+  ASSERT_OK(gen);
+  EXPECT_EQ(Get(**gen, "a"), std::nullopt) << "served an erased value";
+  EXPECT_EQ(Get(**gen, "b"), "2");
+}
+
+// Past the end, holes are stepped over unread: a forged log with a hole of
+// a terabyte there, and an erase of "a" after it, costs what its data
+// costs (read byte by byte, the hole alone would outlast the test).
+TEST_F(RecoverTest, AHolePastTheCommittedEndIsSteppedOver) {
+  Put("a", "1");
+  EncodedRecord erase;
+  EncodeRecord(kRecordErase, "a", "", 0, RawOptions(), &erase);
+  std::string bytes;
+  AppendFlat(erase, &bytes);
+  const int fd = ::open(Path(LogFileName(1)).c_str(), O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  const ssize_t wrote =
+      ::pwrite(fd, bytes.data(), bytes.size(), off_t{1} << 40);
+  ::close(fd);
+  if (wrote < 0 && errno == EFBIG) GTEST_SKIP() << "no terabyte files here";
+  ASSERT_EQ(wrote, static_cast<ssize_t>(bytes.size()));
+  RemoveIndex();
+  Result<std::unique_ptr<Generation>> gen = RecoverAt();
+  ASSERT_OK(gen);
+  EXPECT_EQ(Get(**gen, "a"), std::nullopt) << "missed the erase past the hole";
 }
 
 // A log whose end the lock file does not know (format 3 noted none) is

@@ -658,6 +658,45 @@ TEST(CrashTest, RecoveryAfterAWritersCrashKeepsEveryCommit) {
   EXPECT_TRUE(recovered->Verify()->clean());
 }
 
+// A publisher killed on return from rename() had not noted its new log's
+// end yet, so the lock file still named the old log and a recovery read the
+// new one to its end, a record there that a writer killed before its
+// commit left included. The next writer now notes the end before it
+// appends. Before: "recovery served a put that never committed".
+TEST(CrashTest, ADeadPublishersLogGetsItsEndBeforeAnAppend) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  {
+    auto fc = FileCache::Open(dir);
+    ASSERT_OK(fc);
+    ASSERT_OK((*fc)->Put("other", "x"));
+  }
+  const pid_t publisher = Spawn([&]() -> int {
+    auto env = std::make_shared<FaultEnv>();
+    FileCacheOptions options;
+    options.env = env;
+    auto fc = FileCache::Open(dir, options);
+    if (!fc.ok()) return 1;
+    env->CrashAfter(FaultEnv::Op::kRename, 1);
+    (void)(*fc)->Compact();
+    return 2;  // the crash did not come
+  });
+  const ChildExit published = WaitChild(publisher, kChildTimeout);
+  ASSERT_EQ(published.code(), FaultEnv::kCrashExitCode) << published.ToString();
+  std::mt19937_64 rng(7);
+  const ChildExit ended = KillWriterBeforeItsCommit(
+      dir, "k", RandomBytes(rng, 300 << 10), kChildTimeout);
+  ASSERT_EQ(ended.code(), FaultEnv::kCrashExitCode) << ended.ToString();
+  std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
+  ASSERT_NE(recovered, nullptr);
+  std::string got;
+  const Status s = recovered->Get("k", &got);
+  EXPECT_TRUE(s.IsNotFound()) << "recovery served a put that never committed ("
+                              << got.size() << " bytes)";
+  ASSERT_OK(recovered->Get("other", &got));
+  EXPECT_EQ(got, "x");
+}
+
 // An erase of the key the dead writer left a record of, which the index
 // lacks, returns OK and reads miss; a later recovery brought the record
 // back as the key's value until such an erase was logged too (and now the

@@ -15,7 +15,9 @@
 //    off as they run) and some Cache workers a max_bytes their large values
 //    do not fit, so that file-tier writes are refused;
 //  * now and then damages the store as a bit flip would: one record's header
-//    and the index's prelude, so that the next open recovers from the log;
+//    or, every other time, the lock file's committed log end, set back to
+//    an earlier record as a power loss that kept the log would leave it,
+//    and then the index's prelude, so that the next open recovers;
 //  * after every worker death, opens the store fresh and checks every key;
 //    at the end, with the workers stopped, checks every key through a
 //    writable and a read-only handle and requires Verify() to be clean (or
@@ -788,11 +790,15 @@ void CheckFresh(const std::string& dir, const char* when,
   }
 }
 
-// Damages the store as a bit flip would, behind the engine's back and only
-// in bytes that no handle writes and no view shows: the `reserved` field of
-// one committed record's header (the record no longer parses) and a byte of
-// the index's prelude (its checksum fails, so the next open recovers from
-// the log). Offsets are doc/format.md's, sections 2 to 4.
+// Damages the store behind the engine's back, only in bytes that no view
+// shows, and then a byte of the index's prelude (its checksum fails, so the
+// next open recovers from the log). Half the time as a bit flip would: the
+// `reserved` field of one committed record's header (the record no longer
+// parses). Otherwise as a power loss would that kept the log's pages but
+// not the lock file's last ones: the lock file's committed log end goes
+// back to an earlier record's start, with committed puts and erases past
+// it (until the next commit notes the end again). Offsets are
+// doc/format.md's, sections 2 to 5.
 bool DamageStore(const std::string& dir, std::mt19937_64& rng) {
   const std::string index = ReadWholeFile(dir + "/index");
   if (index.size() < 4096) return false;
@@ -812,18 +818,35 @@ bool DamageStore(const std::string& dir, std::mt19937_64& rng) {
     off += size;
   }
   if (records.empty()) return false;
-  const int log_fd = ::open((dir + log_name).c_str(), O_WRONLY | O_CLOEXEC);
-  const int index_fd = ::open((dir + "/index").c_str(), O_WRONLY | O_CLOEXEC);
+  // One fault at a time: a power loss with the log kept leaves no damaged
+  // record, and a bit flip does not move the lock file's words.
+  const std::string lock = ReadWholeFile(dir + "/lock");
+  const bool roll_back = records.size() > 1 && rng() % 2 == 0 &&
+                         lock.size() >= 280 &&
+                         LoadU64(lock, 272) == LoadU64(index, 40);
   bool done = false;
-  if (log_fd >= 0 && index_fd >= 0) {
-    const uint8_t reserved = 0x5A;
-    const uint8_t prelude = static_cast<uint8_t>(index[24] ^ 0x10);
-    done = ::pwrite(log_fd, &reserved, 1,
-                    records[rng() % records.size()] + 22) == 1 &&
-           ::pwrite(index_fd, &prelude, 1, 24) == 1;
+  if (roll_back) {
+    const uint64_t earlier = records[1 + rng() % (records.size() - 1)];
+    const int lock_fd = ::open((dir + "/lock").c_str(), O_WRONLY | O_CLOEXEC);
+    if (lock_fd >= 0) {
+      done = ::pwrite(lock_fd, &earlier, 8, 264) == 8;
+      ::close(lock_fd);
+    }
+  } else {
+    const int log_fd = ::open((dir + log_name).c_str(), O_WRONLY | O_CLOEXEC);
+    if (log_fd >= 0) {
+      const uint8_t reserved = 0x5A;
+      done = ::pwrite(log_fd, &reserved, 1,
+                      records[rng() % records.size()] + 22) == 1;
+      ::close(log_fd);
+    }
   }
-  if (log_fd >= 0) ::close(log_fd);
-  if (index_fd >= 0) ::close(index_fd);
+  const int index_fd = ::open((dir + "/index").c_str(), O_WRONLY | O_CLOEXEC);
+  if (index_fd >= 0) {
+    const uint8_t prelude = static_cast<uint8_t>(index[24] ^ 0x10);
+    done = ::pwrite(index_fd, &prelude, 1, 24) == 1 && done;
+    ::close(index_fd);
+  }
   return done;
 }
 

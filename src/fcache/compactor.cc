@@ -204,6 +204,43 @@ std::vector<uint64_t> RecoveryCandidates(const LockFile& lock,
   return named;
 }
 
+// The first offset at or after `pos` (a multiple of kRecordAlign) whose
+// kRecordAlign bytes are not all zero, or the end of what `log` can read.
+// Holes are stepped over unread, as in ZerosToEnd, once a chunk of zeros
+// was read (a system call per chunk, none per unit).
+uint64_t NextNonZeroUnit(const LogFile& log, uint64_t pos) {
+  constexpr uint64_t kChunkBytes = 1 << 20;
+  const uint64_t end = log.readable();
+  while (pos + kRecordAlign <= end) {
+    const uint64_t chunk_end = std::min(end, pos + kChunkBytes);
+    for (; pos + kRecordAlign <= chunk_end; pos += kRecordAlign) {
+      if (!AllZero(log.data() + pos, kRecordAlign)) return pos;
+    }
+    // A chunk of zeros, the start of a hole perhaps: step over the rest.
+    Result<uint64_t> data = log.NextData(pos);
+    if (data.ok() && *data > pos) pos = AlignUp(*data, kRecordAlign);
+  }
+  return end;
+}
+
+// Forgets, in `latest`, every key that a record from `pos` to the end of
+// what `log` can read names. The bytes there are those of records never
+// committed and of their remnants (a shorter record appended later over a
+// longer one), reserved zeros, or, when the committed end that `pos` came
+// from was damaged low, committed records, with perhaps damage among them.
+// So every alignment unit that is not zero is tried as a record's start,
+// inside records too (a damaged header may claim a size that spans the
+// records after it), and a record that parses counts whatever its
+// checksum: forgetting a key too many only costs a miss.
+template <typename Latest>
+void ForgetKeysNamedPast(const LogFile& log, uint64_t pos, Latest* latest) {
+  const uint64_t end = log.readable();
+  RecordView view;
+  for (; (pos = NextNonZeroUnit(log, pos)) < end; pos += kRecordAlign) {
+    if (ParseRecord(log.data(), end, pos, &view)) latest->erase(view.key);
+  }
+}
+
 // The records of `log` that a rebuilt index may name: the last put of each
 // key not erased after it, read up to `committed_end` (0 when the lock file
 // does not know it: then up to the first record that does not parse), but
@@ -249,11 +286,7 @@ std::vector<LiveRecord> LatestRecords(const LogFile& log,
   // lie there too. Either way no version of a key written there can be
   // vouched for, not even an older one before the end: forgotten.
   if (committed_end != 0 && pos == committed_end) {
-    while (pos < log.readable() &&
-           ParseRecord(log.data(), log.readable(), pos, &view)) {
-      latest.erase(view.key);
-      pos += view.size;
-    }
+    ForgetKeysNamedPast(log, pos, &latest);
   }
   std::vector<LiveRecord> records;
   for (const auto& [key, r] : latest) {
