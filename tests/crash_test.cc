@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <random>
@@ -582,8 +583,11 @@ TEST(CrashTest, CrashWhileCreatingTheStore) {
 }
 
 // Stores "other" = "x", then kills a child writer of `key` before its
-// commit (KillWriterBeforeItsCommit).
-void PutOtherThenKillAWriterOf(const std::string& dir, const std::string& key) {
+// commit (KillWriterBeforeItsCommit), then runs `after` on a fresh handle,
+// which must miss `key`.
+void PutOtherThenKillAWriterOf(
+    const std::string& dir, const std::string& key,
+    const std::function<void(FileCache&)>& after = nullptr) {
   {
     auto fc = FileCache::Open(dir);
     ASSERT_OK(fc);
@@ -597,6 +601,7 @@ void PutOtherThenKillAWriterOf(const std::string& dir, const std::string& key) {
   ASSERT_OK(fc);
   std::string got;
   ASSERT_TRUE((*fc)->Get(key, &got).IsNotFound()) << "the put committed";
+  if (after) after(**fc);
 }
 
 // Opens `dir` after its index's prelude was damaged, which makes the open
@@ -613,6 +618,20 @@ std::unique_ptr<FileCache> OpenRecovered(const std::string& dir) {
   return std::move(*recovered);
 }
 
+// Recovers `dir` (OpenRecovered) and expects `key`, whose put never
+// committed, to miss, and "other" to read "x".
+void ExpectRecoveryDropsTheUncommittedPut(const std::string& dir,
+                                          const std::string& key) {
+  std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
+  ASSERT_NE(recovered, nullptr);
+  std::string got;
+  const Status s = recovered->Get(key, &got);
+  EXPECT_TRUE(s.IsNotFound()) << "recovery served a put that never committed ("
+                              << got.size() << " bytes)";
+  ASSERT_OK(recovered->Get("other", &got));
+  EXPECT_EQ(got, "x");
+}
+
 // The dead writer's record, never committed, was never readable: a selector
 // that found the key absent meanwhile (and so had nothing to erase) kept
 // only its own newer value, and a recovery that read the log to its end
@@ -623,14 +642,7 @@ TEST(CrashTest, RecoveryServesNoPutThatNeverCommitted) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
   ASSERT_NO_FATAL_FAILURE(PutOtherThenKillAWriterOf(dir, "k"));
-  std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
-  ASSERT_NE(recovered, nullptr);
-  std::string got;
-  const Status s = recovered->Get("k", &got);
-  EXPECT_TRUE(s.IsNotFound()) << "recovery served a put that never committed ("
-                              << got.size() << " bytes)";
-  ASSERT_OK(recovered->Get("other", &got));
-  EXPECT_EQ(got, "x");
+  ExpectRecoveryDropsTheUncommittedPut(dir, "k");
 }
 
 // A write after the crash goes where the dead record began; the rest of
@@ -641,12 +653,8 @@ TEST(CrashTest, RecoveryServesNoPutThatNeverCommitted) {
 TEST(CrashTest, RecoveryAfterAWritersCrashKeepsEveryCommit) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  ASSERT_NO_FATAL_FAILURE(PutOtherThenKillAWriterOf(dir, "k"));
-  {
-    auto fc = FileCache::Open(dir);
-    ASSERT_OK(fc);
-    ASSERT_OK((*fc)->Put("later", "y"));
-  }
+  ASSERT_NO_FATAL_FAILURE(PutOtherThenKillAWriterOf(
+      dir, "k", [](FileCache& fc) { ASSERT_OK(fc.Put("later", "y")); }));
   std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
   ASSERT_NE(recovered, nullptr);
   std::string got;
@@ -687,14 +695,7 @@ TEST(CrashTest, ADeadPublishersLogGetsItsEndBeforeAnAppend) {
   const ChildExit ended = KillWriterBeforeItsCommit(
       dir, "k", RandomBytes(rng, 300 << 10), kChildTimeout);
   ASSERT_EQ(ended.code(), FaultEnv::kCrashExitCode) << ended.ToString();
-  std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
-  ASSERT_NE(recovered, nullptr);
-  std::string got;
-  const Status s = recovered->Get("k", &got);
-  EXPECT_TRUE(s.IsNotFound()) << "recovery served a put that never committed ("
-                              << got.size() << " bytes)";
-  ASSERT_OK(recovered->Get("other", &got));
-  EXPECT_EQ(got, "x");
+  ExpectRecoveryDropsTheUncommittedPut(dir, "k");
 }
 
 // An erase of the key the dead writer left a record of, which the index
@@ -705,12 +706,8 @@ TEST(CrashTest, ADeadPublishersLogGetsItsEndBeforeAnAppend) {
 TEST(CrashTest, AnEraseAfterAnUncommittedPutSurvivesRecovery) {
   TempDir tmp;
   const std::string dir = tmp.Sub("store");
-  ASSERT_NO_FATAL_FAILURE(PutOtherThenKillAWriterOf(dir, "k"));
-  {
-    auto fc = FileCache::Open(dir);
-    ASSERT_OK(fc);
-    ASSERT_OK((*fc)->Erase("k"));
-  }
+  ASSERT_NO_FATAL_FAILURE(PutOtherThenKillAWriterOf(
+      dir, "k", [](FileCache& fc) { ASSERT_OK(fc.Erase("k")); }));
   std::unique_ptr<FileCache> recovered = OpenRecovered(dir);
   ASSERT_NE(recovered, nullptr);
   std::string got;
