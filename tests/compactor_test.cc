@@ -493,6 +493,31 @@ TEST_F(RecoverTest, AHolePastTheCommittedEndIsSteppedOver) {
   EXPECT_EQ(Get(**gen, "a"), std::nullopt) << "missed the erase past the hole";
 }
 
+// A lock file whose end lies beyond the file, or inside a record, says
+// that committed records are missing: any of them may have replaced or
+// erased any key, so nothing before is trusted.
+TEST_F(RecoverTest, AnEndPastTheFileOrInsideARecordDistrustsTheLog) {
+  Put("a", "1");
+  Put("b", "22222222222222222222222222222222");
+  for (const bool past_the_file : {true, false}) {
+    SCOPED_TRACE(past_the_file ? "past the file" : "inside a record");
+    const uint64_t lying =
+        past_the_file ? gen_->log->readable() + 4096 : H().log_end - 16;
+    lock_->NoteLogEnd(gen_->log->id(), lying);
+    RemoveIndex();
+    Result<std::unique_ptr<Generation>> gen = RecoverAt();
+    ASSERT_OK(gen);
+    EXPECT_EQ(Get(**gen, "a"), std::nullopt);
+    EXPECT_EQ(Get(**gen, "b"), std::nullopt);
+    EXPECT_GE((*gen)->index->header().corrupt_records, 1u);
+    // Recovery copied nothing into its new log; fill that one again.
+    old_ = std::move(gen_);
+    gen_ = std::move(*gen);
+    Put("a", "1");
+    Put("b", "22222222222222222222222222222222");
+  }
+}
+
 // A log whose end the lock file does not know (format 3 noted none) is
 // read up to where its records end: reserved zeros end it, and anything
 // else after the last record is damage.
