@@ -172,6 +172,11 @@ int Main(const std::string& root) {
     out.Seed("store_fuzzer", name + "_max_bytes", 1 | 2 | 8 | 16, files);
     out.Seed("store_fuzzer", name + "_log_only", 2,
              Entry(static_cast<uint8_t>(log_id), log));
+    // The log and the lock file that notes its committed end: the open
+    // recovers, reading the log no further than that end.
+    out.Seed("store_fuzzer", name + "_log_and_lock", 2,
+             Entry(static_cast<uint8_t>(log_id), log) +
+                 Entry(4, ReadFile(dir + "/lock")));
   }
   // Degenerate inputs every target must survive.
   for (const char* target : {"record_fuzzer", "index_fuzzer", "store_fuzzer"}) {
