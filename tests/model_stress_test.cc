@@ -259,8 +259,9 @@ std::string KeySlots(const std::string& index, const std::string& dir,
 }
 
 // The generation the store's index file names (its prelude's id, doc/
-// format.md section 2), the lock file's publication record, the store's
-// files and, given a key, its slots, for a violation's report.
+// format.md section 2), the lock file's publication record and committed
+// log end, the store's files and, given a key, its slots, for a
+// violation's report.
 std::string StoreState(const std::string& dir, int key = -1) {
   const std::string index = ReadWholeFile(dir + "/index");
   const std::string lock = ReadWholeFile(dir + "/lock");
@@ -275,6 +276,10 @@ std::string StoreState(const std::string& dir, int key = -1) {
          std::to_string(LoadU64(lock, 144)) + "/" +
          std::to_string(LoadU64(lock, 152)) + " unlogged erases " +
          std::to_string(LoadU64(lock, 160));
+  }
+  if (lock.size() >= 280) {
+    s += "; committed log end " + std::to_string(LoadU64(lock, 264)) +
+         " of log " + std::to_string(LoadU64(lock, 272));
   }
   s += "; files:";
   for (const std::string& name : ListDirNames(dir)) s += " " + name;
