@@ -471,6 +471,26 @@ TEST_F(RecoverTest, AKeyNamedPastDamagePastTheCommittedEndIsForgotten) {
   EXPECT_EQ(Get(**gen, "b"), "2");
 }
 
+// Damage past a committed end that is behind can make a committed erase
+// unreadable, and then nothing says which key it erased. An intact record
+// after bytes that no record covers shows that committed records lie there
+// (appends never leave one after a remnant), so recovery trusts nothing.
+TEST_F(RecoverTest, DamagePastAnEndThatIsBehindDistrustsTheLog) {
+  Put("a", "1");
+  Put("b", "2");
+  const uint64_t end = H().log_end;
+  Erase("a");
+  Put("c", "3");
+  lock_->NoteLogEnd(gen_->log->id(), end);
+  FlipByte(LogFileName(1), end + 22, 0x5a);  // the erase's reserved field
+  RemoveIndex();
+  Result<std::unique_ptr<Generation>> gen = RecoverAt();
+  ASSERT_OK(gen);
+  EXPECT_EQ(Get(**gen, "a"), std::nullopt) << "served an erased value";
+  EXPECT_EQ(Get(**gen, "b"), std::nullopt);
+  EXPECT_EQ((*gen)->index->header().corrupt_records, 2u);
+}
+
 // Past the end, holes are stepped over unread: a forged log with a hole of
 // a terabyte there, and an erase of "a" after it, costs what its data
 // costs (read byte by byte, the hole alone would outlast the test).

@@ -227,18 +227,32 @@ uint64_t NextNonZeroUnit(const LogFile& log, uint64_t pos) {
 // what `log` can read names. The bytes there are those of records never
 // committed and of their remnants (a shorter record appended later over a
 // longer one), reserved zeros, or, when the committed end that `pos` came
-// from was damaged low, committed records, with perhaps damage among them.
-// So every alignment unit that is not zero is tried as a record's start,
-// inside records too (a damaged header may claim a size that spans the
-// records after it), and a record that parses counts whatever its
-// checksum: forgetting a key too many only costs a miss.
+// from is behind (a power loss that kept the log but not the lock file's
+// last page, or damage), committed records. So every alignment unit that is
+// not zero is tried as a record's start, inside records too (a damaged
+// header may claim a size that spans the records after it), and a record
+// that parses counts whatever its checksum: forgetting a key too many only
+// costs a miss. Every attempt to append starts at the committed end, so
+// bytes that no record there covers are a remnant, after which no intact
+// record can follow but one inside a value; an intact record after them
+// means committed records with damage among them, which may have hidden an
+// erase. Returns false then: nothing before `pos` can be trusted.
 template <typename Latest>
-void ForgetKeysNamedPast(const LogFile& log, uint64_t pos, Latest* latest) {
+bool ForgetKeysNamedPast(const LogFile& log, uint64_t pos, Latest* latest) {
   const uint64_t end = log.readable();
+  uint64_t covered = pos;  // the end of the furthest record parsed
+  bool uncovered = false;  // non-zero bytes past every record parsed
   RecordView view;
   for (; (pos = NextNonZeroUnit(log, pos)) < end; pos += kRecordAlign) {
-    if (ParseRecord(log.data(), end, pos, &view)) latest->erase(view.key);
+    if (!ParseRecord(log.data(), end, pos, &view)) {
+      uncovered = uncovered || pos >= covered;
+      continue;
+    }
+    if (uncovered && ChecksumMatches(view)) return false;
+    latest->erase(view.key);
+    covered = std::max(covered, pos + view.size);
   }
+  return true;
 }
 
 // The records of `log` that a rebuilt index may name: the last put of each
@@ -282,11 +296,13 @@ std::vector<LiveRecord> LatestRecords(const LogFile& log,
   if (committed_end != 0 && pos < committed_end) horizon = pos;
   // Past the committed end lies at most the record of a writer that died
   // or failed before its commit, unless the lock file's words (a hint that
-  // no checksum covers) were damaged low, when committed puts and erases
-  // lie there too. Either way no version of a key written there can be
-  // vouched for, not even an older one before the end: forgotten.
-  if (committed_end != 0 && pos == committed_end) {
-    ForgetKeysNamedPast(log, pos, &latest);
+  // no checksum covers) are behind, when committed puts and erases lie
+  // there too. Either way no version of a key written there can be vouched
+  // for, not even an older one before the end: forgotten; and should
+  // damage there hide what it wrote, nothing is trusted.
+  if (committed_end != 0 && pos == committed_end &&
+      !ForgetKeysNamedPast(log, pos, &latest)) {
+    horizon = pos;
   }
   std::vector<LiveRecord> records;
   for (const auto& [key, r] : latest) {
