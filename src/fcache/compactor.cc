@@ -19,22 +19,32 @@ bool AllZero(const uint8_t* p, uint64_t n) {
   return n == 0 || (p[0] == 0 && std::memcmp(p, p + 1, n - 1) == 0);
 }
 
-// True when `log` holds only zeros from `pos` to the end of what it can
-// read. Holes are zeros and are stepped over unread (Env::NextData), so a
-// forged sparse log of terabytes costs what its data regions cost; should
-// the Env fail to tell, every byte is read.
-bool ZerosToEnd(const LogFile& log, uint64_t pos) {
+// The first multiple of kRecordAlign at or after `pos` (one itself) where
+// the next kRecordAlign bytes (fewer at the end) are not all zero, or the
+// end of what `log` can read. Zeros are read a chunk at a time, and after a
+// chunk of zeros a hole is stepped over unread (Env::NextData), so a forged
+// sparse log of terabytes costs what its data regions cost, with one system
+// call per chunk of zeros and none per unit; should the Env fail to tell,
+// every byte is read.
+uint64_t NextNonZero(const LogFile& log, uint64_t pos) {
   constexpr uint64_t kChunkBytes = 1 << 20;
   const uint64_t end = log.readable();
   while (pos < end) {
-    Result<uint64_t> data = log.NextData(pos);
-    if (data.ok()) pos = std::max(pos, *data);
-    if (pos >= end) break;
     const uint64_t n = std::min(kChunkBytes, end - pos);
-    if (!AllZero(log.data() + pos, n)) return false;
+    if (!AllZero(log.data() + pos, n)) {
+      while (AllZero(log.data() + pos, std::min(kRecordAlign, end - pos))) {
+        pos += kRecordAlign;
+      }
+      return pos;
+    }
     pos += n;
+    if (pos >= end) break;
+    Result<uint64_t> data = log.NextData(pos);
+    if (data.ok() && *data > pos) {
+      pos = std::min(end, *data / kRecordAlign * kRecordAlign);
+    }
   }
-  return true;
+  return end;
 }
 
 bool Expired(const RecordHeader& h, int64_t now_ms) {
@@ -204,25 +214,6 @@ std::vector<uint64_t> RecoveryCandidates(const LockFile& lock,
   return named;
 }
 
-// The first offset at or after `pos` (a multiple of kRecordAlign) whose
-// kRecordAlign bytes are not all zero, or the end of what `log` can read.
-// Holes are stepped over unread, as in ZerosToEnd, once a chunk of zeros
-// was read (a system call per chunk, none per unit).
-uint64_t NextNonZeroUnit(const LogFile& log, uint64_t pos) {
-  constexpr uint64_t kChunkBytes = 1 << 20;
-  const uint64_t end = log.readable();
-  while (pos + kRecordAlign <= end) {
-    const uint64_t chunk_end = std::min(end, pos + kChunkBytes);
-    for (; pos + kRecordAlign <= chunk_end; pos += kRecordAlign) {
-      if (!AllZero(log.data() + pos, kRecordAlign)) return pos;
-    }
-    // A chunk of zeros, the start of a hole perhaps: step over the rest.
-    Result<uint64_t> data = log.NextData(pos);
-    if (data.ok() && *data > pos) pos = AlignUp(*data, kRecordAlign);
-  }
-  return end;
-}
-
 // Forgets, in `latest`, every key that a record from `pos` to the end of
 // what `log` can read names. The bytes there are those of records never
 // committed and of their remnants (a shorter record appended later over a
@@ -237,13 +228,14 @@ uint64_t NextNonZeroUnit(const LogFile& log, uint64_t pos) {
 // record can follow but one inside a value; an intact record after them
 // means committed records with damage among them, which may have hidden an
 // erase. Returns false then: nothing before `pos` can be trusted.
-template <typename Latest>
-bool ForgetKeysNamedPast(const LogFile& log, uint64_t pos, Latest* latest) {
+bool ForgetKeysNamedPast(
+    const LogFile& log, uint64_t pos,
+    std::unordered_map<std::string_view, RecordView>* latest) {
   const uint64_t end = log.readable();
   uint64_t covered = pos;  // the end of the furthest record parsed
   bool uncovered = false;  // non-zero bytes past every record parsed
   RecordView view;
-  for (; (pos = NextNonZeroUnit(log, pos)) < end; pos += kRecordAlign) {
+  for (; (pos = NextNonZero(log, pos)) < end; pos += kRecordAlign) {
     if (!ParseRecord(log.data(), end, pos, &view)) {
       uncovered = uncovered || pos >= covered;
       continue;
@@ -275,8 +267,11 @@ std::vector<LiveRecord> LatestRecords(const LogFile& log,
     if (!ParseRecord(log.data(), end, pos, &view)) {
       // Space reserved for appends and never written holds zeros up to the
       // end of the file: a log of unknown end ends there. Anything else is
-      // damage, and nothing after it can be stepped to.
-      if (committed_end != 0 || !ZerosToEnd(log, pos)) horizon = pos;
+      // damage, and nothing after it can be stepped to. (Before a known
+      // end, anything is: below.)
+      if (committed_end == 0 && NextNonZero(log, pos) != log.readable()) {
+        horizon = pos;
+      }
       break;
     }
     pos += view.size;
@@ -291,8 +286,8 @@ std::vector<LiveRecord> LatestRecords(const LogFile& log,
       latest[view.key] = view;
     }
   }
-  // Committed records missing at the end (a file cut short) may have
-  // erased any key too.
+  // Committed records that do not parse, or missing at the end (a file cut
+  // short), may have erased any key too.
   if (committed_end != 0 && pos < committed_end) horizon = pos;
   // Past the committed end lies at most the record of a writer that died
   // or failed before its commit, unless the lock file's words (a hint that

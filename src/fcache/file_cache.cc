@@ -475,20 +475,11 @@ Status FileCache::Impl::Locked(Fn&& fn, LockMode mode) {
   if (!s.ok()) return s;
   {
     // A publisher that died left the record announcing a generation that is
-    // not current (before its rename) or not committed (after it): settle it
-    // before writing, so that recovery can trust it (doc/format.md,
-    // section 7).
+    // not current (before its rename) or not committed (after it), and
+    // perhaps the lock file naming another log's end: settle both before
+    // writing, so that recovery can trust them (doc/format.md, section 7).
     std::shared_lock shared(mu_);
     fcache_internal::SettlePublication(*lock_file_, *gen_);
-    // A publisher killed between its rename and noting its log's end left
-    // the lock file naming another log: note it before anything is appended
-    // past it, or a record appended and never committed there would come
-    // back through recovery's scan of a log of unknown end.
-    const uint64_t id = gen_->log->id();
-    if (lock_file_->LogEnd(id) == 0) {
-      lock_file_->NoteLogEnd(
-          id, fcache_internal::LoadShared(gen_->index->header().log_end));
-    }
   }
   return fn();
 }

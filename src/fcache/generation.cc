@@ -118,6 +118,13 @@ uint64_t NextGeneration(uint64_t previous, const LockFile& lock) {
 void SettlePublication(LockFile& lock, const Generation& gen) {
   Publication& p = lock.publication();
   const uint64_t g = gen.index->generation(), id = gen.log->id();
+  // A publisher killed between its rename and noting its log's end left
+  // the lock file naming another log: noted before anything is appended
+  // past it, or a record appended there and never committed would come
+  // back through recovery's scan of a log of unknown end.
+  if (lock.LogEnd(id) == 0) {
+    lock.NoteLogEnd(id, LoadShared(gen.index->header().log_end));
+  }
   if (LoadShared(p.announced_generation) == g &&
       LoadShared(p.announced_log_id) == id &&
       LoadShared(p.committed_generation) == g &&

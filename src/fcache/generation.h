@@ -95,7 +95,9 @@ uint64_t NextGeneration(uint64_t previous, const LockFile& lock);
 
 // Makes the publication record name `gen`, which the caller (holding the
 // writers' mutex) has found current: finishes the record of a publisher
-// that died after its rename, or undoes that of one that died before it.
+// that died after its rename, or undoes that of one that died before it;
+// and, should the lock file name another log's end, notes that of `gen`'s
+// log (LockFile::NoteLogEnd).
 // Writers call it before every write, so a record that announces another
 // generation than it commits means nothing was written since.
 void SettlePublication(LockFile& lock, const Generation& gen);
