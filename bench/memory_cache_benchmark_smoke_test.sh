@@ -16,3 +16,8 @@ for policy in Lru Lfu Fifo TinyLfu; do
   done
 done
 grep -q "^BM_BareMap/real_time " "$out" || { echo "missing BM_BareMap"; exit 1; }
+# The floor's table must find every key, or its time measures misses.
+grep -q "^BM_FlatTable/real_time .*misses=0$" "$out" || {
+  echo "BM_FlatTable missing or missed a key"
+  exit 1
+}
