@@ -14,11 +14,11 @@
 // threads (Google Benchmark averages the threads' real time and sums their
 // items).
 //
-// BM_BareMap/<keys>: the yardstick, in the same run: the same keys, trace and
+// BM_BareMap: the yardstick, in the same run: the same keys, trace and
 // value copy through a bare std::unordered_map<std::string, std::string>
 // (looked up by string_view, one thread, no lock, no eviction policy).
 //
-// BM_FlatTable/<keys>: the floor of a one-cache-line hit, in the same run:
+// BM_FlatTable: the floor of a one-cache-line hit, in the same run:
 // an open-addressing table whose 64-byte slots hold the key's XXH3-64, the
 // key and the value inline, probed linearly at a load of at most 1/2 (one
 // thread, no lock, no policy). A hit reads one slot line; nothing else
@@ -143,6 +143,28 @@ struct ViewHash {
   }
 };
 
+// Replays this thread's trace through `find(key, &value)`, which says
+// whether it found the key and points `value` at its value, copying each
+// value found as a hit would.
+template <typename Find>
+void TimeLookups(benchmark::State& state, Find&& find) {
+  const std::vector<uint32_t> trace = Trace(state.thread_index());
+  std::string value;
+  uint64_t misses = 0;
+  size_t i = 0;
+  for (auto _ : state) {
+    std::string_view found;
+    if (find(KeyAt(trace[i++ & (kTraceLength - 1)]), &found)) {
+      value.assign(found);
+    } else {
+      ++misses;
+    }
+    benchmark::DoNotOptimize(value.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["misses"] = benchmark::Counter(static_cast<double>(misses));
+}
+
 void BM_BareMap(benchmark::State& state) {
   static const auto* const map = [] {
     auto* m = new std::unordered_map<std::string, std::string, ViewHash,
@@ -152,21 +174,12 @@ void BM_BareMap(benchmark::State& state) {
     for (size_t i = 0; i < Keys(); ++i) m->emplace(KeyAt(i), value);
     return m;
   }();
-  const std::vector<uint32_t> trace = Trace(state.thread_index());
-  std::string value;
-  uint64_t misses = 0;
-  size_t i = 0;
-  for (auto _ : state) {
-    auto it = map->find(KeyAt(trace[i++ & (kTraceLength - 1)]));
-    if (it == map->end()) {
-      ++misses;
-    } else {
-      value.assign(it->second);
-    }
-    benchmark::DoNotOptimize(value.data());
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.counters["misses"] = benchmark::Counter(static_cast<double>(misses));
+  TimeLookups(state, [](std::string_view key, std::string_view* value) {
+    auto it = map->find(key);
+    if (it == map->end()) return false;
+    *value = it->second;
+    return true;
+  });
 }
 
 // A 16-byte key and a value of up to 32 bytes, on one cache line.
@@ -198,30 +211,18 @@ void BM_FlatTable(benchmark::State& state) {
     return t;
   }();
   const size_t mask = table->size() - 1;
-  const std::vector<uint32_t> trace = Trace(state.thread_index());
-  std::string value;
-  uint64_t misses = 0;
-  size_t i = 0;
-  for (auto _ : state) {
-    const std::string_view key = KeyAt(trace[i++ & (kTraceLength - 1)]);
+  TimeLookups(state, [mask](std::string_view key, std::string_view* value) {
     const uint64_t hash = XXH3_64bits(key.data(), key.size());
-    const FlatSlot* found = nullptr;
     for (size_t at = hash & mask; (*table)[at].used; at = (at + 1) & mask) {
       const FlatSlot& slot = (*table)[at];
-      if (slot.hash == hash && std::memcmp(slot.key, key.data(), 16) == 0) {
-        found = &slot;
-        break;
+      if (slot.hash == hash &&
+          std::memcmp(slot.key, key.data(), sizeof(slot.key)) == 0) {
+        *value = std::string_view(slot.value, slot.value_size);
+        return true;
       }
     }
-    if (found == nullptr) {
-      ++misses;
-    } else {
-      value.assign(found->value, found->value_size);
-    }
-    benchmark::DoNotOptimize(value.data());
-  }
-  state.SetItemsProcessed(state.iterations());
-  state.counters["misses"] = benchmark::Counter(static_cast<double>(misses));
+    return false;
+  });
 }
 
 }  // namespace
