@@ -1,15 +1,19 @@
 // Tests of the memory tier through its public API: reads and writes, the
 // entry and byte bounds, TTL with an injected clock, exact stats, option
-// checks, eviction order end to end, and a multi-threaded hammer (run it
-// under TSan: bazel test --config=tsan //tests:memory_cache_test).
+// checks, eviction order end to end (also against an LRU model while hits
+// are deferred), and a multi-threaded hammer (run it under TSan:
+// bazel test --config=tsan //tests:memory_cache_test).
 
 #include "ucache/memory_cache.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <list>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -272,6 +276,89 @@ TEST(MemoryCacheTest, LruEvictionOrderEndToEnd) {
   EXPECT_TRUE(cache->Contains("a"));
   EXPECT_TRUE(cache->Contains("c"));
   EXPECT_TRUE(cache->Contains("d"));
+}
+
+// A shard shows hits to its policy in batches (shard.h); the batch must be
+// applied, in order, before anything else changes the shard. Against a
+// plain LRU list, over random gets, puts and erases of a small key space
+// (so that gets often hit, puts often evict, and a batch is often pending
+// when an erase, an expiry or an eviction comes), the cache must hold
+// exactly the model's keys after every step. Run under ASan, a batch that
+// outlived its entry is also a use after free.
+TEST(MemoryCacheTest, LruOrderMatchesAModelWhileHitsAreDeferred) {
+  FakeClock clock;
+  MemoryCacheOptions options;
+  options.policy = EvictionPolicy::kLru;
+  options.shards = 1;
+  options.max_entries = 24;
+  options.max_bytes = 0;
+  options.clock = clock.Fn();
+  auto cache = OpenOrDie(options);
+  std::list<std::string> model;            // front = least recent
+  std::map<std::string, int64_t> expires;  // key -> expiry (0 = never)
+  auto drop = [&](const std::string& key) {
+    model.remove(key);
+    expires.erase(key);
+  };
+  std::mt19937_64 rng(11);
+  int64_t now = 0;
+  for (int step = 0; step < 20000; ++step) {
+    const std::string key = "k" + std::to_string(rng() % 40);
+    // Expired entries leave the cache when they are next looked up; drop
+    // them from the model when the cache would see them.
+    auto expired = [&](const std::string& k) {
+      auto it = expires.find(k);
+      return it != expires.end() && it->second != 0 && now >= it->second;
+    };
+    switch (rng() % 8) {
+      case 0:
+      case 1:
+      case 2:
+      case 3: {  // get
+        const bool hit = GetOrMiss(*cache, key) != "<miss>";
+        if (expired(key)) drop(key);
+        const bool in_model =
+            std::find(model.begin(), model.end(), key) != model.end();
+        ASSERT_EQ(hit, in_model) << "step " << step << " key " << key;
+        if (hit)
+          model.splice(model.end(), model,
+                       std::find(model.begin(), model.end(), key));
+        break;
+      }
+      case 4:
+      case 5: {  // put, one in four with a time to live
+        const int64_t ttl = rng() % 4 == 0 ? 1 + rng() % 50 : 0;
+        ASSERT_STATUS_OK(cache->Put(key, key, milliseconds(ttl)));
+        drop(key);
+        model.push_back(key);
+        expires[key] = ttl == 0 ? 0 : now + ttl;
+        if (model.size() > options.max_entries) {
+          const std::string oldest = model.front();
+          drop(oldest);
+        }
+        break;
+      }
+      case 6:  // erase
+        ASSERT_STATUS_OK(cache->Erase(key));
+        drop(key);
+        break;
+      default:  // time passes
+        clock.Advance(static_cast<int64_t>(rng() % 5));
+        now = clock.Fn()() - 1'000'000;
+        break;
+    }
+    if (step % 97 == 0) {
+      // Contains drops expired entries, as the model does here.
+      for (int k = 0; k < 40; ++k) {
+        const std::string probe = "k" + std::to_string(k);
+        if (expired(probe)) drop(probe);
+        const bool in_model =
+            std::find(model.begin(), model.end(), probe) != model.end();
+        ASSERT_EQ(cache->Contains(probe), in_model)
+            << "step " << step << " key " << probe;
+      }
+    }
+  }
 }
 
 TEST(MemoryCacheTest, FifoAndLfuEvictionOrderEndToEnd) {

@@ -27,10 +27,15 @@ class Policy {
  public:
   virtual ~Policy() = default;
 
-  // The shard is about to look up the key whose hash is `hash`. A policy
-  // that will touch memory of its own for that key on a hit may start
-  // loading it now, so that its cache miss overlaps the lookup's.
-  virtual void Prefetch(uint64_t hash) { (void)hash; }
+  // The shard will soon call RecordAccess(e): a policy may start loading
+  // the memory that call touches, so that the shard's batch of deferred
+  // accesses (shard.h) overlaps their cache misses instead of paying them
+  // one after another. The default loads e's list neighbours, which a list
+  // move writes.
+  virtual void PrefetchAccess(const Entry& e) {
+    if (e.prev != nullptr) __builtin_prefetch(e.prev, 1);
+    if (e.next != nullptr) __builtin_prefetch(e.next, 1);
+  }
 
   // `e` has just been added to the shard (a new key).
   virtual void RecordInsert(Entry* e) = 0;

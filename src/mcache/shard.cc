@@ -31,11 +31,22 @@ void Shard::ReserveIndex() {
 Entry* Shard::FindLiveLocked(std::string_view key, uint64_t hash) {
   Entry* e = index_.Find(key, hash);
   if (e != nullptr && Expired(*e)) {
+    ApplyHitsLocked();
     RemoveLocked(e);
     ++expirations_;
     return nullptr;
   }
   return e;
+}
+
+void Shard::ApplyHitsLocked() {
+  for (size_t i = 0; i < pending_count_; ++i) {
+    policy_->PrefetchAccess(*pending_hits_[i]);
+  }
+  for (size_t i = 0; i < pending_count_; ++i) {
+    policy_->RecordAccess(pending_hits_[i]);
+  }
+  pending_count_ = 0;
 }
 
 void Shard::RemoveLocked(Entry* e) {
@@ -60,6 +71,7 @@ Status Shard::Put(std::string_view key, uint64_t hash,
   // Declared before the lock, so an overwritten value is freed after it.
   std::shared_ptr<const std::string> old_value;
   std::lock_guard<std::mutex> lock(mu_);
+  ApplyHitsLocked();
   Entry* e = index_.Find(key, hash);
   if (max_bytes_ != 0 && charge > max_bytes_) {
     if (e != nullptr) RemoveLocked(e);
@@ -96,14 +108,13 @@ std::shared_ptr<const std::string> Shard::Get(std::string_view key,
                                               uint64_t hash, MemoryStamp* stamp,
                                               MemoryCopy* copy) {
   std::lock_guard<std::mutex> lock(mu_);
-  policy_->Prefetch(hash);
   Entry* e = FindLiveLocked(key, hash);
   if (e == nullptr) {
     ++misses_;
     return nullptr;
   }
   ++hits_;
-  policy_->RecordAccess(e);
+  RecordHitLocked(e);
   if (stamp != nullptr) *stamp = e->stamp;
   const std::string& value = *e->value;
   if (copy != nullptr && value.size() <= copy->capacity) {
@@ -119,14 +130,13 @@ bool Shard::GetCopy(std::string_view key, uint64_t hash, std::string* value) {
   std::shared_ptr<const std::string> large;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    policy_->Prefetch(hash);
     Entry* e = FindLiveLocked(key, hash);
     if (e == nullptr) {
       ++misses_;
       return false;
     }
     ++hits_;
-    policy_->RecordAccess(e);
+    RecordHitLocked(e);
     if (e->value->size() <= kCopyUnderLockBytes) {
       value->assign(*e->value);
       return true;
@@ -152,13 +162,16 @@ bool Shard::Contains(std::string_view key, uint64_t hash) {
 void Shard::Erase(std::string_view key, uint64_t hash) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry* e = index_.Find(key, hash);
-  if (e != nullptr) RemoveLocked(e);
+  if (e == nullptr) return;
+  ApplyHitsLocked();
+  RemoveLocked(e);
 }
 
 void Shard::Clear() {
   EntryTable old;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    ApplyHitsLocked();
     index_.ForEach([this](Entry* e) { policy_->RecordRemove(e); });
     old.Swap(index_);
     bytes_ = 0;
@@ -169,6 +182,7 @@ void Shard::Clear() {
 
 size_t Shard::PurgeExpired() {
   std::lock_guard<std::mutex> lock(mu_);
+  ApplyHitsLocked();
   // Collected first: a removal shifts later slots back, under the scan.
   std::vector<Entry*> expired;
   index_.ForEach([&](Entry* e) {

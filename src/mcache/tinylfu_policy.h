@@ -84,7 +84,10 @@ class TinyLfuPolicy final : public Policy {
   explicit TinyLfuPolicy(const TinyLfuOptions& options);
   ~TinyLfuPolicy() override;
 
-  void Prefetch(uint64_t hash) override { sketch_->Prefetch(hash); }
+  void PrefetchAccess(const Entry& e) override {
+    Policy::PrefetchAccess(e);
+    sketch_->Prefetch(e.hash);
+  }
   void RecordInsert(Entry* e) override;
   void RecordAccess(Entry* e) override;
   void RecordRemove(Entry* e) override;
