@@ -1,45 +1,76 @@
 // Tests of the memory tier's open-addressing index: lookups after inserts,
 // removals that shift colliding entries back (including runs that wrap
-// around the end of the table), growth, and a long random sequence checked
-// against std::map.
+// around the end of the table), growth, a long random sequence checked
+// against a model, and the policy's links, which must follow every move.
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "src/mcache/entry.h"
 #include "src/mcache/entry_table.h"
+#include "src/mcache/policy.h"
 
 namespace ucache {
 namespace mcache_internal {
 namespace {
 
-// An entry with a chosen hash, so that tests decide where it lands.
-std::unique_ptr<Entry> MakeEntry(const std::string& key, uint64_t hash) {
-  auto e = std::make_unique<Entry>();
-  e->key = key;
-  e->hash = hash;
-  return e;
+// The key of the entry `table` finds for `key` and `hash`, or "<none>".
+// Entries move when the table changes, so tests name them by key.
+std::string Found(const EntryTable& table, const std::string& key,
+                  uint64_t hash) {
+  const Entry* e = table.Find(key, hash);
+  return e == nullptr ? "<none>" : std::string(e->key);
 }
 
-Entry* Add(EntryTable& table, const std::string& key, uint64_t hash) {
-  auto e = MakeEntry(key, hash);
-  Entry* raw = e.get();
-  table.Insert(std::move(e));
-  return raw;
-}
+// A policy that keeps every entry on one list in insertion order and counts
+// the moves it is told of, so that a test can walk the links after the
+// table has shifted and grown under them.
+class ListPolicy final : public Policy {
+ public:
+  void RecordInsert(Entry* e) override { list.PushBack(e); }
+  void RecordAccess(Entry* e) override { list.MoveToBack(e); }
+  void RecordRemove(Entry* e) override { list.Remove(e); }
+  void RecordMove(const Entry* from, Entry* to) override {
+    EXPECT_NE(from, to);
+    ++moves;
+    list.Moved(from, to);
+  }
+  Entry* ChooseVictim() override { return list.front(); }
+  std::string_view name() const override { return "list"; }
+
+  // The keys from front to back, checking the links both ways.
+  std::vector<std::string> Keys() const {
+    std::vector<std::string> keys;
+    const Entry* prev = nullptr;
+    for (const Entry* e = list.front(); e != nullptr; e = e->next) {
+      EXPECT_EQ(e->prev, prev);
+      keys.emplace_back(e->key);
+      prev = e;
+    }
+    EXPECT_EQ(list.back(), prev);
+    return keys;
+  }
+
+  EntryList list;
+  size_t moves = 0;
+};
 
 TEST(EntryTableTest, FindsWhatWasInserted) {
   EntryTable table;
   EXPECT_EQ(table.Find("a", 1), nullptr);
-  Entry* a = Add(table, "a", 1);
-  Entry* b = Add(table, "b", 2);
-  EXPECT_EQ(table.Find("a", 1), a);
-  EXPECT_EQ(table.Find("b", 2), b);
+  Entry* a = table.Insert("a", 1);
+  EXPECT_EQ(std::string_view(a->key), "a");
+  EXPECT_EQ(a->hash, 1u);
+  EXPECT_EQ(table.Find("a", 1), a);  // nothing has moved it yet
+  table.Insert("b", 2);
+  EXPECT_EQ(Found(table, "a", 1), "a");
+  EXPECT_EQ(Found(table, "b", 2), "b");
   EXPECT_EQ(table.size(), 2u);
   // The hash narrows the search; the key decides.
   EXPECT_EQ(table.Find("a", 2), nullptr);
@@ -48,18 +79,17 @@ TEST(EntryTableTest, FindsWhatWasInserted) {
 
 TEST(EntryTableTest, SameHashDifferentKeys) {
   EntryTable table;
-  Entry* a = Add(table, "a", 7);
-  Entry* b = Add(table, "b", 7);
-  EXPECT_EQ(table.Find("a", 7), a);
-  EXPECT_EQ(table.Find("b", 7), b);
+  table.Insert("a", 7);
+  table.Insert("b", 7);
+  EXPECT_EQ(Found(table, "a", 7), "a");
+  EXPECT_EQ(Found(table, "b", 7), "b");
 }
 
 TEST(EntryTableTest, LongKeysLiveOutsideTheEntry) {
   EntryTable table;
   const std::string long_key(100, 'k');
-  Entry* e = Add(table, long_key, 3);
-  EXPECT_EQ(std::string_view(e->key), long_key);
-  EXPECT_EQ(table.Find(long_key, 3), e);
+  table.Insert(long_key, 3);
+  EXPECT_EQ(Found(table, long_key, 3), long_key);
   EXPECT_EQ(table.Find(std::string(99, 'k'), 3), nullptr);
 }
 
@@ -70,11 +100,11 @@ TEST(EntryTableTest, RemovalShiftsTheRunBack) {
   // Three keys with one home, then one whose home is the next slot: a run
   // of four. Removing the first must keep all the others reachable, with
   // no empty slot left inside the run.
-  Entry* a = Add(table, "a", 5);
-  Add(table, "b", 5 + (mask + 1));
-  Add(table, "c", 5 + 2 * (mask + 1));
-  Add(table, "d", 6);
-  table.Remove(a).reset();
+  table.Insert("a", 5);
+  table.Insert("b", 5 + (mask + 1));
+  table.Insert("c", 5 + 2 * (mask + 1));
+  table.Insert("d", 6);
+  table.Remove(table.Find("a", 5));
   EXPECT_EQ(table.Find("a", 5), nullptr);
   ASSERT_NE(table.Find("b", 5 + (mask + 1)), nullptr);
   ASSERT_NE(table.Find("c", 5 + 2 * (mask + 1)), nullptr);
@@ -88,16 +118,16 @@ TEST(EntryTableTest, RemovalInARunThatWrapsAround) {
   const uint64_t last = table.capacity() - 1;
   // Homes at the last slot spill into slot 0 and 1; "z" lives at home 0
   // (displaced to slot 2) and must not move before its home.
-  Entry* x = Add(table, "x", last);
-  Add(table, "y", last + table.capacity());
-  Add(table, "w", last + 2 * table.capacity());
-  Add(table, "z", 0);
-  table.Remove(x).reset();
+  table.Insert("x", last);
+  table.Insert("y", last + table.capacity());
+  table.Insert("w", last + 2 * table.capacity());
+  table.Insert("z", 0);
+  table.Remove(table.Find("x", last));
   ASSERT_NE(table.Find("y", last + table.capacity()), nullptr);
   ASSERT_NE(table.Find("w", last + 2 * table.capacity()), nullptr);
   ASSERT_NE(table.Find("z", 0), nullptr);
   // And the slot the shift emptied is reusable.
-  Add(table, "v", last);
+  table.Insert("v", last);
   EXPECT_NE(table.Find("v", last), nullptr);
 }
 
@@ -109,28 +139,29 @@ TEST(EntryTableTest, GrowsAndKeepsEverything) {
     const std::string key = "key" + std::to_string(i);
     const uint64_t hash = rng();
     keys[key] = hash;
-    Add(table, key, hash);
+    table.Insert(key, hash);
     // At most 3/4 of the slots in use.
     ASSERT_LE(table.size() * 4, table.capacity() * 3);
   }
   EXPECT_GE(table.capacity(), 10000u * 4 / 3);
-  for (const auto& [key, hash] : keys)
-    ASSERT_NE(table.Find(key, hash), nullptr);
+  for (const auto& [key, hash] : keys) ASSERT_EQ(Found(table, key, hash), key);
 }
 
 TEST(EntryTableTest, ReserveThenFillDoesNotGrow) {
   EntryTable table;
   table.Reserve(1000);
   const size_t capacity = table.capacity();
-  for (int i = 0; i < 1000; ++i) Add(table, std::to_string(i), i * 977);
+  for (int i = 0; i < 1000; ++i) table.Insert(std::to_string(i), i * 977);
   EXPECT_EQ(table.capacity(), capacity);
 }
 
 TEST(EntryTableTest, MatchesAMapUnderRandomChurn) {
   // Hashes drawn from a small range make long collision runs, so removals
-  // shift often; the table must agree with a map after every step.
-  EntryTable table;
-  std::map<std::string, Entry*> model;
+  // shift often; the table must agree with a set after every step, and the
+  // policy's list, which the moves keep linked, with the insertion order.
+  ListPolicy policy;
+  EntryTable table(&policy);
+  std::vector<std::string> order;  // the model: keys in insertion order
   std::mt19937_64 rng(7);
   auto hash_of = [](const std::string& key) {
     return std::hash<std::string>()(key) % 64;
@@ -138,37 +169,66 @@ TEST(EntryTableTest, MatchesAMapUnderRandomChurn) {
   for (int step = 0; step < 20000; ++step) {
     const std::string key = std::to_string(rng() % 300);
     const uint64_t hash = hash_of(key);
-    auto it = model.find(key);
-    if (it == model.end()) {
-      model[key] = Add(table, key, hash);
+    auto it = std::find(order.begin(), order.end(), key);
+    if (it == order.end()) {
+      policy.RecordInsert(table.Insert(key, hash));
+      order.push_back(key);
     } else {
-      table.Remove(it->second).reset();
-      model.erase(it);
+      Entry* e = table.Find(key, hash);
+      ASSERT_NE(e, nullptr);
+      policy.RecordRemove(e);
+      table.Remove(e);
+      order.erase(it);
     }
-    ASSERT_EQ(table.size(), model.size());
+    ASSERT_EQ(table.size(), order.size());
     if (step % 97 == 0) {
       for (int k = 0; k < 300; ++k) {
         const std::string probe = std::to_string(k);
-        auto m = model.find(probe);
-        ASSERT_EQ(table.Find(probe, hash_of(probe)),
-                  m == model.end() ? nullptr : m->second)
+        const bool present =
+            std::find(order.begin(), order.end(), probe) != order.end();
+        ASSERT_EQ(Found(table, probe, hash_of(probe)),
+                  present ? probe : "<none>")
             << "step " << step << " key " << probe;
       }
+      ASSERT_EQ(policy.Keys(), order) << "step " << step;
     }
   }
   size_t seen = 0;
-  table.ForEach([&](Entry*) { ++seen; });
-  EXPECT_EQ(seen, model.size());
+  table.ForEach([&](const Entry*) { ++seen; });
+  EXPECT_EQ(seen, order.size());
+  EXPECT_GT(policy.moves, 1000u);  // the shifts and the growth were seen
+}
+
+TEST(EntryTableTest, GrowthMovesEveryEntryAndKeepsTheLinks) {
+  ListPolicy policy;
+  EntryTable table(&policy);
+  std::vector<std::string> order;
+  for (int i = 0; i < 100; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    policy.RecordInsert(table.Insert(key, i * 0x9E3779B97F4A7C15ull));
+    order.push_back(key);
+  }
+  const size_t moves = policy.moves;
+  const size_t capacity = table.capacity();
+  table.Reserve(4 * capacity);
+  EXPECT_GT(table.capacity(), capacity);
+  EXPECT_EQ(policy.moves, moves + order.size());
+  EXPECT_EQ(policy.Keys(), order);
+  // A use after the growth reorders through the new slots.
+  policy.RecordAccess(table.Find("k0", 0));
+  order.erase(order.begin());
+  order.push_back("k0");
+  EXPECT_EQ(policy.Keys(), order);
 }
 
 TEST(EntryTableTest, SwapExchangesContents) {
   EntryTable a;
   EntryTable b;
-  Entry* e = Add(a, "k", 1);
+  Entry* e = a.Insert("k", 1);
   a.Swap(b);
   EXPECT_EQ(a.size(), 0u);
   EXPECT_EQ(a.Find("k", 1), nullptr);
-  EXPECT_EQ(b.Find("k", 1), e);
+  EXPECT_EQ(b.Find("k", 1), e);  // swapped, not moved
 }
 
 }  // namespace

@@ -1,9 +1,11 @@
 // Entry: one key-value pair of a memory-cache shard, and EntryList, the
 // intrusive doubly linked list the eviction policies thread entries on.
 //
-// A shard owns its entries; a policy only links and orders them. The links
-// and the policy_* fields belong to the shard's policy alone, so that every
-// policy can order entries without allocating per entry.
+// A shard's entries live in the slots of its EntryTable, which moves them
+// when it deletes or grows; a policy only links and orders them, and is told
+// of every move (Policy::RecordMove). The links and the policy_* fields
+// belong to the shard's policy alone, so that every policy can order entries
+// without allocating per entry.
 //
 // Thread safety: none. Entries and lists are guarded by their shard's mutex.
 
@@ -31,6 +33,8 @@ class EntryKey {
   EntryKey() = default;
   EntryKey(const EntryKey&) = delete;
   EntryKey& operator=(const EntryKey&) = delete;
+  EntryKey(EntryKey&&) = default;
+  EntryKey& operator=(EntryKey&&) = default;
 
   EntryKey& operator=(std::string_view key) {
     heap_.reset();
@@ -59,14 +63,16 @@ class EntryKey {
   char inline_[kInlineBytes] = {};
 };
 
-struct Entry {
+// Two cache lines, laid out by when a field is read: a hit reads the first
+// (the key, its expiry and the value), a policy's list move the second.
+struct alignas(64) Entry {
   // Set by the shard.
+  uint64_t hash = 0;  // XXH3-64 of key
   EntryKey key;
-  std::shared_ptr<const std::string> value;
-  uint64_t hash = 0;       // XXH3-64 of key
   int64_t expires_at = 0;  // clock milliseconds; 0 = never
-  size_t charge = 0;       // weight: key + value + kEntryOverheadBytes
-  MemoryStamp stamp;       // the caller's, kept beside the value
+  std::shared_ptr<const std::string> value;
+  MemoryStamp stamp;  // the caller's, kept beside the value
+  size_t charge = 0;  // weight: key + value + kEntryOverheadBytes
 
   // Owned by the policy.
   Entry* prev = nullptr;
@@ -75,6 +81,7 @@ struct Entry {
   uint32_t policy_count = 0;     // e.g. LFU's use count
   uint8_t policy_queue = 0;      // e.g. W-TinyLFU's segment
 };
+static_assert(sizeof(Entry) == 128, "an entry is two cache lines");
 
 // A doubly linked list of entries through Entry::prev/next. front() is the
 // oldest end, back() the newest. An entry is in at most one list at a time.
@@ -120,6 +127,21 @@ class EntryList {
     if (e == tail_) return;
     Remove(e);
     PushBack(e);
+  }
+
+  // The entry now at `to`, which is in this list, was at `from` (its links
+  // moved with it): points its neighbours, or the list's ends, at `to`.
+  void Moved(const Entry* from, Entry* to) {
+    if (to->prev != nullptr) {
+      to->prev->next = to;
+    } else if (head_ == from) {
+      head_ = to;
+    }
+    if (to->next != nullptr) {
+      to->next->prev = to;
+    } else if (tail_ == from) {
+      tail_ = to;
+    }
   }
 
  private:

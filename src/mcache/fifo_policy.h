@@ -15,6 +15,9 @@ class FifoPolicy final : public Policy {
   void RecordInsert(Entry* e) override;
   void RecordAccess(Entry* e) override;
   void RecordRemove(Entry* e) override;
+  void RecordMove(const Entry* from, Entry* to) override {
+    list_.Moved(from, to);
+  }
   Entry* ChooseVictim() override;
   std::string_view name() const override { return "fifo"; }
 

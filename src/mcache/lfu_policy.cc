@@ -72,6 +72,11 @@ void LfuPolicy::RecordRemove(Entry* e) {
   DropIfEmpty(b);
 }
 
+void LfuPolicy::RecordMove(const Entry* from, Entry* to) {
+  if (newest_ == from) newest_ = to;
+  static_cast<Bucket*>(to->policy_group)->entries.Moved(from, to);
+}
+
 Entry* LfuPolicy::ChooseVictim() {
   if (head_ == nullptr) return nullptr;
   Entry* victim = head_->entries.front();

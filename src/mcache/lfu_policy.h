@@ -31,6 +31,7 @@ class LfuPolicy final : public Policy {
   void RecordInsert(Entry* e) override;
   void RecordAccess(Entry* e) override;
   void RecordRemove(Entry* e) override;
+  void RecordMove(const Entry* from, Entry* to) override;
   Entry* ChooseVictim() override;
   std::string_view name() const override { return "lfu"; }
 

@@ -47,6 +47,11 @@ class Policy {
   // ChooseVictim() named it. The policy must unlink it.
   virtual void RecordRemove(Entry* e) = 0;
 
+  // The entry now at `to` was at `from`: the shard's table moved it, links
+  // and all (entry_table.h). The policy must point whatever named `from`
+  // (its neighbours, its lists' ends) at `to`. Only linked entries move.
+  virtual void RecordMove(const Entry* from, Entry* to) = 0;
+
   // The entry to evict next, or null when the policy tracks none. May
   // reorganise the policy's own structures (W-TinyLFU decides admission
   // here) but leaves the entry linked: the shard calls RecordRemove next.

@@ -13,17 +13,19 @@ Shard::Shard(std::unique_ptr<Policy> policy, size_t max_entries,
     : max_entries_(max_entries),
       max_bytes_(max_bytes),
       clock_(clock),
-      policy_(std::move(policy)) {
+      policy_(std::move(policy)),
+      index_(policy_.get()) {
   ReserveIndex();
 }
 
 Shard::~Shard() = default;
 
 void Shard::ReserveIndex() {
-  // Growing the index rehashes every entry under the lock; with a known
-  // bound, pay for the table up front, but not for a huge bound that may
-  // never fill.
-  constexpr size_t kMaxReserve = size_t{1} << 16;
+  // Growing the index moves every entry under the lock; with a known bound,
+  // pay for the table up front, but not for a large bound that may never
+  // fill: the slots hold the entries, 128 bytes each (4,096 entries reserve
+  // 1 MiB of slots).
+  constexpr size_t kMaxReserve = size_t{1} << 12;
   if (max_entries_ != 0)
     index_.Reserve(std::min(max_entries_ + 1, kMaxReserve));
 }
@@ -52,7 +54,7 @@ void Shard::ApplyHitsLocked() {
 void Shard::RemoveLocked(Entry* e) {
   policy_->RecordRemove(e);
   bytes_ -= e->charge;
-  index_.Remove(e);  // frees it
+  index_.Remove(e);
 }
 
 void Shard::EvictLocked() {
@@ -88,15 +90,11 @@ Status Shard::Put(std::string_view key, uint64_t hash,
     e->stamp = stamp;
     policy_->RecordAccess(e);
   } else {
-    auto owned = std::make_unique<Entry>();
-    e = owned.get();
-    e->key = key;
+    e = index_.Insert(key, hash);
     e->value = std::move(value);
-    e->hash = hash;
     e->expires_at = expires_at;
     e->charge = charge;
     e->stamp = stamp;
-    index_.Insert(std::move(owned));
     bytes_ += charge;
     policy_->RecordInsert(e);
   }
@@ -183,12 +181,15 @@ void Shard::Clear() {
 size_t Shard::PurgeExpired() {
   std::lock_guard<std::mutex> lock(mu_);
   ApplyHitsLocked();
-  // Collected first: a removal shifts later slots back, under the scan.
-  std::vector<Entry*> expired;
-  index_.ForEach([&](Entry* e) {
-    if (Expired(*e)) expired.push_back(e);
+  // Named first, by key: a removal moves later entries back, under the
+  // scan.
+  std::vector<std::pair<std::string, uint64_t>> expired;
+  index_.ForEach([&](const Entry* e) {
+    if (Expired(*e)) expired.emplace_back(std::string(e->key), e->hash);
   });
-  for (Entry* e : expired) RemoveLocked(e);
+  for (const auto& [key, hash] : expired) {
+    RemoveLocked(index_.Find(key, hash));
+  }
   expirations_ += expired.size();
   return expired.size();
 }

@@ -96,8 +96,8 @@ class Shard {
     if (pending_count_ == kPendingHits) ApplyHitsLocked();
   }
   // Shows the deferred hits to the policy. Called before anything that
-  // changes the entries or asks the policy for a victim, so no deferred hit
-  // names an entry that is gone.
+  // changes the table or asks the policy for a victim, so no deferred hit
+  // names an entry that is gone or has moved (entry_table.h).
   void ApplyHitsLocked();
   // Unlinks `e` from the policy and the index and frees it.
   void RemoveLocked(Entry* e);

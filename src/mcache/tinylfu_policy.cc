@@ -47,7 +47,8 @@ class TinyLfuPolicy::ShadowCache {
       : capacity_(capacity),
         policy_(TinyLfuOptions{capacity, window_share, /*adaptive=*/false,
                                sample_factor},
-                sketch) {
+                sketch),
+        entries_(&policy_) {
     entries_.Reserve(capacity + 1);
   }
 
@@ -57,15 +58,11 @@ class TinyLfuPolicy::ShadowCache {
       policy_.RecordAccess(e);
       return;
     }
-    auto owned = std::make_unique<Entry>();
-    owned->hash = hash;
-    Entry* e = owned.get();
-    entries_.Insert(std::move(owned));
-    policy_.RecordInsert(e);
+    policy_.RecordInsert(entries_.Insert({}, hash));
     while (entries_.size() > capacity_) {
       Entry* victim = policy_.ChooseVictim();
       policy_.RecordRemove(victim);
-      entries_.Remove(victim).reset();
+      entries_.Remove(victim);
     }
   }
 

@@ -91,6 +91,9 @@ class TinyLfuPolicy final : public Policy {
   void RecordInsert(Entry* e) override;
   void RecordAccess(Entry* e) override;
   void RecordRemove(Entry* e) override;
+  void RecordMove(const Entry* from, Entry* to) override {
+    ListOf(to).Moved(from, to);
+  }
   Entry* ChooseVictim() override;
   std::string_view name() const override { return "tinylfu"; }
 
