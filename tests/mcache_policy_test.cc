@@ -64,6 +64,19 @@ class Harness {
     return evicted;
   }
 
+  // `n` uses of `key` in a row, as a shard hands a run of hits over: an
+  // insert if absent (then n - 1 hits), as one RecordAccesses call.
+  std::vector<int> TouchRun(int key, uint64_t n) {
+    auto it = entries_.find(key);
+    if (it == entries_.end()) {
+      std::vector<int> evicted = Touch(key);
+      if (n > 1) policy_->RecordAccesses(entries_.at(key).get(), n - 1);
+      return evicted;
+    }
+    policy_->RecordAccesses(it->second.get(), n);
+    return {};
+  }
+
   bool Contains(int key) const { return entries_.count(key) != 0; }
 
   void Erase(int key) {
@@ -295,6 +308,41 @@ class SkewedKeys {
   std::mt19937_64 rng_;
   std::uniform_real_distribution<double> u_{0, 1};
 };
+
+// A run of hits handed over at once (RecordAccesses, which W-TinyLFU counts
+// in its sketch in one step) must leave the policy exactly as the same hits
+// one by one: the same victims, segments, window and shadow hits. Runs of 1
+// to 40 over skewed keys at capacities where the shadows sample every key
+// (300) and one in four (2,000).
+TEST(TinyLfuPolicyTest, ARunOfHitsAtOnceEqualsTheHitsOneByOne) {
+  for (size_t capacity : {300, 2000}) {
+    Harness one_by_one(MakeTinyLfu(capacity), capacity);
+    Harness at_once(MakeTinyLfu(capacity), capacity);
+    auto& a = static_cast<TinyLfuPolicy&>(one_by_one.policy());
+    auto& b = static_cast<TinyLfuPolicy&>(at_once.policy());
+    SkewedKeys keys(capacity);
+    std::mt19937_64 rng(5);
+    for (int step = 0; step < 30000; ++step) {
+      const int key = keys() % 5000;
+      const uint64_t n = 1 + rng() % 40;
+      std::vector<int> evicted_a;
+      for (uint64_t i = 0; i < n; ++i) {
+        for (int k : one_by_one.Touch(key)) evicted_a.push_back(k);
+      }
+      ASSERT_EQ(at_once.TouchRun(key, n), evicted_a) << "step " << step;
+      ASSERT_EQ(a.window_size(), b.window_size()) << "step " << step;
+      ASSERT_EQ(a.protected_size(), b.protected_size()) << "step " << step;
+      ASSERT_EQ(a.window_max(), b.window_max()) << "step " << step;
+      ASSERT_EQ(a.shadow_hits(), b.shadow_hits()) << "step " << step;
+      const std::string name = std::to_string(key);  // as Harness hashes it
+      const uint64_t hash = XXH3_64bits(name.data(), name.size());
+      ASSERT_EQ(a.sketch().Estimate(hash), b.sketch().Estimate(hash));
+    }
+    EXPECT_EQ(one_by_one.Keys(), at_once.Keys());
+    EXPECT_EQ(a.sketch().resets(), b.sketch().resets());
+    EXPECT_GT(a.sketch().resets(), 0u);  // the runs crossed resets
+  }
+}
 
 TEST(TinyLfuPolicyTest, SegmentsAlwaysAccountForEveryEntry) {
   for (uint64_t seed = 1; seed <= 20; ++seed) {

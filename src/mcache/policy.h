@@ -43,6 +43,13 @@ class Policy {
   // `e` was read by a hit, or overwritten by a Put of its key.
   virtual void RecordAccess(Entry* e) = 0;
 
+  // `n` RecordAccess(e) calls in a row, with the same effect. A policy may
+  // do them at once: the shard hands over a run of hits on one entry (a
+  // memoized call made again and again) this way.
+  virtual void RecordAccesses(Entry* e, uint64_t n) {
+    for (; n > 0; --n) RecordAccess(e);
+  }
+
   // `e` is leaving the shard: erased, expired, cleared, or evicted after
   // ChooseVictim() named it. The policy must unlink it.
   virtual void RecordRemove(Entry* e) = 0;

@@ -45,8 +45,14 @@ void Shard::ApplyHitsLocked() {
   for (size_t i = 0; i < pending_count_; ++i) {
     policy_->PrefetchAccess(*pending_hits_[i]);
   }
-  for (size_t i = 0; i < pending_count_; ++i) {
-    policy_->RecordAccess(pending_hits_[i]);
+  // A run of hits on one entry goes over as one call (RecordAccesses).
+  for (size_t i = 0; i < pending_count_;) {
+    size_t end = i + 1;
+    while (end < pending_count_ && pending_hits_[end] == pending_hits_[i]) {
+      ++end;
+    }
+    policy_->RecordAccesses(pending_hits_[i], end - i);
+    i = end;
   }
   pending_count_ = 0;
 }

@@ -202,22 +202,24 @@ void TinyLfuPolicy::RecordInsert(Entry* e) {
   }
 }
 
-void TinyLfuPolicy::RecordAccess(Entry* e) {
-  Count(e->hash);
-  Shadow(e->hash);
-  switch (e->policy_queue) {
-    case kWindow:
-      window_.MoveToBack(e);
-      break;
-    case kProbation:
-      probation_.Remove(e);
-      e->policy_queue = kProtected;
-      protected_.PushBack(e);
-      DemoteProtectedOverflow();
-      break;
-    default:
-      protected_.MoveToBack(e);
-      break;
+void TinyLfuPolicy::RecordAccesses(Entry* e, uint64_t n) {
+  Count(e->hash, n);
+  for (; n > 0; --n) {
+    Shadow(e->hash);
+    switch (e->policy_queue) {
+      case kWindow:
+        window_.MoveToBack(e);
+        break;
+      case kProbation:
+        probation_.Remove(e);
+        e->policy_queue = kProtected;
+        protected_.PushBack(e);
+        DemoteProtectedOverflow();
+        break;
+      default:
+        protected_.MoveToBack(e);
+        break;
+    }
   }
 }
 

@@ -89,7 +89,11 @@ class TinyLfuPolicy final : public Policy {
     sketch_->Prefetch(e.hash);
   }
   void RecordInsert(Entry* e) override;
-  void RecordAccess(Entry* e) override;
+  void RecordAccess(Entry* e) override { RecordAccesses(e, 1); }
+  // Counts the n uses in the sketch at once (it is read only when choosing
+  // a victim, so the counts come out as n increments' would), then replays
+  // each in the shadows and the lists, where a repeat is cheap.
+  void RecordAccesses(Entry* e, uint64_t n) override;
   void RecordRemove(Entry* e) override;
   void RecordMove(const Entry* from, Entry* to) override {
     ListOf(to).Moved(from, to);
@@ -116,9 +120,9 @@ class TinyLfuPolicy final : public Policy {
   // (null: the policy has and counts its own sketch).
   TinyLfuPolicy(const TinyLfuOptions& options, FrequencySketch* shared_sketch);
 
-  // Counts a use of `hash` in the sketch, unless the owner counts them.
-  void Count(uint64_t hash) {
-    if (own_sketch_ != nullptr) own_sketch_->Increment(hash);
+  // Counts `n` uses of `hash` in the sketch, unless the owner counts them.
+  void Count(uint64_t hash, uint64_t n = 1) {
+    if (own_sketch_ != nullptr) own_sketch_->Increment(hash, n);
   }
 
   EntryList& ListOf(const Entry* e);
