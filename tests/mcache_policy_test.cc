@@ -17,6 +17,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "src/mcache/entry.h"
@@ -312,12 +313,15 @@ class SkewedKeys {
 // A run of hits handed over at once (RecordAccesses, which W-TinyLFU counts
 // in its sketch in one step) must leave the policy exactly as the same hits
 // one by one: the same victims, segments, window and shadow hits. Runs of 1
-// to 40 over skewed keys at capacities where the shadows sample every key
-// (300) and one in four (2,000).
+// to 40 over skewed keys at capacities where protected holds nothing (2),
+// where the shadows sample every key (300) and one in four (2,000), and
+// with no shadows at all.
 TEST(TinyLfuPolicyTest, ARunOfHitsAtOnceEqualsTheHitsOneByOne) {
-  for (size_t capacity : {300, 2000}) {
-    Harness one_by_one(MakeTinyLfu(capacity), capacity);
-    Harness at_once(MakeTinyLfu(capacity), capacity);
+  for (const auto& [capacity, adaptive] : std::vector<std::pair<size_t, bool>>{
+           {2, false}, {2, true}, {300, true}, {2000, true}, {2000, false}}) {
+    SCOPED_TRACE(testing::Message() << capacity << (adaptive ? "" : " fixed"));
+    Harness one_by_one(MakeTinyLfu(capacity, adaptive), capacity);
+    Harness at_once(MakeTinyLfu(capacity, adaptive), capacity);
     auto& a = static_cast<TinyLfuPolicy&>(one_by_one.policy());
     auto& b = static_cast<TinyLfuPolicy&>(at_once.policy());
     SkewedKeys keys(capacity);

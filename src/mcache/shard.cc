@@ -43,7 +43,9 @@ Entry* Shard::FindLiveLocked(std::string_view key, uint64_t hash) {
 
 void Shard::ApplyHitsLocked() {
   for (size_t i = 0; i < pending_count_; ++i) {
-    policy_->PrefetchAccess(*pending_hits_[i]);
+    if (i == 0 || pending_hits_[i] != pending_hits_[i - 1]) {
+      policy_->PrefetchAccess(*pending_hits_[i]);
+    }
   }
   // A run of hits on one entry goes over as one call (RecordAccesses).
   for (size_t i = 0; i < pending_count_;) {

@@ -202,25 +202,38 @@ void TinyLfuPolicy::RecordInsert(Entry* e) {
   }
 }
 
+void TinyLfuPolicy::Reorder(Entry* e) {
+  switch (e->policy_queue) {
+    case kWindow:
+      window_.MoveToBack(e);
+      break;
+    case kProbation:
+      probation_.Remove(e);
+      e->policy_queue = kProtected;
+      protected_.PushBack(e);
+      DemoteProtectedOverflow();
+      break;
+    default:
+      protected_.MoveToBack(e);
+      break;
+  }
+}
+
 void TinyLfuPolicy::RecordAccesses(Entry* e, uint64_t n) {
   Count(e->hash, n);
-  for (; n > 0; --n) {
-    Shadow(e->hash);
-    switch (e->policy_queue) {
-      case kWindow:
-        window_.MoveToBack(e);
-        break;
-      case kProbation:
-        probation_.Remove(e);
-        e->policy_queue = kProtected;
-        protected_.PushBack(e);
-        DemoteProtectedOverflow();
-        break;
-      default:
-        protected_.MoveToBack(e);
-        break;
+  if (Sampled(e->hash)) {
+    // A shadow's decision may move the lists between two uses.
+    for (; n > 0; --n) {
+      Shadow(e->hash);
+      Reorder(e);
     }
+    return;
   }
+  // Unsampled, a use only reorders, and a second use right after the first
+  // moves nothing: `e` is then the newest of the window or of protected, or,
+  // where protected may hold nothing, goes through it back to the newest end
+  // of probation, where it was.
+  Reorder(e);
 }
 
 void TinyLfuPolicy::RecordRemove(Entry* e) {
@@ -256,9 +269,7 @@ Entry* TinyLfuPolicy::ChooseVictim() {
 }
 
 void TinyLfuPolicy::Shadow(uint64_t hash) {
-  // Bits the shard (top), the index (bottom) and the sketch (remixed) do
-  // not use alone, so the sample is a fair one within a shard.
-  if (shadows_.empty() || ((hash >> 32) & sample_mask_) != 0) return;
+  if (!Sampled(hash)) return;
   // A Request leaves its key in every shadow at the newest end of its list:
   // an insert's eviction takes the window's oldest entry or main's, never
   // the newcomer, since the window holds at least one entry; a hit moves

@@ -92,7 +92,8 @@ class TinyLfuPolicy final : public Policy {
   void RecordAccess(Entry* e) override { RecordAccesses(e, 1); }
   // Counts the n uses in the sketch at once (it is read only when choosing
   // a victim, so the counts come out as n increments' would), then replays
-  // each in the shadows and the lists, where a repeat is cheap.
+  // them in the shadows and the lists: all n when the key is sampled, else
+  // only the first, the one use of the run that moves anything.
   void RecordAccesses(Entry* e, uint64_t n) override;
   void RecordRemove(Entry* e) override;
   void RecordMove(const Entry* from, Entry* to) override {
@@ -140,6 +141,15 @@ class TinyLfuPolicy final : public Policy {
   // Replays a request of `hash` in the shadows if it is sampled, and takes
   // a decision at the end of each period.
   void Shadow(uint64_t hash);
+  // Whether the shadows replay requests of `hash`. Bits the shard (top),
+  // the index (bottom) and the sketch (remixed) do not use alone, so the
+  // sample is a fair one within a shard.
+  bool Sampled(uint64_t hash) const {
+    return !shadows_.empty() && ((hash >> 32) & sample_mask_) == 0;
+  }
+  // Moves `e`, just used, in the lists: to the newest end of the window or
+  // of protected (promoted from probation).
+  void Reorder(Entry* e);
   // Counts the previous sampled request's uncounted repeats in the shadows'
   // hits and sketch.
   void CountRepeats();
