@@ -4,7 +4,9 @@
 // BM_Hit/<policy>/<keys>/threads:<t>: Get of a 32-byte value on a full cache
 // of 100,000 entries, keys drawn Zipf(0.99), on 1 and 2 threads sharing one
 // cache, for every eviction policy. Keys are 16 bytes, the XXH3-128 of a key
-// number, the shape of a memoization key:
+// number, which an entry keeps inline (a memoized call's key is longer,
+// "<name>#" and 32 hex digits, and so costs its hit one cache miss more, on
+// the key's heap block):
 //   prehashed  the 16-byte keys are made before timing; each Get still pays
 //              MemoryCache's own hash of the key (to pick a shard).
 //   hashing    each call first hashes its key number into a fresh key, as
