@@ -97,20 +97,36 @@ TEST(MemoryCacheTest, BinaryKeysAndValuesAndEmptyValue) {
 
 TEST(MemoryCacheTest, KeysAndValuesOfEverySizeAroundTheInlineLimits) {
   // Keys of up to 16 bytes live inside the entry, longer ones beside it;
-  // values of up to 256 bytes are copied under the shard lock, longer ones
-  // after it. Keys that differ only in their last byte, and prefixes of one
-  // another, must never be confused.
+  // values of up to 32 bytes too, longer ones in a shared string; values of
+  // up to 256 bytes are copied under the shard lock, longer ones after it.
+  // Keys that differ only in their last byte, and prefixes of one another,
+  // must never be confused.
   auto cache = OpenOrDie({});
-  for (size_t n : {0, 1, 15, 16, 17, 31, 32, 100}) {
+  const size_t sizes[] = {0, 1, 15, 16, 17, 31, 32, 33, 100};
+  for (size_t n : sizes) {
     const std::string key(n, 'k');
     ASSERT_STATUS_OK(cache->Put(key, std::string(n, 'v')));
     ASSERT_STATUS_OK(cache->Put(key + "x", "longer"));
   }
-  for (size_t n : {0, 1, 15, 16, 17, 31, 32, 100}) {
+  for (size_t n : sizes) {
     const std::string key(n, 'k');
     EXPECT_EQ(GetOrMiss(*cache, key), std::string(n, 'v')) << n;
     EXPECT_EQ(GetOrMiss(*cache, key + "x"), "longer") << n;
     EXPECT_EQ(GetOrMiss(*cache, key + "y"), "<miss>") << n;
+  }
+  // Shared, a small value leaves the entry for a string of its own; it
+  // reads the same, and an overwrite of either size replaces it.
+  for (size_t n : sizes) {
+    const std::string key(n, 'k');
+    std::shared_ptr<const std::string> shared = cache->GetShared(key);
+    ASSERT_NE(shared, nullptr) << n;
+    EXPECT_EQ(*shared, std::string(n, 'v')) << n;
+    EXPECT_EQ(cache->GetShared(key), shared) << n;  // one string
+    EXPECT_EQ(GetOrMiss(*cache, key), std::string(n, 'v')) << n;
+    const std::string other(n < 32 ? 40 : 3, 'w');
+    ASSERT_STATUS_OK(cache->Put(key, other));
+    EXPECT_EQ(GetOrMiss(*cache, key), other) << n;
+    EXPECT_EQ(*shared, std::string(n, 'v')) << n;  // still the old value
   }
   for (size_t n : {255, 256, 257, 4096}) {
     std::string value(n, 'a');
@@ -120,6 +136,15 @@ TEST(MemoryCacheTest, KeysAndValuesOfEverySizeAroundTheInlineLimits) {
     ASSERT_STATUS_OK(cache->Get("big", &got));
     EXPECT_EQ(got, value) << n;
   }
+}
+
+TEST(MemoryCacheTest, KeysOf4GiBOrMoreAreRefused) {
+  auto cache = OpenOrDie({});
+  const std::string bytes = "k";
+  // Never read: the length is refused first.
+  const std::string_view huge(bytes.data(), size_t{1} << 32);
+  EXPECT_EQ(cache->Put(huge, "v").code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(cache->GetStats().entries, 0u);
 }
 
 TEST(MemoryCacheTest, GetVariants) {
@@ -279,7 +304,8 @@ TEST(MemoryCacheTest, LruEvictionOrderEndToEnd) {
 }
 
 // A shard shows hits to its policy in batches (shard.h); the batch must be
-// applied, in order, before anything else changes the shard. Against a
+// applied, in order, before anything else changes the shard, and the table
+// moves entries (inline and shared values alike) under it. Against a
 // plain LRU list, over random gets, puts and erases of a small key space
 // (so that gets often hit, puts often evict, and a batch is often pending
 // when an erase, an expiry or an eviction comes), the cache must hold
@@ -296,9 +322,11 @@ TEST(MemoryCacheTest, LruOrderMatchesAModelWhileHitsAreDeferred) {
   auto cache = OpenOrDie(options);
   std::list<std::string> model;            // front = least recent
   std::map<std::string, int64_t> expires;  // key -> expiry (0 = never)
+  std::map<std::string, std::string> values;
   auto drop = [&](const std::string& key) {
     model.remove(key);
     expires.erase(key);
+    values.erase(key);
   };
   std::mt19937_64 rng(11);
   int64_t now = 0;
@@ -314,12 +342,20 @@ TEST(MemoryCacheTest, LruOrderMatchesAModelWhileHitsAreDeferred) {
       case 0:
       case 1:
       case 2:
-      case 3: {  // get
-        const bool hit = GetOrMiss(*cache, key) != "<miss>";
+      case 3: {  // get; one in four shares the value, which moves a small
+                 // one out of its entry into a string of its own
+        std::string got = "<miss>";
+        if (rng() % 4 == 0) {
+          if (auto shared = cache->GetShared(key)) got = *shared;
+        } else {
+          got = GetOrMiss(*cache, key);
+        }
+        const bool hit = got != "<miss>";
         if (expired(key)) drop(key);
         const bool in_model =
             std::find(model.begin(), model.end(), key) != model.end();
         ASSERT_EQ(hit, in_model) << "step " << step << " key " << key;
+        if (hit) ASSERT_EQ(got, values[key]) << "step " << step;
         if (hit)
           model.splice(model.end(), model,
                        std::find(model.begin(), model.end(), key));
@@ -328,10 +364,15 @@ TEST(MemoryCacheTest, LruOrderMatchesAModelWhileHitsAreDeferred) {
       case 4:
       case 5: {  // put, one in four with a time to live
         const int64_t ttl = rng() % 4 == 0 ? 1 + rng() % 50 : 0;
-        ASSERT_STATUS_OK(cache->Put(key, key, milliseconds(ttl)));
+        // Inline (up to 32 bytes) or shared, each value distinct.
+        const size_t sizes[] = {1, 32, 33, 100};
+        std::string value = std::to_string(step) + "/";
+        value.resize(std::max(sizes[rng() % 4], value.size()), 'v');
+        ASSERT_STATUS_OK(cache->Put(key, value, milliseconds(ttl)));
         drop(key);
         model.push_back(key);
         expires[key] = ttl == 0 ? 0 : now + ttl;
+        values[key] = value;
         if (model.size() > options.max_entries) {
           const std::string oldest = model.front();
           drop(oldest);

@@ -66,15 +66,16 @@ enum class EvictionPolicy {
 // The weight added to key size + value size to account for an entry's
 // bookkeeping, so that max_bytes bounds memory and not just payload. On
 // 64-bit Linux with glibc an entry costs about: the entry itself (128 bytes,
-// keys of up to 16 bytes inside it), which lives in a slot of its shard's
-// table, so at the table's load of 3/8 to 3/4 it takes 171 to 341 bytes
-// (228 on average over a doubling), with a control byte a slot; the shared
-// value holder (48, 64 allocated); and W-TinyLFU's sketch (16 per entry of
-// capacity) and shadow caches (about 8 per entry in shards of 16,384 entries
-// or more; up to about 250 KiB a shard in smaller ones, which this weight
-// does not cover): about 260 to 430 in all, 320 on average. Longer keys,
-// and values longer than 15 bytes, also pay malloc's rounding, which is not
-// counted. Kept fixed so that bounds are predictable.
+// keys of up to 16 bytes and values of up to 32 inside it), which lives in a
+// slot of its shard's table, so at the table's load of 3/8 to 3/4 it takes
+// 171 to 341 bytes (228 on average over a doubling), with a control byte a
+// slot; for a longer value, a shared string (48 bytes, 64 allocated, and
+// its bytes); and W-TinyLFU's sketch (16 per entry of capacity) and shadow
+// caches (about 8 per entry in shards of 16,384 entries or more; up to
+// about 250 KiB a shard in smaller ones, which this weight does not cover):
+// about 260 to 430 in all, 320 on average. Longer keys and values also pay
+// malloc's rounding, which is not counted. Kept fixed so that bounds are
+// predictable.
 inline constexpr size_t kEntryOverheadBytes = 320;
 
 // Two words kept beside a value for a cache layered over another store, so
@@ -159,7 +160,8 @@ class MemoryCache {
   // hold. `ttl` of zero means default_ttl. Fails with kNoSpace when the
   // entry alone outweighs its shard's byte bound; any earlier value of `key`
   // is removed then, so a failed Put never leaves an older value readable.
-  // `stamp` is kept beside the value (see MemoryStamp).
+  // Fails with kInvalidArgument for a key of 4 GiB or more. `stamp` is kept
+  // beside the value (see MemoryStamp).
   Status Put(std::string_view key, std::string_view value,
              std::chrono::milliseconds ttl = std::chrono::milliseconds{0},
              const MemoryStamp& stamp = {});

@@ -43,8 +43,10 @@ Entry* EntryTable::Find(std::string_view key, uint64_t hash) const {
     const uint8_t c = control_[i];
     if (c == kEmpty) return nullptr;
     if (c == tag) {
+      // The key alone decides: it is on the entry's first line, the hash
+      // on its second (entry.h).
       Entry* e = &slots_[i];
-      if (e->hash == hash && e->key == key) return e;
+      if (e->key == key) return e;
     }
   }
 }

@@ -6,8 +6,10 @@
 // cache misses; the slot's was 28% of a hit's samples at 100,000 entries
 // (BENCHMARKS.md, issue 12). Here a lookup reads a control byte per probed
 // slot (a tag of the hash, in an array of one byte a slot that stays in the
-// CPU's caches) and then only the entry whose tag matches: one miss into
-// memory. The entries are two cache lines each (entry.h).
+// CPU's caches) and then only the key of an entry whose tag matches, on
+// the entry's first line: one miss into memory. The entries are two cache
+// lines each (entry.h); the full hash, on the second, is read only to move
+// an entry.
 //
 // The price is that entries move: deletion shifts the following entries of
 // the probe run back instead of leaving tombstones (a full cache removes an

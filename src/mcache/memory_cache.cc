@@ -103,11 +103,12 @@ Status MemoryCache::Put(std::string_view key, std::string_view value,
   if (ttl.count() != 0) {
     expires_at = ExpiryAfter(impl_->clock_(), ttl.count());
   }
-  // The copy is made before taking the shard's lock.
-  auto shared = std::make_shared<const std::string>(value);
+  if (key.size() > mcache_internal::EntryKey::kMaxBytes) {
+    return Status::InvalidArgument(
+        "memory cache: a key is at most 4 GiB - 1 bytes");
+  }
   const uint64_t hash = Impl::Hash(key);
-  return impl_->ShardOf(hash).Put(key, hash, std::move(shared), expires_at,
-                                  stamp);
+  return impl_->ShardOf(hash).Put(key, hash, value, expires_at, stamp);
 }
 
 Status MemoryCache::Get(std::string_view key, std::string* value) {

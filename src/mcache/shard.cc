@@ -74,10 +74,13 @@ void Shard::EvictLocked() {
   }
 }
 
-Status Shard::Put(std::string_view key, uint64_t hash,
-                  std::shared_ptr<const std::string> value, int64_t expires_at,
-                  const MemoryStamp& stamp) {
-  const size_t charge = EntryCharge(key.size(), value->size());
+Status Shard::Put(std::string_view key, uint64_t hash, std::string_view value,
+                  int64_t expires_at, const MemoryStamp& stamp) {
+  const size_t charge = EntryCharge(key.size(), value.size());
+  std::shared_ptr<const std::string> large;
+  if (value.size() > Entry::kSmallValueBytes) {
+    large = std::make_shared<const std::string>(value);
+  }
   // Declared before the lock, so an overwritten value is freed after it.
   std::shared_ptr<const std::string> old_value;
   std::lock_guard<std::mutex> lock(mu_);
@@ -91,15 +94,14 @@ Status Shard::Put(std::string_view key, uint64_t hash,
   }
   if (e != nullptr) {
     bytes_ = bytes_ - e->charge + charge;
-    old_value = std::move(e->value);
-    e->value = std::move(value);
+    old_value = e->SetValue(value, std::move(large));
     e->charge = charge;
     e->expires_at = expires_at;
     e->stamp = stamp;
     policy_->RecordAccess(e);
   } else {
     e = index_.Insert(key, hash);
-    e->value = std::move(value);
+    e->SetValue(value, std::move(large));
     e->expires_at = expires_at;
     e->charge = charge;
     e->stamp = stamp;
@@ -122,14 +124,14 @@ std::shared_ptr<const std::string> Shard::Get(std::string_view key,
   ++hits_;
   RecordHitLocked(e);
   if (stamp != nullptr) *stamp = e->stamp;
-  const std::string& value = *e->value;
+  const std::string_view value = e->bytes();
   if (copy != nullptr && value.size() <= copy->capacity) {
-    std::memcpy(copy->buffer, value.data(), value.size());
+    if (!value.empty()) std::memcpy(copy->buffer, value.data(), value.size());
     copy->copied = true;
     copy->size = value.size();
     return nullptr;
   }
-  return e->value;
+  return e->Shared();
 }
 
 bool Shard::GetCopy(std::string_view key, uint64_t hash, std::string* value) {
@@ -143,11 +145,12 @@ bool Shard::GetCopy(std::string_view key, uint64_t hash, std::string* value) {
     }
     ++hits_;
     RecordHitLocked(e);
-    if (e->value->size() <= kCopyUnderLockBytes) {
-      value->assign(*e->value);
+    const std::string_view bytes = e->bytes();
+    if (bytes.size() <= kCopyUnderLockBytes) {
+      value->assign(bytes);
       return true;
     }
-    large = e->value;
+    large = e->Shared();
   }
   value->assign(*large);
   return true;
@@ -157,7 +160,7 @@ void Shard::Restamp(std::string_view key, uint64_t hash,
                     const std::string* value, const MemoryStamp& stamp) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry* e = index_.Find(key, hash);
-  if (e != nullptr && e->value.get() == value) e->stamp = stamp;
+  if (e != nullptr && e->shared_value() == value) e->stamp = stamp;
 }
 
 bool Shard::Contains(std::string_view key, uint64_t hash) {

@@ -54,10 +54,11 @@ class Shard {
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  // `hash` is the key's XXH3-64. `expires_at` of 0 means never.
-  Status Put(std::string_view key, uint64_t hash,
-             std::shared_ptr<const std::string> value, int64_t expires_at,
-             const MemoryStamp& stamp);
+  // `hash` is the key's XXH3-64 and `key` at most EntryKey::kMaxBytes
+  // long. `expires_at` of 0 means never. A value too large to keep inline
+  // (Entry::kSmallValueBytes) is copied before the lock is taken.
+  Status Put(std::string_view key, uint64_t hash, std::string_view value,
+             int64_t expires_at, const MemoryStamp& stamp);
   // Null on a miss. Counts a hit or a miss. On a hit, copies the entry's
   // stamp into `*stamp` unless it is null, and a value that fits `*copy`
   // (unless null) into it, returning null then (MemoryCache::GetShared).

@@ -38,7 +38,7 @@ constexpr uint64_t kMinDecisionPeriod = 1024;
 }  // namespace
 
 // A miniature cache: a fixed-window TinyLfuPolicy over entries that carry
-// only the key's hash (64-bit hashes stand in for keys).
+// only the key's hash (64-bit hashes stand in for keys, as their 8 bytes).
 class TinyLfuPolicy::ShadowCache {
  public:
   // `sketch`, which the owner counts, must be sized for `capacity`.
@@ -53,12 +53,14 @@ class TinyLfuPolicy::ShadowCache {
   }
 
   void Request(uint64_t hash) {
-    if (Entry* e = entries_.Find({}, hash)) {
+    const std::string_view key(reinterpret_cast<const char*>(&hash),
+                               sizeof(hash));
+    if (Entry* e = entries_.Find(key, hash)) {
       ++hits_;
       policy_.RecordAccess(e);
       return;
     }
-    policy_.RecordInsert(entries_.Insert({}, hash));
+    policy_.RecordInsert(entries_.Insert(key, hash));
     while (entries_.size() > capacity_) {
       Entry* victim = policy_.ChooseVictim();
       policy_.RecordRemove(victim);
