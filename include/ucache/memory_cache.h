@@ -73,8 +73,9 @@ enum class EvictionPolicy {
 // its bytes); and W-TinyLFU's sketch (16 per entry of capacity) and shadow
 // caches (about 8 per entry in shards of 16,384 entries or more; up to
 // about 250 KiB a shard in smaller ones, which this weight does not cover):
-// about 260 to 430 in all, 320 on average. Longer keys and values also pay
-// malloc's rounding, which is not counted. Kept fixed so that bounds are
+// about 200 to 430 in all: 250 on average with a value inline, 320 with a
+// shared one. Longer keys and values also pay malloc's rounding, which is
+// not counted. Kept fixed, at the larger average, so that bounds are
 // predictable.
 inline constexpr size_t kEntryOverheadBytes = 320;
 
