@@ -255,7 +255,9 @@ TEST(ConnectionTest, LargeRepliesReadDirectlyAreWholeOrFail) {
     // The second copy of "big" waits on that connection: never a value of
     // "other", and never "other" wrong.
     v = c.Get("other");
-    if (v) EXPECT_EQ(v->data, other) << i;
+    if (v) {
+      EXPECT_EQ(v->data, other) << i;
+    }
   }
 
   peer.set_mode(Mode::kHalfReply);

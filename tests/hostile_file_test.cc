@@ -466,7 +466,9 @@ void BuildForeignStore(const std::string& dir, uint64_t log_id,
   options.compression = Compression::kNone;
   auto fc = FileCache::Open(dir, options);
   ASSERT_OK(fc);
-  if (log_id == 2) ASSERT_OK((*fc)->Clear());
+  if (log_id == 2) {
+    ASSERT_OK((*fc)->Clear());
+  }
   ASSERT_OK((*fc)->Put(key, value));
   for (const std::string& name : ListDirNames(dir)) {
     ASSERT_EQ(chown((dir + "/" + name).c_str(), kOtherUser, kOtherUser), 0)

@@ -355,7 +355,9 @@ TEST(MemoryCacheTest, LruOrderMatchesAModelWhileHitsAreDeferred) {
         const bool in_model =
             std::find(model.begin(), model.end(), key) != model.end();
         ASSERT_EQ(hit, in_model) << "step " << step << " key " << key;
-        if (hit) ASSERT_EQ(got, values[key]) << "step " << step;
+        if (hit) {
+          ASSERT_EQ(got, values[key]) << "step " << step;
+        }
         if (hit)
           model.splice(model.end(), model,
                        std::find(model.begin(), model.end(), key));
