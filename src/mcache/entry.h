@@ -122,7 +122,7 @@ class alignas(64) Entry {
   // The value's bytes, valid until the value changes.
   std::string_view bytes() const {
     return small_size == kShared ? std::string_view(*SharedRef())
-                                 : std::string_view(value_chars(), small_size);
+                                 : std::string_view(value_, small_size);
   }
   // Sets the value to `bytes`, inline when it has at most kSmallValueBytes;
   // a larger one must come as `large`, a shared string of the same bytes
@@ -145,8 +145,7 @@ class alignas(64) Entry {
   // one string until the value changes (MemoryCache::Restamp's identity).
   const std::shared_ptr<const std::string>& Shared() {
     if (small_size != kShared) {
-      auto shared =
-          std::make_shared<const std::string>(value_chars(), small_size);
+      auto shared = std::make_shared<const std::string>(value_, small_size);
       new (value_) std::shared_ptr<const std::string>(std::move(shared));
       small_size = kShared;
     }
@@ -182,7 +181,6 @@ class alignas(64) Entry {
  private:
   static constexpr uint8_t kShared = 0xff;
 
-  const char* value_chars() const { return value_; }
   std::shared_ptr<const std::string>& SharedRef() {
     return *std::launder(
         reinterpret_cast<std::shared_ptr<const std::string>*>(value_));

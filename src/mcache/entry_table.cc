@@ -105,9 +105,12 @@ void EntryTable::Swap(EntryTable& other) {
 }
 
 void EntryTable::Rehash(size_t capacity) {
+  // Both allocations before either swap: if one throws, the table is as
+  // it was (with the slots swapped in first, control bytes of the old size
+  // would index the new slots, or the reverse).
+  std::unique_ptr<Entry[], FreeSlots> old_slots(AllocateSlots(capacity));
   std::vector<uint8_t> old_control(capacity, kEmpty);
   old_control.swap(control_);
-  std::unique_ptr<Entry[], FreeSlots> old_slots(AllocateSlots(capacity));
   old_slots.swap(slots_);
   // Every entry moves. Its neighbours' links may still name their old
   // slots until they move in turn; a move copies the links it was given,

@@ -33,7 +33,6 @@ void Shard::ReserveIndex() {
 Entry* Shard::FindLiveLocked(std::string_view key, uint64_t hash) {
   Entry* e = index_.Find(key, hash);
   if (e != nullptr && Expired(*e)) {
-    ApplyHitsLocked();
     RemoveLocked(e);
     ++expirations_;
     return nullptr;
@@ -60,6 +59,7 @@ void Shard::ApplyHitsLocked() {
 }
 
 void Shard::RemoveLocked(Entry* e) {
+  ApplyHitsLocked();  // a no-op when the caller applied them already
   policy_->RecordRemove(e);
   bytes_ -= e->charge;
   index_.Remove(e);
@@ -171,9 +171,7 @@ bool Shard::Contains(std::string_view key, uint64_t hash) {
 void Shard::Erase(std::string_view key, uint64_t hash) {
   std::lock_guard<std::mutex> lock(mu_);
   Entry* e = index_.Find(key, hash);
-  if (e == nullptr) return;
-  ApplyHitsLocked();
-  RemoveLocked(e);
+  if (e != nullptr) RemoveLocked(e);
 }
 
 void Shard::Clear() {
@@ -191,7 +189,6 @@ void Shard::Clear() {
 
 size_t Shard::PurgeExpired() {
   std::lock_guard<std::mutex> lock(mu_);
-  ApplyHitsLocked();
   // Named first, by key: a removal moves later entries back, under the
   // scan.
   std::vector<std::pair<std::string, uint64_t>> expired;

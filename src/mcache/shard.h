@@ -98,9 +98,11 @@ class Shard {
   }
   // Shows the deferred hits to the policy. Called before anything that
   // changes the table or asks the policy for a victim, so no deferred hit
-  // names an entry that is gone or has moved (entry_table.h).
+  // names an entry that is gone or has moved (entry_table.h): by Put and
+  // Clear, and by RemoveLocked for every removal.
   void ApplyHitsLocked();
-  // Unlinks `e` from the policy and the index and frees it.
+  // Applies the deferred hits, then unlinks `e` from the policy and the
+  // index and frees it.
   void RemoveLocked(Entry* e);
   void EvictLocked();
   void ReserveIndex();
