@@ -67,8 +67,7 @@ Status CopyRecords(const uint8_t* data, uint64_t limit, LogFile& to,
   std::string chunk;
   chunk.reserve(kCopyChunkBytes);
   uint64_t chunk_start = kLogHeaderSize, done = 0;
-  std::vector<LiveRecord> kept;
-  kept.reserve(records->size());
+  size_t kept = 0;  // the records copied, moved to the front in place
   auto flush = [&]() -> Status {
     Status s = to.Write(chunk_start, chunk);
     chunk_start += chunk.size();
@@ -85,7 +84,7 @@ Status CopyRecords(const uint8_t* data, uint64_t limit, LogFile& to,
     }
     r.loc = chunk_start + chunk.size();
     chunk.append(reinterpret_cast<const char*>(view.header), view.size);
-    kept.push_back(r);
+    (*records)[kept++] = r;
     if (chunk.size() >= kCopyChunkBytes) {
       Status s = flush();
       if (!s.ok()) return s;
@@ -94,7 +93,7 @@ Status CopyRecords(const uint8_t* data, uint64_t limit, LogFile& to,
   Status s = flush();
   if (!s.ok()) return s;
   if (!to.ExtendReadable(chunk_start)) s = to.Remap();
-  *records = std::move(kept);
+  records->resize(kept);
   *log_end = chunk_start;
   return s;
 }
