@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -514,6 +515,47 @@ TEST(FileCacheTest, AutoCompactionReclaimsDeadBytes) {
   EXPECT_LE(stats->dead_bytes, stats->live_bytes + (1 << 20));
   EXPECT_LT(stats->file_bytes, 3u << 20);  // 50 rounds wrote 4 MB
   EXPECT_EQ(GetOrMiss(*cache, "k7"), value);
+}
+
+// The descriptors this process holds open on files of `dir` that have
+// lost their names, as /proc shows them.
+int DeletedFilesHeldOpen(const std::string& dir) {
+  int held = 0;
+  for (const auto& fd : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const std::string target = std::filesystem::read_symlink(fd, ec).string();
+    if (!ec && target.rfind(dir + "/", 0) == 0 &&
+        target.find(" (deleted)") != std::string::npos) {
+      ++held;
+    }
+  }
+  return held;
+}
+
+// A generation replaced under the writers' mutex is dropped only once the
+// mutex is released (other processes' writers need not wait for the
+// unmapping); it must still be dropped then, by the handle that compacted
+// and by one that moved to the new generation on its next write, or the
+// replaced log's disk space stays taken while the handles live.
+TEST(FileCacheTest, ReplacedLogsAreReleasedOnceTheWriteReturns) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto compactor = OpenStore(dir);
+  auto writer = OpenStore(dir);
+  ASSERT_NE(compactor, nullptr);
+  ASSERT_NE(writer, nullptr);
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_OK(compactor->Put("k" + std::to_string(i % 10), "v"));
+  }
+  ASSERT_EQ(GetOrMiss(*writer, "k3"), "v");  // maps the first log
+  ASSERT_OK(compactor->Compact());
+  // The writer's handle is still on the replaced index and its log.
+  EXPECT_EQ(DeletedFilesHeldOpen(dir), 2);
+  ASSERT_OK(writer->Put("k3", "w"));
+  EXPECT_EQ(DeletedFilesHeldOpen(dir), 0);
+  ASSERT_OK(writer->Compact());
+  EXPECT_EQ(GetOrMiss(*compactor, "k3"), "w");
+  EXPECT_EQ(DeletedFilesHeldOpen(dir), 0);
 }
 
 TEST(FileCacheTest, CompactReportsProgressAndKeepsValues) {

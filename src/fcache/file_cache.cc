@@ -195,12 +195,14 @@ class FileCache::Impl {
   // Makes gen_ current and caught up with log_end. Writer lock held.
   Status MakeCurrentLocked();
   Status CheckWritable() const;
-  // Appends an encoded record for `key` and points the index at it (or, for
-  // an erase, tombstones the key's slot); OK once it committed. Sets
+  // Appends an encoded record for `key` (of tag `tag`) and points the index
+  // at it (or, for an erase, tombstones the key's slot); OK once it
+  // committed. Sets
   // *compaction_due when the store should be compacted now. Writer lock
   // held.
-  Status AppendLocked(std::string_view key, const EncodedRecord& record,
-                      bool erase, bool* compaction_due);
+  Status AppendLocked(std::string_view key, uint64_t tag,
+                      const EncodedRecord& record, bool erase,
+                      bool* compaction_due);
   // An erase with no room for its record must happen all the same, or a
   // selector that could not write a newer value would leave the older one
   // readable to every process: tombstones the key's slot in `gen` without a
@@ -216,6 +218,13 @@ class FileCache::Impl {
   // True when dead bytes have passed the auto-compaction threshold.
   bool CompactionDue(const IndexHeader& h) const;
   void Install(std::unique_ptr<Generation> gen);
+  // Keeps a generation this handle replaced while holding the writers'
+  // mutex until DropRetired, called once the mutex is released: unmapping
+  // it, and closing the last handle of its unlinked log (which frees the
+  // log's page cache), take milliseconds that other writers need not wait
+  // for.
+  void Retire(std::unique_ptr<Generation> gen);
+  void DropRetired();
 
   // Constant after construction.
   const std::string dir_;
@@ -234,6 +243,9 @@ class FileCache::Impl {
   std::unique_ptr<Generation> gen_;
 
   std::atomic<uint64_t> local_corrupt_{0};  // for read-only handles
+
+  std::mutex retired_mu_;
+  std::vector<std::unique_ptr<Generation>> retired_;  // guarded by retired_mu_
 
   std::mutex maintenance_mu_;
   Status maintenance_status_;  // guarded by maintenance_mu_
@@ -345,11 +357,15 @@ Status FileCache::Impl::Refresh(bool writer_locked) {
         gen.status().IsNotFound() || gen.status().IsCorruption();
     if (damaged && !options_.read_only) {
       if (writer_locked) return RecoverLocked();
-      WriterLock lock(lock_file_.get());
-      if (!lock.status().ok()) {
-        return lock.status().WithContext("locking " + dir_);
-      }
-      return RecoverLocked();
+      Status s = [&] {
+        WriterLock lock(lock_file_.get());
+        if (!lock.status().ok()) {
+          return lock.status().WithContext("locking " + dir_);
+        }
+        return RecoverLocked();
+      }();
+      DropRetired();
+      return s;
     }
     if (!gen.ok()) return gen.status().WithContext("reopening " + dir_);
     // Another thread may have moved on already; the one not superseded is
@@ -358,7 +374,12 @@ Status FileCache::Impl::Refresh(bool writer_locked) {
     std::unique_lock lock(mu_);
     if (gen_ == nullptr || gen_->Replaced()) gen_.swap(fresh);
     lock.unlock();
-    fresh.reset();  // unmapping takes a while: not under mu_
+    // Unmapping takes a while: not under mu_, nor the writers' mutex.
+    if (writer_locked) {
+      Retire(std::move(fresh));
+    } else {
+      fresh.reset();
+    }
     return Status::OK();
   }
   std::unique_lock lock(mu_);
@@ -469,19 +490,25 @@ template <typename Fn>
 Status FileCache::Impl::Locked(Fn&& fn, LockMode mode) {
   Status s = CheckWritable();
   if (!s.ok()) return s;
-  WriterLock lock(lock_file_.get(), mode);
-  if (!lock.status().ok()) return lock.status().WithContext("locking " + dir_);
-  s = MakeCurrentLocked();
-  if (!s.ok()) return s;
-  {
-    // A publisher that died left the record announcing a generation that is
-    // not current (before its rename) or not committed (after it), and
-    // perhaps the lock file naming another log's end: settle both before
-    // writing, so that recovery can trust them (doc/format.md, section 7).
-    std::shared_lock shared(mu_);
-    fcache_internal::SettlePublication(*lock_file_, *gen_);
-  }
-  return fn();
+  s = [&] {
+    WriterLock lock(lock_file_.get(), mode);
+    if (!lock.status().ok()) {
+      return lock.status().WithContext("locking " + dir_);
+    }
+    Status current = MakeCurrentLocked();
+    if (!current.ok()) return current;
+    {
+      // A publisher that died left the record announcing a generation that
+      // is not current (before its rename) or not committed (after it), and
+      // perhaps the lock file naming another log's end: settle both before
+      // writing, so that recovery can trust them (doc/format.md, section 7).
+      std::shared_lock shared(mu_);
+      fcache_internal::SettlePublication(*lock_file_, *gen_);
+    }
+    return fn();
+  }();
+  DropRetired();
+  return s;
 }
 
 void FileCache::Impl::Install(std::unique_ptr<Generation> gen) {
@@ -493,7 +520,22 @@ void FileCache::Impl::Install(std::unique_ptr<Generation> gen) {
   // had (a clear, an eviction, expired records dropped).
   lock_file_->CountChange();
   // `gen` now holds the old generation. Unmapping it can take milliseconds;
-  // readers need not wait for that.
+  // readers need not wait for that, nor other writers.
+  Retire(std::move(gen));
+}
+
+void FileCache::Impl::Retire(std::unique_ptr<Generation> gen) {
+  if (gen == nullptr) return;
+  std::lock_guard lock(retired_mu_);
+  retired_.push_back(std::move(gen));
+}
+
+void FileCache::Impl::DropRetired() {
+  std::vector<std::unique_ptr<Generation>> retired;
+  {
+    std::lock_guard lock(retired_mu_);
+    retired.swap(retired_);
+  }
 }
 
 Status FileCache::Impl::CompactLocked(CompactionPlan plan) {
@@ -515,10 +557,9 @@ bool FileCache::Impl::CompactionDue(const IndexHeader& h) const {
              options_.compaction_dead_ratio * static_cast<double>(end);
 }
 
-Status FileCache::Impl::AppendLocked(std::string_view key,
+Status FileCache::Impl::AppendLocked(std::string_view key, uint64_t tag,
                                      const EncodedRecord& record, bool erase,
                                      bool* compaction_due) {
-  const uint64_t tag = KeyTag(key);
   bool evicted = false;
   for (;;) {
     AppendPrep prep;
@@ -585,9 +626,10 @@ void FileCache::Impl::EraseInPlace(Generation& gen, std::string_view key,
 
 Status FileCache::Impl::Write(std::string_view key, const EncodedRecord& record,
                               bool erase) {
+  const uint64_t tag = KeyTag(key);
   bool compaction_due = false;
   Status s = Locked([&] {
-    Status committed = AppendLocked(key, record, erase, &compaction_due);
+    Status committed = AppendLocked(key, tag, record, erase, &compaction_due);
     if (!committed.ok() || !compaction_due) return committed;
     Status maintenance = CompactLocked(CompactionPlan{});
     if (!maintenance.ok()) {
