@@ -339,6 +339,34 @@ TEST(GenerationTest, CompactionKeepsTheNewestOfTwoSlotsOfOneKey) {
   EXPECT_TRUE(report->clean());
 }
 
+// An append reads the records its key's probe chain names before it takes
+// the writers' mutex (Generation::PrefetchAppend). A damaged slot may name
+// any offset: one past the mapping must not be read there either.
+TEST(GenerationTest, AppendOverASlotNamingAnOffsetPastTheLogSucceeds) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  {
+    auto cache = OpenStore(dir);
+    ASSERT_NE(cache, nullptr);
+    ASSERT_OK(cache->Put("k", "old"));
+  }
+  const uint64_t tag = fcache_internal::TagOf(XXH3_64bits("k", 1));
+  const int fd = ::open((dir + "/index").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  uint64_t capacity = 0;
+  ASSERT_EQ(::pread(fd, &capacity, 8, 32), 8);
+  const uint64_t next = ((tag & (capacity - 1)) + 1) & (capacity - 1);
+  const fcache_internal::Slot far{tag, uint64_t{1} << 44};
+  ASSERT_EQ(::pwrite(fd, &far, sizeof(far), 4096 + 16 * next),
+            static_cast<ssize_t>(sizeof(far)));
+  ::close(fd);
+
+  auto cache = OpenStore(dir);
+  ASSERT_NE(cache, nullptr);
+  ASSERT_OK(cache->Put("k", "new"));
+  EXPECT_EQ(GetOrMiss(*cache, "k"), "new");
+}
+
 // ---- what a publication reports ---------------------------------------------
 
 // With sync_writes, a directory sync that fails after the rename used to be

@@ -627,6 +627,10 @@ void FileCache::Impl::EraseInPlace(Generation& gen, std::string_view key,
 Status FileCache::Impl::Write(std::string_view key, const EncodedRecord& record,
                               bool erase) {
   const uint64_t tag = KeyTag(key);
+  {
+    std::shared_lock lock(mu_);
+    if (gen_ != nullptr) gen_->PrefetchAppend(tag, record.size());
+  }
   bool compaction_due = false;
   Status s = Locked([&] {
     Status committed = AppendLocked(key, tag, record, erase, &compaction_due);

@@ -27,6 +27,33 @@ Result<bool> Generation::Current(const LockFile* lock, bool writable) {
   return false;
 }
 
+void Generation::PrefetchAppend(uint64_t tag, uint64_t size) const {
+  // Records of the tag the chain names: one, or two while a key is being
+  // replaced; a longer chain of one tag is damage, left to the append.
+  constexpr int kMaxNamed = 4;
+  const uint8_t* named[kMaxNamed];
+  int n = 0;
+  const uint64_t limit = ReadLimit();
+  index->Find(tag, [&](uint64_t loc) {
+    if (loc < limit && n < kMaxNamed) {
+      named[n] = log->data() + loc;
+      __builtin_prefetch(named[n++]);
+    }
+    return false;  // the whole chain, as the append walks it
+  });
+  const uint64_t end = LoadShared(index->header().log_end);
+  const uint64_t tail = std::min(log->readable(), end + size);
+  for (uint64_t at = end; at < tail; at += 64) {
+    __builtin_prefetch(log->data() + at, /*rw=*/1);
+  }
+  // Waits for the records' first lines here rather than under the mutex.
+  uint8_t sink = 0;
+  for (int i = 0; i < n; ++i) {
+    sink ^= *reinterpret_cast<const volatile uint8_t*>(named[i]);
+  }
+  asm volatile("" : : "r"(sink));
+}
+
 uint64_t Generation::ReadLimit() const {
   return std::min(LoadShared(index->header().log_end), log->readable());
 }

@@ -59,6 +59,14 @@ struct Generation {
   // Before a pass over all of `record`'s bytes: maps a large record's pages
   // in ahead (LogFile::WillRead) instead of a fault per few pages.
   void WillRead(const RecordView& record) const;
+  // Before an append of a record of `size` bytes for a key of tag `tag`,
+  // called outside the writers' mutex: brings in the cache lines the append
+  // will read (the key's probe chain, the first line of each record it
+  // names) and asks for those it will write (the log's end), so that their
+  // misses are not taken while other processes' writers wait for the
+  // mutex. A hint: nothing it reads is trusted or kept, and nothing past
+  // ReadLimit() is read.
+  void PrefetchAppend(uint64_t tag, uint64_t size) const;
 };
 
 // Opens the store's current generation, retrying while a concurrent
