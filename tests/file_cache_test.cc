@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -440,6 +441,61 @@ TEST(FileCacheTest, SmallRecordsRecheckEveryTimeLargeOnesOncePerHandle) {
   EXPECT_TRUE(other->Get("large", &got).IsNotFound());
   EXPECT_TRUE(other->GetView("large", &view).IsNotFound());
   EXPECT_GE(other->GetStats()->corrupt_records, 4u);
+}
+
+// Counts Env::WillRead calls: a handle maps the pages of a record of 256 KiB
+// or more in ahead just before it hashes the record, and at no other time.
+class WillReadCounter : public EnvWrapper {
+ public:
+  WillReadCounter() : EnvWrapper(NewPosixEnv()) {}
+  void WillRead(const void* addr, uint64_t len) override {
+    calls.fetch_add(1);
+    EnvWrapper::WillRead(addr, len);
+  }
+  std::atomic<int> calls{0};
+};
+
+// A handle hashes no large record it wrote itself (it hashed those bytes
+// to write them), including after its own index rebuild over the same log;
+// every other handle, and this one after a compaction into a new log,
+// verifies on the first read as ever.
+TEST(FileCacheTest, AWriterTrustsItsOwnLargeRecordsAcrossIndexRebuilds) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto env = std::make_shared<WillReadCounter>();
+  FileCacheOptions options;
+  options.compression = Compression::kNone;
+  options.env = env;
+  auto writer = OpenStore(dir, options);
+  ASSERT_NE(writer, nullptr);
+  std::mt19937_64 rng(13);
+  std::vector<std::string> large;
+  for (int i = 0; i < 3; ++i) {
+    large.push_back(RandomBytes(rng, 256 << 10));
+    ASSERT_OK(writer->Put("large" + std::to_string(i), large.back()));
+  }
+  const uint64_t before = writer->GetStats()->generation;
+  // Enough small keys to grow the index, which rebuilds it over the log.
+  for (int i = 0; i < 2000; ++i) {
+    ASSERT_OK(writer->Put("small" + std::to_string(i), "v"));
+  }
+  ASSERT_GT(writer->GetStats()->generation, before);
+  std::string got;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK(writer->Get("large" + std::to_string(i), &got));
+    EXPECT_EQ(got, large[i]);
+  }
+  EXPECT_EQ(env->calls.load(), 0);
+
+  auto reader = OpenStore(dir, options);
+  ASSERT_NE(reader, nullptr);
+  ASSERT_OK(reader->Get("large1", &got));
+  EXPECT_EQ(got, large[1]);
+  EXPECT_EQ(env->calls.load(), 1);
+  ASSERT_OK(writer->Compact());
+  ASSERT_OK(writer->Get("large1", &got));
+  EXPECT_EQ(got, large[1]);
+  EXPECT_EQ(env->calls.load(), 2);
 }
 
 // A handle trusts the large records it verified only within the generation

@@ -76,6 +76,21 @@ TEST(VerifiedSetTest, HoldsAtMostItsFixedNumberOfOffsets) {
   EXPECT_TRUE(set->Contains(kInserted * 4096)) << "the newest is kept";
 }
 
+// A generation rebuilt over the same log takes in what the one it replaced
+// had verified, and nothing else.
+TEST(VerifiedSetTest, CopyFromTakesInExactlyTheOtherSetsOffsets) {
+  auto from = std::make_unique<VerifiedSet>();
+  auto to = std::make_unique<VerifiedSet>();
+  for (uint64_t i = 1; i <= 100; ++i) from->Insert(i << 20);
+  to->CopyFrom(*from);
+  for (uint64_t i = 1; i <= 100; ++i) {
+    EXPECT_EQ(to->Contains(i << 20), from->Contains(i << 20)) << i;
+  }
+  EXPECT_TRUE(to->Contains(100 << 20));
+  EXPECT_FALSE(to->Contains(64));
+  EXPECT_FALSE(to->Contains((100 << 20) + 16));
+}
+
 TEST(VerifiedSetTest, ConcurrentReadersNeverSeeAnOffsetNotInserted) {
   auto set = std::make_unique<VerifiedSet>();
   std::atomic<bool> stop{false};

@@ -236,13 +236,17 @@ class FileCache {
   // Copies the value of `key` into `*value`. NotFound on a miss (absent,
   // expired, or failing verification). A record of 4 KiB or more stored
   // is verified the first time this handle reads it in the current
-  // generation, by any read (Get, GetView, Contains); later reads of it
+  // generation, by any read (Get, GetView, Contains), unless this handle
+  // wrote it (it hashed those very bytes to write them); later reads of it
   // trust that check (committed records are never rewritten), so a copy
-  // costs a copy. Damage that reaches those bytes after the first check (a
-  // bit flip in memory or on disk) is therefore not noticed by this
-  // handle's later reads until the store changes generation, just as it
-  // would not be noticed by a copy or a view already handed out. Smaller
-  // records are verified on every read.
+  // costs a copy. The trust lasts while the log does: a generation that
+  // only rebuilt the index over it keeps it, a compaction into a new log
+  // or a Clear() does not. Damage that reaches those bytes after the first
+  // check (a bit flip in memory or on disk) is therefore not noticed by
+  // this handle's later reads until the store moves to another log, just
+  // as it would not be noticed by a copy or a view already handed out.
+  // Every other handle verifies on its own first read. Smaller records are
+  // verified on every read.
   Status Get(std::string_view key, std::string* value);
 
   // Reads the value of `key` without copying when it was stored raw; see

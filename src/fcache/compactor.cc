@@ -401,10 +401,9 @@ Result<std::unique_ptr<Generation>> Compact(const std::shared_ptr<Env>& env,
   }
 
   if (!plan.copy_log) {
-    Result<std::unique_ptr<LogFile>> log =
-        LogFile::Open(env, dir, old.log->id(), /*writable=*/true);
-    if (!log.ok()) return log.status();
-    return PublishGeneration(env, dir, lock, std::move(*log),
+    // Over the log this handle has open (not a file opened again by its
+    // name, which anyone may have replaced).
+    return PublishGeneration(env, dir, lock, old.log,
                              LoadShared(index.header().log_end), records,
                              index.generation(), counters, &old, plan.sync);
   }

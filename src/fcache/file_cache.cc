@@ -580,6 +580,7 @@ Status FileCache::Impl::AppendLocked(std::string_view key, uint64_t tag,
             fcache_internal::Commit(gen, *lock_file_, key, tag, record, erase,
                                     prep, options_.sync_writes, &replaced);
         if (!s.ok()) return s;
+        gen.NoteCommitted(prep.log_end, record);
         // The key's earlier version is replaced or erased: near caches of
         // it (cache.h) must look again.
         if (replaced) {

@@ -27,6 +27,13 @@ Result<bool> Generation::Current(const LockFile* lock, bool writable) {
   return false;
 }
 
+void Generation::NoteCommitted(uint64_t offset, const EncodedRecord& record) {
+  if (record.header().kind == kRecordPut &&
+      record.header().stored_len >= VerifiedSet::kMinBytes) {
+    verified.Insert(offset);
+  }
+}
+
 void Generation::PrefetchAppend(uint64_t tag, uint64_t size) const {
   // Records of the tag the chain names: one, or two while a key is being
   // replaced; a longer chain of one tag is damage, left to the append.
@@ -168,7 +175,7 @@ void SettlePublication(LockFile& lock, const Generation& gen) {
 
 Result<std::unique_ptr<Generation>> PublishGeneration(
     const std::shared_ptr<Env>& env, const std::string& dir, LockFile& lock,
-    std::unique_ptr<LogFile> log, uint64_t log_end,
+    std::shared_ptr<LogFile> log, uint64_t log_end,
     const std::vector<LiveRecord>& records, uint64_t previous,
     const CarriedCounters& counters, const Generation* old, bool sync) {
   const uint64_t generation = NextGeneration(previous, lock);
@@ -239,6 +246,11 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
   auto gen = std::make_unique<Generation>();
   gen->index = std::move(*index);
   gen->log = std::move(log);
+  // The same log object, so the same file and bytes: what this handle
+  // verified there holds still.
+  if (old != nullptr && old->log == gen->log) {
+    gen->verified.CopyFrom(old->verified);
+  }
   return gen;
 }
 

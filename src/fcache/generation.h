@@ -23,9 +23,12 @@ namespace ucache::fcache_internal {
 
 struct Generation {
   std::unique_ptr<IndexFile> index;
-  std::unique_ptr<LogFile> log;
+  // Shared with the generation this one replaced when that was an index
+  // rebuild over the same log.
+  std::shared_ptr<LogFile> log;
   // Large records this handle has verified in this generation; it goes
-  // with the generation, so a new one starts with nothing trusted.
+  // with the generation, so a new one starts with nothing trusted, unless
+  // it holds the very LogFile of the one it replaced (PublishGeneration).
   VerifiedSet verified;
   // Set by a handle that found `index` without a name: a publisher renamed
   // a newer one over it and died before setting `superseded` (which a
@@ -56,6 +59,11 @@ struct Generation {
   // ReadValue(record, value), likewise: a large record already verified in
   // this generation is copied (or decompressed) without hashing it again.
   bool ReadValueOnce(const RecordView& record, std::string* value);
+  // After this handle committed `record` at log offset `offset`: a large
+  // record counts as verified (VerifiedSet), its bytes being the ones this
+  // handle hashed and wrote there. As after a verified first read, damage
+  // done to them later goes unseen by this handle in this generation.
+  void NoteCommitted(uint64_t offset, const EncodedRecord& record);
   // Before a pass over all of `record`'s bytes: maps a large record's pages
   // in ahead (LogFile::WillRead) instead of a fault per few pages.
   void WillRead(const RecordView& record) const;
@@ -119,7 +127,7 @@ void SettlePublication(LockFile& lock, const Generation& gen);
 // handle, but may not survive a power loss).
 Result<std::unique_ptr<Generation>> PublishGeneration(
     const std::shared_ptr<Env>& env, const std::string& dir, LockFile& lock,
-    std::unique_ptr<LogFile> log, uint64_t log_end,
+    std::shared_ptr<LogFile> log, uint64_t log_end,
     const std::vector<LiveRecord>& records, uint64_t previous,
     const CarriedCounters& counters, const Generation* old, bool sync);
 

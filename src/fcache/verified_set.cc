@@ -17,4 +17,11 @@ void VerifiedSet::Insert(uint64_t offset) {
   slots_[SlotOf(offset)].store(offset, std::memory_order_release);
 }
 
+void VerifiedSet::CopyFrom(const VerifiedSet& other) {
+  for (uint64_t i = 0; i < kSlots; ++i) {
+    const uint64_t offset = other.slots_[i].load(std::memory_order_acquire);
+    if (offset != 0) slots_[i].store(offset, std::memory_order_release);
+  }
+}
+
 }  // namespace ucache::fcache_internal

@@ -37,6 +37,9 @@ class VerifiedSet {
   bool Contains(uint64_t offset) const;
   // Notes that the record at `offset` passed its checksum.
   void Insert(uint64_t offset);
+  // Takes in what `other` holds (of the same log) as of some moment during
+  // the call: an offset `other` gains meanwhile may be missed.
+  void CopyFrom(const VerifiedSet& other);
 
  private:
   static constexpr uint64_t kSlots = 4096;  // 32 KiB per generation
