@@ -15,6 +15,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "gtest/gtest.h"
 #include "src/fcache/format.h"
@@ -79,10 +80,10 @@ TEST(GenerationTest, PublicationsAnnounceAndCommitTheirGeneration) {
   EXPECT_EQ(p.announced_generation, stats->generation);
   EXPECT_EQ(p.committed_generation, stats->generation);
   EXPECT_EQ(p.announced_log_id, p.committed_log_id);
-  EXPECT_EQ(ListDirNames(dir),
-            (std::vector<std::string>{
-                "index", "lock",
-                fcache_internal::LogFileName(p.committed_log_id)}));
+  EXPECT_EQ(
+      ListDirNames(dir),
+      (std::vector<std::string>{
+          "index", "lock", fcache_internal::LogFileName(p.committed_log_id)}));
 }
 
 TEST(GenerationTest, NextGenerationPassesTheRecordButNotGarbage) {
@@ -286,8 +287,8 @@ TEST(GenerationTest, RecoveryNeverRewritesBytesUnderAView) {
   // The second record starts after the first (32 header + 5 key -> 48, +16
   // value): make its key length impossible, so the scan stops there.
   const uint64_t second = 64 + 64;
-  const int fd = ::open((dir + "/" + fcache_internal::LogFileName(1)).c_str(),
-                        O_RDWR);
+  const int fd =
+      ::open((dir + "/" + fcache_internal::LogFileName(1)).c_str(), O_RDWR);
   ASSERT_GE(fd, 0);
   const uint32_t bad_key_len = 0;
   ASSERT_EQ(::pwrite(fd, &bad_key_len, 4, second + 8), 4);
@@ -297,9 +298,28 @@ TEST(GenerationTest, RecoveryNeverRewritesBytesUnderAView) {
   auto recovered = OpenStore(dir, raw);
   ASSERT_NE(recovered, nullptr);
   for (int i = 0; i < 64; ++i) {
-    ASSERT_OK(recovered->Put("new" + std::to_string(i), std::string(4096, 'n')));
+    ASSERT_OK(
+        recovered->Put("new" + std::to_string(i), std::string(4096, 'n')));
   }
   EXPECT_TRUE(view.data() == big) << "a held view changed under its holder";
+}
+
+// Names the log offset `loc` from the slot after the home slot of `key`'s
+// tag in the index of the store in `dir`, which no handle has open: what a
+// damaged or forged index can do.
+void NameFromTheSlotAfterHome(const std::string& dir, std::string_view key,
+                              uint64_t loc) {
+  const uint64_t tag =
+      fcache_internal::TagOf(XXH3_64bits(key.data(), key.size()));
+  const int fd = ::open((dir + "/index").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  uint64_t capacity = 0;
+  ASSERT_EQ(::pread(fd, &capacity, 8, 32), 8);
+  const uint64_t next = ((tag & (capacity - 1)) + 1) & (capacity - 1);
+  const fcache_internal::Slot slot{tag, loc};
+  ASSERT_EQ(::pwrite(fd, &slot, sizeof(slot), 4096 + 16 * next),
+            static_cast<ssize_t>(sizeof(slot)));
+  ::close(fd);
 }
 
 // A damaged index can name one key from two slots. Compaction reinserted in
@@ -314,16 +334,7 @@ TEST(GenerationTest, CompactionKeepsTheNewestOfTwoSlotsOfOneKey) {
     ASSERT_OK(cache->Put("k", "new"));
   }
   // Name the old record again from the slot after the key's.
-  const uint64_t tag = fcache_internal::TagOf(XXH3_64bits("k", 1));
-  const int fd = ::open((dir + "/index").c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  uint64_t capacity = 0;
-  ASSERT_EQ(::pread(fd, &capacity, 8, 32), 8);
-  const uint64_t next = ((tag & (capacity - 1)) + 1) & (capacity - 1);
-  const fcache_internal::Slot dup{tag, 64};
-  ASSERT_EQ(::pwrite(fd, &dup, sizeof(dup), 4096 + 16 * next),
-            static_cast<ssize_t>(sizeof(dup)));
-  ::close(fd);
+  ASSERT_NO_FATAL_FAILURE(NameFromTheSlotAfterHome(dir, "k", 64));
 
   auto cache = OpenStore(dir);
   ASSERT_NE(cache, nullptr);
@@ -350,16 +361,8 @@ TEST(GenerationTest, AppendOverASlotNamingAnOffsetPastTheLogSucceeds) {
     ASSERT_NE(cache, nullptr);
     ASSERT_OK(cache->Put("k", "old"));
   }
-  const uint64_t tag = fcache_internal::TagOf(XXH3_64bits("k", 1));
-  const int fd = ::open((dir + "/index").c_str(), O_RDWR);
-  ASSERT_GE(fd, 0);
-  uint64_t capacity = 0;
-  ASSERT_EQ(::pread(fd, &capacity, 8, 32), 8);
-  const uint64_t next = ((tag & (capacity - 1)) + 1) & (capacity - 1);
-  const fcache_internal::Slot far{tag, uint64_t{1} << 44};
-  ASSERT_EQ(::pwrite(fd, &far, sizeof(far), 4096 + 16 * next),
-            static_cast<ssize_t>(sizeof(far)));
-  ::close(fd);
+  ASSERT_NO_FATAL_FAILURE(
+      NameFromTheSlotAfterHome(dir, "k", uint64_t{1} << 44));
 
   auto cache = OpenStore(dir);
   ASSERT_NE(cache, nullptr);
