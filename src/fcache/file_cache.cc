@@ -197,9 +197,8 @@ class FileCache::Impl {
   Status CheckWritable() const;
   // Appends an encoded record for `key` (of tag `tag`) and points the index
   // at it (or, for an erase, tombstones the key's slot); OK once it
-  // committed. Sets
-  // *compaction_due when the store should be compacted now. Writer lock
-  // held.
+  // committed. Sets *compaction_due when the store should be compacted now.
+  // Writer lock held.
   Status AppendLocked(std::string_view key, uint64_t tag,
                       const EncodedRecord& record, bool erase,
                       bool* compaction_due);
