@@ -239,12 +239,13 @@ class FileCache {
   // generation, by any read (Get, GetView, Contains), unless this handle
   // wrote it (it hashed those very bytes to write them); later reads of it
   // trust that check (committed records are never rewritten), so a copy
-  // costs a copy. The trust lasts while the log does: a generation that
-  // only rebuilt the index over it keeps it, a compaction into a new log
-  // or a Clear() does not. Damage that reaches those bytes after the first
-  // check (a bit flip in memory or on disk) is therefore not noticed by
-  // this handle's later reads until the store moves to another log, just
-  // as it would not be noticed by a copy or a view already handed out.
+  // costs a copy. The trust lasts for the generation, and through an index
+  // rebuild (growth) that this handle makes over the same log; a rebuild by
+  // another handle, a compaction into a new log or a Clear() ends it. Damage
+  // that reaches those bytes after the first check (a bit flip in memory or
+  // on disk) is therefore not noticed by this handle's later reads until
+  // then, just as it would not be noticed by a copy or a view already
+  // handed out.
   // Every other handle verifies on its own first read. Smaller records are
   // verified on every read.
   Status Get(std::string_view key, std::string* value);
