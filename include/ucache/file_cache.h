@@ -271,12 +271,18 @@ class FileCache {
   // key's first put need not change it. One atomic load. A handle that
   // cannot map the store's lock file (a read-only handle of a store without
   // one) returns a new number on every call.
-  uint64_t ChangeCount();
+  uint64_t ChangeCount() {
+    return changes_ != nullptr ? __atomic_load_n(changes_, __ATOMIC_ACQUIRE)
+                               : NewUnknownCount();
+  }
   // Likewise, but moved by every committed write of any key, a new key's
   // first put and an erase of a key the store lacks included: when two
   // calls return the same number, nothing was written to the store in
   // between. For copies of values the store does not hold.
-  uint64_t WriteCount();
+  uint64_t WriteCount() {
+    return writes_ != nullptr ? __atomic_load_n(writes_, __ATOMIC_ACQUIRE)
+                              : NewUnknownCount();
+  }
 
   // Removes `key`. OK whether or not it was present; either way its log
   // record is written, so that a record of the key that a writer killed
@@ -336,7 +342,17 @@ class FileCache {
 
  private:
   explicit FileCache(std::unique_ptr<Impl> impl);
+  // The counts of a handle without a lock file: a number no call of this
+  // handle returned before.
+  uint64_t NewUnknownCount();
+
   std::unique_ptr<Impl> impl_;
+  // The lock file's change and write counters in this handle's mapping of
+  // it (fixed for the handle's life), or null without one. Loaded inline:
+  // through the handle's Impl and its lock file, a small memoized hit's
+  // check of the count was three dependent loads and a call.
+  const uint64_t* changes_ = nullptr;
+  const uint64_t* writes_ = nullptr;
 };
 
 // True when `dir` holds a ucache store (it has the store's index file).

@@ -148,8 +148,16 @@ class FileCache::Impl {
   Status GetView(std::string_view key, ValueView* view);
   bool Contains(std::string_view key);
   Result<uint64_t> Version(std::string_view key);
-  uint64_t ChangeCount();
-  uint64_t WriteCount();
+  // The lock file's counters (FileCache::ChangeCount), or null without one.
+  const uint64_t* ChangesWord() const {
+    return lock_file_ != nullptr ? lock_file_->changes_word() : nullptr;
+  }
+  const uint64_t* WritesWord() const {
+    return lock_file_ != nullptr ? lock_file_->writes_word() : nullptr;
+  }
+  uint64_t NewUnknownCount() {
+    return unknown_changes_.fetch_add(1, std::memory_order_relaxed);
+  }
   Status Erase(std::string_view key);
   Status Clear();
   Status Sync();
@@ -432,19 +440,6 @@ Result<uint64_t> FileCache::Impl::Version(std::string_view key) {
   });
   if (!s.ok()) return s;
   return version;
-}
-
-// Without a lock file nothing tells: a new number every call.
-uint64_t FileCache::Impl::WriteCount() {
-  return lock_file_ != nullptr
-             ? lock_file_->writes()
-             : unknown_changes_.fetch_add(1, std::memory_order_relaxed);
-}
-
-uint64_t FileCache::Impl::ChangeCount() {
-  return lock_file_ != nullptr
-             ? lock_file_->changes()
-             : unknown_changes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 bool FileCache::Impl::Contains(std::string_view key) {
@@ -912,7 +907,10 @@ Result<std::unique_ptr<FileCache>> FileCache::Open(
 
 // ---- forwarding ------------------------------------------------------------
 
-FileCache::FileCache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+FileCache::FileCache(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)),
+      changes_(impl_->ChangesWord()),
+      writes_(impl_->WritesWord()) {}
 FileCache::~FileCache() = default;
 
 Status FileCache::Put(std::string_view key, std::string_view value,
@@ -933,8 +931,8 @@ bool FileCache::Contains(std::string_view key) { return impl_->Contains(key); }
 Result<uint64_t> FileCache::Version(std::string_view key) {
   return impl_->Version(key);
 }
-uint64_t FileCache::ChangeCount() { return impl_->ChangeCount(); }
-uint64_t FileCache::WriteCount() { return impl_->WriteCount(); }
+// Without a lock file nothing tells: a new number every call.
+uint64_t FileCache::NewUnknownCount() { return impl_->NewUnknownCount(); }
 Status FileCache::Erase(std::string_view key) { return impl_->Erase(key); }
 Status FileCache::Clear() { return impl_->Clear(); }
 Status FileCache::Sync() { return impl_->Sync(); }

@@ -60,6 +60,10 @@ class LockFile {
   }
   // The store's write counter, likewise.
   uint64_t writes() const { return __atomic_load_n(writes_, __ATOMIC_ACQUIRE); }
+  // Where the two counters are in this handle's mapping, for as long as it
+  // lives: for readers that load them inline (FileCache::ChangeCount).
+  const uint64_t* changes_word() const { return changes_; }
+  const uint64_t* writes_word() const { return writes_; }
   // Count a commit, with release, writer lock held: CountWrite for any,
   // CountChange for one that replaced or removed a version of some key.
   void CountWrite() { __atomic_fetch_add(writes_, 1, __ATOMIC_RELEASE); }
