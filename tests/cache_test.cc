@@ -620,6 +620,114 @@ TEST(CacheTest, ScratchCopyOfAnUnstoredValueGoesStaleOnAnyWrite) {
   EXPECT_EQ(ValueOf(a->Get("k", &scratch)), "<miss>");
 }
 
+// A stamped memory copy (memoize's recent hits): recalled while nothing
+// that could replace it happened, and never after.
+TEST(CacheTest, ARecalledStampHoldsUntilAnyWriteThroughTheCache) {
+  TempDir tmp;
+  LogRecorder log;
+  const Options options = StoreOptions(tmp.Sub("store"), &log);
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  Cache::Scratch scratch;
+  Cache::HitStamp stamp;
+  cache->Put("k", "v");
+  Cache::Open(options)->Put("elsewhere", "w");
+  ASSERT_EQ(ValueOf(cache->Get("k", &scratch, &stamp)), "v");
+  EXPECT_EQ(stamp.kind, Cache::HitStamp::kChangeCount);
+  const uint64_t memory_hits = cache->GetStats().memory_hits;
+  EXPECT_TRUE(cache->Recall(stamp));
+  EXPECT_TRUE(cache->Recall(stamp));
+  EXPECT_EQ(cache->GetStats().memory_hits, memory_hits + 2)
+      << "a recall is a memory hit";
+  // A put of another key (which moves no file count: a new key) voids it.
+  cache->Put("new", "x");
+  EXPECT_FALSE(cache->Recall(stamp));
+  ASSERT_EQ(ValueOf(cache->Get("k", &scratch, &stamp)), "v");
+  EXPECT_TRUE(cache->Recall(stamp));
+  cache->Erase("absent");
+  EXPECT_FALSE(cache->Recall(stamp)) << "an erase voids it";
+  // Unstamped: a file hit, a value held by reference, a miss.
+  for (const std::string key : {"elsewhere", "large", "absent"}) {
+    if (key == "large") cache->Put(key, std::string(sizeof(scratch) + 1, 'x'));
+    Cache::HitStamp none;
+    (void)cache->Get(key, &scratch, &none);
+    EXPECT_EQ(none.kind, Cache::HitStamp::kNone) << key;
+    EXPECT_FALSE(cache->Recall(none)) << key;
+  }
+}
+
+TEST(CacheTest, ARecalledStampSeesAnotherHandlesReplacement) {
+  TempDir tmp;
+  LogRecorder log;
+  const Options options = StoreOptions(tmp.Sub("store"), &log);
+  std::shared_ptr<Cache> reader = Cache::Open(options);
+  std::shared_ptr<Cache> writer = Cache::Open(options);
+  Cache::Scratch scratch;
+  Cache::HitStamp stamp;
+  reader->Put("k", "v1");
+  ASSERT_EQ(ValueOf(reader->Get("k", &scratch, &stamp)), "v1");
+  writer->Put("other", "new key");  // no version replaced: still current
+  EXPECT_TRUE(reader->Recall(stamp));
+  writer->Put("k", "v2");
+  EXPECT_FALSE(reader->Recall(stamp));
+  EXPECT_EQ(ValueOf(reader->Get("k", &scratch, &stamp)), "v2");
+}
+
+// A copy the store never held is stamped with the write count, which a new
+// key's put by any handle moves.
+TEST(CacheTest, ARecalledStampOfAnUnstoredValueGoesOnAnyStoreWrite) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  LogRecorder log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.file.env = env;
+  options.file_retry_interval = std::chrono::hours(1);
+  std::shared_ptr<Cache> a = Cache::Open(options);
+  env->SetSpaceLimit(0);
+  a->Put("k", std::string(100000, 'x'));
+  ASSERT_EQ(a->GetStats().file_failures, 1u);
+  env->ClearSpaceLimit();
+  a->Put("k", "memory only");
+  Cache::Scratch scratch;
+  Cache::HitStamp stamp;
+  ASSERT_EQ(ValueOf(a->Get("k", &scratch, &stamp)), "memory only");
+  EXPECT_EQ(stamp.kind, Cache::HitStamp::kWriteCountNow);
+  EXPECT_TRUE(a->Recall(stamp));
+  Cache::Open(StoreOptions(tmp.Sub("store"), &log))->Put("j", "any write");
+  EXPECT_FALSE(a->Recall(stamp));
+}
+
+TEST(CacheTest, NoStampIsTakenOrRecalledUnderAnOverrideOrWithAnExpiry) {
+  TempDir tmp;
+  LogRecorder log;
+  Options options = StoreOptions(tmp.Sub("store"), &log);
+  options.backend = Backend::kMemory;
+  std::shared_ptr<Cache> memory = Cache::Open(options);
+  memory->Put("k", "v");
+  Cache::Scratch scratch;
+  Cache::HitStamp stamp;
+  ASSERT_EQ(ValueOf(memory->Get("k", &scratch, &stamp)), "v");
+  EXPECT_EQ(stamp.kind, Cache::HitStamp::kMemoryOnly);
+  EXPECT_TRUE(memory->Recall(stamp));
+  {
+    // Served by the memory tier still, but under another route.
+    ScopedOverride o(Backend::kMemory);
+    EXPECT_FALSE(memory->Recall(stamp));
+    Cache::HitStamp overridden;
+    ASSERT_EQ(ValueOf(memory->Get("k", &scratch, &overridden)), "v");
+    EXPECT_EQ(overridden.kind, Cache::HitStamp::kNone);
+  }
+  EXPECT_TRUE(memory->Recall(stamp));
+  memory->Put("k", "v2");
+  EXPECT_FALSE(memory->Recall(stamp));
+  options.backend = Backend::kMemoryAndFile;
+  options.ttl = std::chrono::hours(1);
+  std::shared_ptr<Cache> expiring = Cache::Open(options);
+  expiring->Put("k", "v");
+  Cache::HitStamp none;
+  ASSERT_EQ(ValueOf(expiring->Get("k", &scratch, &none)), "v");
+  EXPECT_EQ(none.kind, Cache::HitStamp::kNone);
+}
+
 TEST(CacheTest, MemoryCopySeesAForkedProcesssOverwrite) {
   TempDir tmp;
   LogRecorder log;

@@ -153,6 +153,38 @@ class Cache {
   // and the Hit is valid while *scratch is.
   std::optional<Hit> Get(std::string_view key, Scratch* scratch);
 
+  // What a caller's own table of recent small hits (memoize's, see
+  // internal/recent_hits.h) keeps beside a value, so that it can serve the
+  // value again through Recall instead of asking the tiers. Set by Get
+  // only for a hit that is a copy of a memory value without an expiry, read
+  // with no ScopedOverride live in the thread; otherwise left with kind
+  // kNone, and nothing may be recalled with it. A stamp means something
+  // only to the Cache that set it.
+  struct HitStamp {
+    enum Kind : uint64_t {
+      kNone,
+      kMemoryOnly,    // no file tier served: `local` alone decides
+      kChangeCount,   // the file tier held it: `store` is its change count
+      kWriteCountNow  // it held none of it: `store` is its write count
+    };
+    uint64_t local = 0;  // this cache's count of Put and Erase calls
+    uint64_t store = 0;
+    uint64_t kind = kNone;
+  };
+  // Get(key, scratch) that also stamps a memory copy (see HitStamp).
+  std::optional<Hit> Get(std::string_view key, Scratch* scratch,
+                         HitStamp* stamp);
+
+  // True when a value Get stamped `stamp` is still the key's newest version
+  // here: no Put or Erase has gone through this cache since (of any key),
+  // no ScopedOverride is live in this thread, and the file tier's count is
+  // the one in the stamp, which is the check a memory hit makes (above).
+  // It may be a value the tiers have since evicted, never one they
+  // replaced or erased. Counts a memory hit in this cache's stats (the
+  // memory tier's own stats do not see it). Read-only file handles never
+  // pass (their counts move on every read).
+  bool Recall(const HitStamp& stamp);
+
   // Stores `value` under `key` in every serving tier, with Options::ttl,
   // and removes older versions from the tiers that do not keep it (see the
   // rule above). When no serving tier keeps it (the file tier failing, a

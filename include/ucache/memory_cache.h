@@ -95,9 +95,10 @@ struct MemoryStamp {
 struct MemoryCopy {
   char* buffer = nullptr;
   size_t capacity = 0;
-  // Set on a hit that copied: the value's size.
+  // Set on a hit that copied: the value's size, and whether it expires.
   bool copied = false;
   size_t size = 0;
+  bool expires = false;
 };
 
 struct MemoryCacheOptions {

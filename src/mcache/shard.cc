@@ -129,6 +129,7 @@ std::shared_ptr<const std::string> Shard::Get(std::string_view key,
     if (!value.empty()) std::memcpy(copy->buffer, value.data(), value.size());
     copy->copied = true;
     copy->size = value.size();
+    copy->expires = e->expires_at != 0;
     return nullptr;
   }
   return e->Shared();

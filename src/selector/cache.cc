@@ -71,10 +71,30 @@ class Cache::Impl {
     configured_ = Choose();
   }
 
-  std::optional<Hit> Get(std::string_view key, Cache::Scratch* scratch) {
-    std::optional<Hit> hit = Find(key, scratch, /*read_remote=*/true);
+  std::optional<Hit> Get(std::string_view key, Cache::Scratch* scratch,
+                         HitStamp* hit_stamp) {
+    std::optional<Hit> hit =
+        Find(key, scratch, /*read_remote=*/true, hit_stamp);
     if (!hit) counts_.Add(kMisses);
     return hit;
+  }
+
+  bool Recall(const HitStamp& stamp) {
+    if (stamp.kind == HitStamp::kNone ||
+        local_writes_.load(std::memory_order_acquire) != stamp.local ||
+        ScopedOverride::Current()) {
+      return false;
+    }
+    if (stamp.kind != HitStamp::kMemoryOnly) {
+      FileCache* file = file_.load(std::memory_order_acquire);
+      if (file == nullptr) return false;
+      const uint64_t now = stamp.kind == HitStamp::kChangeCount
+                               ? file->ChangeCount()
+                               : file->WriteCount();
+      if (now != stamp.store) return false;
+    }
+    counts_.Add(kMemoryHits);
+    return true;
   }
 
   std::optional<Hit> GetOrClaim(std::string_view key, RemoteLease* lease) {
@@ -83,7 +103,8 @@ class Cache::Impl {
     // caller waited for the key's lock: the local tiers again. The remote
     // tier is not read here: the claim below looks at it, in the same round
     // trip that takes the lease.
-    if (std::optional<Hit> hit = Find(key, nullptr, /*read_remote=*/false)) {
+    if (std::optional<Hit> hit =
+            Find(key, nullptr, /*read_remote=*/false, nullptr)) {
       return hit;
     }
     const Backend route = Route();
@@ -99,14 +120,17 @@ class Cache::Impl {
 
   // The value of `key` from the first serving tier that has it (the remote
   // tier only when `read_remote`; a small memory hit copied into `scratch`
-  // when given), counting hits; a miss counts nothing.
+  // when given, and stamped into `hit_stamp` when given and it may be
+  // recalled), counting hits; a miss counts nothing.
   std::optional<Hit> Find(std::string_view key, Cache::Scratch* scratch,
-                          bool read_remote) {
+                          bool read_remote, HitStamp* hit_stamp) {
     const Backend route = Route();
     if (route == Backend::kDisabled) return std::nullopt;
     MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
     FileCache* file = UsesFile(route) ? File() : nullptr;
-    // Read before either tier (cache.h: a stamp is taken before the read).
+    // Both read before either tier (cache.h: a stamp is taken before the
+    // read; a Put or Erase that the read below misses counts after it).
+    const uint64_t local = local_writes_.load(std::memory_order_acquire);
     const uint64_t changes = file != nullptr ? file->ChangeCount() : 0;
     if (memory != nullptr) {
       MemoryStamp stamp;
@@ -120,6 +144,14 @@ class Cache::Impl {
       if (copy.copied) {
         if (file == nullptr || StampCurrent(*file, stamp, changes)) {
           counts_.Add(kMemoryHits);
+          if (hit_stamp != nullptr && !copy.expires &&
+              !ScopedOverride::Current()) {
+            *hit_stamp =
+                file == nullptr ? HitStamp{local, 0, HitStamp::kMemoryOnly}
+                : stamp.version == kAbsent
+                    ? HitStamp{local, stamp.changes, HitStamp::kWriteCountNow}
+                    : HitStamp{local, stamp.changes, HitStamp::kChangeCount};
+          }
           return Hit{std::string_view(scratch->bytes, copy.size), nullptr,
                      Tier::kMemory};
         }
@@ -171,6 +203,7 @@ class Cache::Impl {
   void Put(std::string_view key, std::string_view value) {
     const Backend route = Route();
     if (route == Backend::kDisabled) return;
+    const LocalWrite counted(local_writes_);
     bool kept = false;
     MemoryStamp stamp;  // the file tier's state of `key` after this put
     FileCache* file = UsesFile(route) ? File() : nullptr;
@@ -211,6 +244,7 @@ class Cache::Impl {
   }
 
   void Erase(std::string_view key) {
+    const LocalWrite counted(local_writes_);
     if (MemoryCache* m = memory_.load()) m->Erase(key).IgnoreError();
     if (FileCache* f = file_.load()) RemoveFromFile(*f, key);
     if (FallbackCache* b = fallback_.load()) b->Erase(key);
@@ -422,6 +456,8 @@ class Cache::Impl {
                  MemoryCache* memory, FileCache* file, uint64_t changes) {
     counts_.Add(kRemoteHits);
     if (file != nullptr && !FileBlocked() && file->ChangeCount() == changes) {
+      // The file tier's copy may replace one it forgot.
+      const LocalWrite counted(local_writes_);
       std::chrono::milliseconds ttl{0};
       bool live = true;
       if (v.expires_ms != 0) {
@@ -702,6 +738,27 @@ class Cache::Impl {
   static_assert(kNumCounts <= counters_internal::kCounters);
   counters_internal::ThreadCounters counts_;
 
+  // Counts a write into the tiers (a Put, an Erase, a remote value taken
+  // in) in local_writes_ when it starts and again when it ends, so that
+  // every HitStamp taken before it is void from its first change on (a
+  // reader never sees the new value and then recalls the old), and one
+  // taken while it runs, which may hold either value, is void once it
+  // returns.
+  class LocalWrite {
+   public:
+    explicit LocalWrite(std::atomic<uint64_t>& count) : count_(count) {
+      count_.fetch_add(1, std::memory_order_acq_rel);
+    }
+    ~LocalWrite() { count_.fetch_add(1, std::memory_order_acq_rel); }
+    LocalWrite(const LocalWrite&) = delete;
+    LocalWrite& operator=(const LocalWrite&) = delete;
+
+   private:
+    std::atomic<uint64_t>& count_;
+  };
+  // Writes through this cache, twice each (LocalWrite; HitStamp::local).
+  std::atomic<uint64_t> local_writes_{0};
+
   // The store's write count when the fallback tier last took a value the
   // file tier refused.
   std::atomic<uint64_t> fallback_writes_{0};
@@ -722,11 +779,16 @@ Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Cache::~Cache() = default;
 
 std::optional<Cache::Hit> Cache::Get(std::string_view key) {
-  return impl_->Get(key, nullptr);
+  return impl_->Get(key, nullptr, nullptr);
 }
 std::optional<Cache::Hit> Cache::Get(std::string_view key, Scratch* scratch) {
-  return impl_->Get(key, scratch);
+  return impl_->Get(key, scratch, nullptr);
 }
+std::optional<Cache::Hit> Cache::Get(std::string_view key, Scratch* scratch,
+                                     HitStamp* stamp) {
+  return impl_->Get(key, scratch, stamp);
+}
+bool Cache::Recall(const HitStamp& stamp) { return impl_->Recall(stamp); }
 void Cache::Put(std::string_view key, std::string_view value) {
   impl_->Put(key, value);
 }
