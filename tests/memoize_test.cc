@@ -731,6 +731,87 @@ TEST(MemoizeTest, TtlExpiresInEveryTier) {
   EXPECT_EQ(runs, 2) << "expired value served";
 }
 
+// The key memoize stored for the one call in `dir`'s store.
+std::string OnlyStoredKey(const std::string& dir) {
+  auto file = FileCache::Open(dir);
+  std::vector<std::string> keys;
+  if (file.ok()) {
+    (void)(*file)->ForEachKey(
+        [&](std::string_view k) { keys.emplace_back(k); });
+  }
+  return keys.size() == 1 ? keys[0] : "<" + std::to_string(keys.size()) + ">";
+}
+
+// A small result served from the memory tier once is served again from the
+// function's recent hits, without the tiers, until anything that could have
+// replaced it happens: another handle's overwrite, an erase or any put
+// through the cache.
+TEST(MemoizeTest, RecentSmallHitsLastUntilAWriteCouldReplaceThem) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  const Options options = StoreOptions(dir);
+  std::shared_ptr<Cache> cache = Cache::Open(options);
+  int runs = 0;
+  auto cached = memoize(
+      "recent/v1",
+      [&](int x, double y) {
+        ++runs;
+        return x * y;
+      },
+      cache);
+  const auto tier_hits = [&] { return cache->GetStats().memory->hits; };
+  EXPECT_EQ(cached(3, 0.5), 1.5);  // computed
+  EXPECT_EQ(cached(3, 0.5), 1.5);  // from the memory tier, remembered
+  const uint64_t asked = tier_hits();
+  EXPECT_EQ(cached(3, 0.5), 1.5);
+  EXPECT_EQ(cached(3, 0.5), 1.5);
+  EXPECT_EQ(tier_hits(), asked) << "a recent hit asked the memory tier";
+  EXPECT_EQ(cached.stats().memory_hits, 3u);
+  EXPECT_EQ(cache->GetStats().memory_hits, 3u);
+
+  const std::string key = OnlyStoredKey(dir);
+  Options file_only = options;
+  file_only.backend = Backend::kFile;
+  std::string seven;
+  Codec<double>::Encode(7.0, &seven);
+  Cache::Open(file_only)->Put(key, seven);
+  EXPECT_EQ(cached(3, 0.5), 7.0) << "served the replaced value";
+  EXPECT_EQ(cached(3, 0.5), 7.0);
+  EXPECT_EQ(cached(3, 0.5), 7.0);
+  cache->Erase(key);
+  EXPECT_EQ(cached(3, 0.5), 1.5) << "served the erased value";
+  EXPECT_EQ(runs, 2);
+  EXPECT_EQ(cached(3, 0.5), 1.5);
+  EXPECT_EQ(cached(3, 0.5), 1.5);
+  cache->Put(key, seven);
+  EXPECT_EQ(cached(3, 0.5), 7.0) << "a put through the cache went unseen";
+}
+
+// Arguments too long to be their own recent key are recalled by their key
+// hash, each call its own value.
+TEST(MemoizeTest, RecentHitsOfLongArgumentsKeepEachCallApart) {
+  TempDir tmp;
+  std::shared_ptr<Cache> cache = Cache::Open(StoreOptions(tmp.Sub("store")));
+  int runs = 0;
+  auto cached = memoize(
+      "long/v1",
+      [&](const std::string& s, int64_t a, int64_t b) {
+        ++runs;
+        return static_cast<int64_t>(s.size()) + a * b;
+      },
+      cache);
+  for (int round = 0; round < 3; ++round) {
+    for (int64_t i = 0; i < 300; ++i) {
+      ASSERT_EQ(cached(std::string(static_cast<size_t>(i % 7), 'x'), i, 2),
+                i % 7 + i * 2);
+    }
+  }
+  EXPECT_EQ(runs, 300);
+  const uint64_t tier_hits = cache->GetStats().memory->hits;
+  EXPECT_LT(tier_hits, 600u) << "no hit was recalled";
+  EXPECT_EQ(cached.stats().memory_hits, 600u);
+}
+
 TEST(MemoizeTest, ScopedOverrideDisablesOrSwitchesBackend) {
   TempDir tmp;
   const Options options = StoreOptions(tmp.Sub("store"));

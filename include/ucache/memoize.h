@@ -56,7 +56,13 @@
 // Values. Results go through Codec<R> (codec.h): numeric vectors and arrays
 // and strings are stored raw, anything else through cereal. R must be
 // copyable and default-constructible. view() reads a raw result without
-// copying it.
+// copying it. A small result (trivially copyable, at most 16 bytes: a
+// double, an int) that the memory tier served is also kept in a table of
+// 128 slots beside the function, and served from there while nothing that
+// could have replaced it has happened (Cache::Recall: no Put or Erase
+// through its cache, the store's count unchanged): such a hit takes no lock
+// and builds no key string. In a busy store, whose count moves often, calls
+// go back to the tiers, which serve them as before.
 //
 // Single-flight. Threads calling with one missing key wait for a single
 // computation and share its result (or its exception). Processes missing

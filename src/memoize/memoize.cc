@@ -79,11 +79,15 @@ void WriteHex32(uint64_t high, uint64_t low, char* out) {
 
 }  // namespace
 
-void WriteKeyHash(std::string_view encoded, uint64_t seed, char* out) {
+KeyHash HashKey(std::string_view encoded, uint64_t seed) {
   const XXH128_hash_t hash =
       XXH3_128bits_withSeed(encoded.data(), encoded.size(), seed);
+  return KeyHash{hash.low64, hash.high64};
+}
+
+void WriteKeyHash(KeyHash hash, char* out) {
   out[0] = '#';
-  WriteHex32(hash.high64, hash.low64, out + 1);
+  WriteHex32(hash.high, hash.low, out + 1);
 }
 
 }  // namespace ucache::memoize_internal

@@ -32,6 +32,7 @@
 #include "ucache/cache.h"
 #include "ucache/codec.h"
 #include "ucache/internal/language_level.h"
+#include "ucache/internal/recent_hits.h"
 #include "ucache/internal/thread_counters.h"
 #include "ucache/memoize_types.h"
 #include "ucache/options.h"
@@ -92,19 +93,26 @@ void CheckName(const std::string& name);
 // and the layouts of its types (Layout).
 uint64_t KeySeed(const std::string& name, const char* signature,
                  const std::string& layout);
-// Writes "#" and the 32 hex digits of the XXH3-128 hash of `encoded` (the
-// arguments' encoding) under `seed` to the kKeyHashBytes at `out`.
-void WriteKeyHash(std::string_view encoded, uint64_t seed, char* out);
+// A call's key: the XXH3-128 hash of its arguments' encoding under the
+// function's seed.
+struct KeyHash {
+  uint64_t low = 0;
+  uint64_t high = 0;
+};
+// The XXH3-128 hash of `encoded` (the arguments' encoding) under `seed`.
+KeyHash HashKey(std::string_view encoded, uint64_t seed);
+// Writes "#" and the 32 hex digits of `hash` to the kKeyHashBytes at `out`.
+void WriteKeyHash(KeyHash hash, char* out);
 
 // A call's stored key, "<name>#<32 hex digits>", built on the stack (a
 // checked name is at most kMaxNameBytes): a small hit spent a heap
 // allocation and its free on a std::string key before.
 class CallKey {
  public:
-  CallKey(const std::string& name, std::string_view encoded, uint64_t seed)
+  CallKey(const std::string& name, KeyHash hash)
       : size_(name.size() + kKeyHashBytes) {
     std::memcpy(data_, name.data(), name.size());
-    WriteKeyHash(encoded, seed, data_ + name.size());
+    WriteKeyHash(hash, data_ + name.size());
   }
   std::string_view view() const { return {data_, size_}; }
 
@@ -271,13 +279,9 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   // flights (their threads did not come along) and none of its mutexes
   // (another thread may have held one at the fork).
   State& InThisProcess() {
-    if (born_ == ForkGeneration()) return *this;
-    std::lock_guard<std::mutex> lock(reborn_mu_);
-    if (reborn_ == nullptr) {
-      reborn_ = std::make_shared<State>(name_, fn_, key_fn_, key_is_args_,
-                                        SharedCache(cache_->options()));
-    }
-    return reborn_->InThisProcess();
+    if (born_ == ForkGeneration()) [[likely]]
+      return *this;
+    return Reborn();
   }
 
   const std::string& name() const { return name_; }
@@ -289,8 +293,10 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       stats_.Add(kBypassed);
       return fn_(std::forward<Param<Args>>(args)...);
     }
-    const CallKey key = Key(args...);
-    if (std::optional<R> v = Lookup(key.view())) return std::move(*v);
+    const RecentKey recent = RecentKeyOf(args...);
+    if (std::optional<R> v = Recalled(recent)) return std::move(*v);
+    const CallKey key(name_, HashOf(recent, args...));
+    if (std::optional<R> v = Lookup(key.view(), recent)) return std::move(*v);
     return Fill(key.view(),
                 [&] { return fn_(std::forward<Param<Args>>(args)...); });
   }
@@ -304,7 +310,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       value =
           std::make_shared<const R>(fn_(std::forward<Param<Args>>(args)...));
     } else {
-      const CallKey key = Key(args...);
+      const CallKey key(name_, HashArgs(args...));
       if (std::optional<Cache::Hit> hit = cache_->Get(key.view())) {
         const uintptr_t at = reinterpret_cast<uintptr_t>(hit->data.data());
         if (hit->data.size() % sizeof(E) == 0 && at % alignof(E) == 0) {
@@ -327,8 +333,10 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       stats_.Add(kBypassed);
       return Spawn(std::tuple<Stored<Args>...>(args...), std::nullopt);
     }
-    const CallKey call_key = Key(args...);
-    if (std::optional<R> v = Lookup(call_key.view()))
+    const RecentKey recent = RecentKeyOf(args...);
+    if (std::optional<R> v = Recalled(recent)) return Ready(std::move(*v));
+    const CallKey call_key(name_, HashOf(recent, args...));
+    if (std::optional<R> v = Lookup(call_key.view(), recent))
       return Ready(std::move(*v));
     if (HeldKeyLock::ByThisThread(*cache_, call_key.view())) {
       return RunHere(std::forward<Param<Args>>(args)...);
@@ -416,7 +424,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   };
   static_assert(kNumCounters <= counters_internal::kCounters);
 
-  CallKey Key(const std::decay_t<Args>&... args) const {
+  KeyHash HashArgs(const std::decay_t<Args>&... args) const {
     if constexpr (kFixedSizeArgs<Args...>) {
       if (key_is_args_) {
         // cereal's binary encoding of arithmetic values, without an archive
@@ -427,13 +435,13 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
         ((codec_internal::AppendValues(&args, 1, encoded + at),
           at += codec_internal::kValueBytes<std::decay_t<Args>>),
          ...);
-        return CallKey(name_, std::string_view(encoded, at), seed_);
+        return HashKey(std::string_view(encoded, at), seed_);
       }
     }
     std::string encoded;
     codec_internal::KeyEncoder encoder(&encoded);
     key_fn_(encoder, args...);
-    return CallKey(name_, encoded, seed_);
+    return HashKey(encoded, seed_);
   }
 
   void CountHit(Tier tier) {
@@ -453,9 +461,64 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     }
   }
 
-  std::optional<R> Lookup(std::string_view key) {
+  // InThisProcess in a forked child.
+  State& Reborn() {
+    std::lock_guard<std::mutex> lock(reborn_mu_);
+    if (reborn_ == nullptr) {
+      reborn_ = std::make_shared<State>(name_, fn_, key_fn_, key_is_args_,
+                                        SharedCache(cache_->options()));
+    }
+    return reborn_->InThisProcess();
+  }
+
+  // True when a call's recent_ key is its arguments' encoding itself (at
+  // most 16 bytes of arithmetic values), so that a call recalled from
+  // recent_ hashes nothing; otherwise it is the call's key hash.
+  static constexpr bool kSmallArgs =
+      kFixedSizeArgs<Args...> &&
+      (codec_internal::kValueBytes<std::decay_t<Args>> + ... + 0) <=
+          sizeof(RecentKey);
+
+  RecentKey RecentKeyOf(const std::decay_t<Args>&... args) const {
+    if constexpr (kSmallArgs) {
+      if (key_is_args_) {
+        char encoded[sizeof(RecentKey)] = {};
+        size_t at = 0;
+        ((codec_internal::AppendValues(&args, 1, encoded + at),
+          at += codec_internal::kValueBytes<std::decay_t<Args>>),
+         ...);
+        RecentKey key;
+        std::memcpy(&key, encoded, sizeof(key));
+        return key;
+      }
+    }
+    const KeyHash hash = HashArgs(args...);
+    return RecentKey{hash.low, hash.high};
+  }
+
+  // The call's key hash, given its recent_ key.
+  KeyHash HashOf(RecentKey recent, const std::decay_t<Args>&... args) const {
+    if constexpr (kSmallArgs) {
+      if (key_is_args_) return HashArgs(args...);
+    }
+    return KeyHash{recent.low, recent.high};
+  }
+
+  // A hit served again from recent_, without asking the cache's tiers.
+  std::optional<R> Recalled(RecentKey recent) {
+    std::optional<R> value = recent_.Find(
+        recent, [this](const Cache::HitStamp& s) { return cache_->Recall(s); });
+    if (value) stats_.Add(kMemoryHits);
+    return value;
+  }
+
+  // The value of `key` (whose recent_ key is `recent`) from the cache; a
+  // small memory hit is remembered in recent_.
+  std::optional<R> Lookup(std::string_view key, RecentKey recent) {
     Cache::Scratch scratch;  // a small value's bytes, decoded from here
-    std::optional<Cache::Hit> hit = cache_->Get(key, &scratch);
+    Cache::HitStamp stamp;
+    std::optional<Cache::Hit> hit =
+        cache_->Get(key, &scratch, RecentHits<R>::kEnabled ? &stamp : nullptr);
     if (!hit) return std::nullopt;
     std::optional<R> value(std::in_place);
     if (!Codec<R>::Decode(hit->data, &*value)) {
@@ -463,6 +526,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
       return std::nullopt;
     }
     CountHit(hit->tier);
+    recent_.Remember(recent, stamp, *value);
     return value;
   }
 
@@ -650,6 +714,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
 
   // Added to without atomic read-modify-writes: a hit adds to two.
   counters_internal::ThreadCounters stats_;
+  // Small results recently served from the memory tier (empty for others).
+  RecentHits<R> recent_;
   // Shared with the acache threads, which count themselves out of it after
   // letting go of this state.
   const std::shared_ptr<Workers> workers_ = std::make_shared<Workers>();
