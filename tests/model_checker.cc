@@ -313,8 +313,8 @@ void ModelRecord::Report(uint64_t seed) const {
       "wrong, %llu stale, %llu resurrected, %llu changed, %llu corrupt; %llu "
       "crashes, %llu hung, %llu hits, %llu misses, %llu refused puts, %llu "
       "errors, %llu uncertain writes, %llu compactions, %llu clears, %llu "
-      "reopens, %llu views held, %llu damaged stores, %llu unexplained "
-      "Verify reports, %llu documented process-local reads\n",
+      "reopens, %llu views held, %llu recalls, %llu damaged stores, %llu "
+      "unexplained Verify reports, %llu documented process-local reads\n",
       static_cast<unsigned long long>(ops.load()),
       static_cast<unsigned long long>(kills.load()),
       static_cast<unsigned long long>(crash_points.load()),
@@ -334,6 +334,7 @@ void ModelRecord::Report(uint64_t seed) const {
       static_cast<unsigned long long>(clears.load()),
       static_cast<unsigned long long>(reopens.load()),
       static_cast<unsigned long long>(views_held.load()),
+      static_cast<unsigned long long>(recalls.load()),
       static_cast<unsigned long long>(damaged.load()),
       static_cast<unsigned long long>(verify_unexplained.load()),
       static_cast<unsigned long long>(shadowed_reads.load()));

@@ -145,8 +145,7 @@ class ModelRecord {
     uint64_t version() const { return version_; }
     // The write took effect: `absent` for an erase.
     // `cache` names the Cache object that wrote (ReadContext::cache).
-    void Commit(bool absent, HandleKind by, uint32_t flags,
-                uint64_t cache = 0);
+    void Commit(bool absent, HandleKind by, uint32_t flags, uint64_t cache = 0);
     // A put reported failure: its version must never be read.
     void Refuse();
 
@@ -196,6 +195,7 @@ class ModelRecord {
   std::atomic<uint64_t> clears{0};
   std::atomic<uint64_t> reopens{0};
   std::atomic<uint64_t> views_held{0};
+  std::atomic<uint64_t> recalls{0};  // small values served by Cache::Recall
   std::atomic<uint64_t> damaged{0};  // stores damaged by the supervisor
   std::atomic<uint64_t> verify_unexplained{0};
 

@@ -54,6 +54,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -342,7 +343,11 @@ OpKind PickOp(const OpWeight (&mix)[N], std::mt19937_64& rng) {
 struct SharedCache {
   std::mutex mu;
   std::shared_ptr<Cache> cache;  // guarded by mu
-  uint64_t opened = 0;           // guarded by mu; numbers `cache` from 1
+  // Beside `cache` for role kCache: a second Cache of the same store that
+  // only reads (stamped Gets and recalls), so that no Put or Erase through
+  // it voids its stamps and only the store's counts can. Guarded by mu.
+  std::shared_ptr<Cache> reader;
+  uint64_t opened = 0;  // guarded by mu; numbers `cache` from 1
 };
 
 // A value or hit a thread keeps for a while, re-hashed as it goes.
@@ -397,9 +402,13 @@ class WorkerThread {
       std::lock_guard<std::mutex> lock(shared_cache_->mu);
       if (shared_cache_->cache == nullptr) {
         shared_cache_->cache = OpenCache();
+        if (plan_.role == Role::kCache) shared_cache_->reader = OpenCache();
         ++shared_cache_->opened;
       }
+      // Stamps are the cache's own: a new one recalls none of the old's.
+      if (reader_ != shared_cache_->reader) recent_.clear();
       cache_ = shared_cache_->cache;
+      reader_ = shared_cache_->reader;
       ctx_.cache = shared_cache_->opened;
       ctx_.handle = plan_.role == Role::kCache ? HandleKind::kCacheMemoryFile
                                                : HandleKind::kCacheFile;
@@ -520,12 +529,11 @@ class WorkerThread {
       const uint32_t blocked = FileTierFlag();
       cache_->Put(ModelKeyName(key), value);
       const CacheStats after = cache_->GetStats();
-      const uint32_t tier =
-          blocked | FileTierFlag() |
-          (after.file_refusals != before.file_refusals ||
-                   after.file_failures != before.file_failures
-               ? static_cast<uint32_t>(kWriteFileRefused)
-               : 0);
+      const uint32_t tier = blocked | FileTierFlag() |
+                            (after.file_refusals != before.file_refusals ||
+                                     after.file_failures != before.file_failures
+                                 ? static_cast<uint32_t>(kWriteFileRefused)
+                                 : 0);
       write.Commit(/*absent=*/false, ctx_.handle,
                    flags | tier | (tier != 0 ? ShadowFlag() : 0), ctx_.cache);
       return;
@@ -631,12 +639,47 @@ class WorkerThread {
     }
   }
 
+  // A Get through the cache, or half of the time a recall of the small
+  // value an earlier stamped Get of the key returned (memoize's recent
+  // hits), read from the thread's own copy while Cache::Recall vouches for
+  // it. Stamped Gets and recalls go through reader_ when there is one. A
+  // stamped hit is often recalled again at once, as a memoized function's
+  // next calls would, while others write.
   void CacheGet(int key) {
+    if (recent_.count(key) != 0 && rng_() % 2 == 0 && Recall(key)) return;
+    const bool stamped = rng_() % 2 == 0;
+    // A stamped read that got no stamp (a file hit that filled the memory
+    // tier, a copy the probe re-stamped) reads once more: the copy is then
+    // fresh, and stamped unless the store changed again.
+    if (!CacheRead(key, stamped) && stamped) CacheRead(key, stamped);
+    if (recent_.count(key) != 0 && rng_() % 2 == 0) {
+      for (int i = 0; i < 3 && Recall(key); ++i) {
+      }
+    }
+  }
+
+  // One checked Get of `key`, stamped (through Stamping()) or not; true
+  // when it was stamped.
+  bool CacheRead(int key, bool stamped) {
     ReadContext ctx = ctx_;
     ctx.op = "Get";
+    // reader_ writes nothing: no value is local to it (0 names no Cache).
+    if (stamped && reader_ != nullptr) ctx.cache = 0;
     explain_key_ = key;
     const ReadSnapshot snap = record_->StartRead(key);
-    std::optional<Cache::Hit> hit = cache_->Get(ModelKeyName(key));
+    // The other half reads without a scratch, so that small memory hits
+    // are held by reference too.
+    Cache::Scratch scratch;
+    Cache::HitStamp stamp;
+    std::optional<Cache::Hit> hit =
+        stamped ? Stamping().Get(ModelKeyName(key), &scratch, &stamp)
+                : cache_->Get(ModelKeyName(key));
+    const bool got_stamp = hit && stamp.kind != Cache::HitStamp::kNone;
+    if (got_stamp) {
+      recent_[key] = Recent{std::string(hit->data), stamp};
+    } else if (stamped) {
+      recent_.erase(key);
+    }
     if (hit) {
       ctx.source = hit->tier == Tier::kMemory ? Source::kMemory
                    : hit->tier == Tier::kFile ? Source::kFile
@@ -645,10 +688,33 @@ class WorkerThread {
     const uint64_t v = record_->CheckRead(
         snap, hit ? std::optional<std::string_view>(hit->data) : std::nullopt,
         ctx);
-    if (v != 0 && rng_() % 4 == 0) {
+    if (v != 0 && hit->keep_alive != nullptr && rng_() % 4 == 0) {
       ctx.op = "held Cache::Hit";
       Hold(hit->keep_alive, hit->data, key, v, ctx);
     }
+    return got_stamp;
+  }
+
+  // The Cache of stamped Gets and recalls.
+  Cache& Stamping() { return reader_ != nullptr ? *reader_ : *cache_; }
+
+  // Reads the value recent_ holds for `key` when the cache still vouches for
+  // its stamp (true), else forgets it (false).
+  bool Recall(int key) {
+    ReadContext ctx = ctx_;
+    ctx.op = "Recall";
+    ctx.source = Source::kMemory;
+    if (reader_ != nullptr) ctx.cache = 0;
+    explain_key_ = key;
+    const ReadSnapshot snap = record_->StartRead(key);
+    auto recent = recent_.find(key);
+    if (!Stamping().Recall(recent->second.stamp)) {
+      recent_.erase(recent);
+      return false;
+    }
+    record_->recalls++;
+    record_->CheckRead(snap, recent->second.value, ctx);
+    return true;
   }
 
   void Hold(std::shared_ptr<const void> keep_alive, std::string_view data,
@@ -680,7 +746,9 @@ class WorkerThread {
     if (IsCache()) {
       std::lock_guard<std::mutex> lock(shared_cache_->mu);
       shared_cache_->cache = nullptr;
+      shared_cache_->reader = nullptr;
       cache_ = nullptr;
+      reader_ = nullptr;
       return;
     }
     file_.reset();
@@ -731,7 +799,14 @@ class WorkerThread {
   int explain_key_ = -1;  // the key of the read being checked
   std::unique_ptr<FileCache> file_;
   std::shared_ptr<Cache> cache_;
+  std::shared_ptr<Cache> reader_;  // see SharedCache::reader
   std::vector<Held> held_;
+  // Small values this thread read through cache_, with their stamps.
+  struct Recent {
+    std::string value;
+    Cache::HitStamp stamp;
+  };
+  std::unordered_map<int, Recent> recent_;
 };
 
 int RunWorker(const std::string& dir, const WorkerPlan& plan,
@@ -1069,6 +1144,13 @@ TEST(ModelStressTest, CommittedVersionsAcrossKillsCrashesAndFullDisks) {
   EXPECT_EQ(record->verify_unexplained, 0u) << VerifyString(*report);
   // A run that read nothing, or killed nothing, judged nothing.
   EXPECT_GT(record->hits, 0u);
+  bool any_cache = false;
+  for (int slot = 0; slot < procs; ++slot) {
+    any_cache = any_cache || roles[slot % roles.size()] == Role::kCache;
+  }
+  if (any_cache) {
+    EXPECT_GT(record->recalls, 0u) << "no small value was ever recalled";
+  }
   EXPECT_GT(record->kills + record->crash_points, 0u);
 }
 
