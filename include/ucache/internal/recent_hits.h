@@ -58,20 +58,23 @@ class RecentHits {
   std::optional<R> Find(RecentKey key, Recall&& recall) const {
     if constexpr (kEnabled) {
       const Slot& slot = slots_[SlotOf(key)];
-      const uint64_t sequence = slot.sequence.load(std::memory_order_acquire);
+      // Acquire loads throughout (plain loads on x86): a word a writer
+      // stored (with release, after making the sequence odd) makes the
+      // sequence's second load see that writer.
+      constexpr auto kAcquire = std::memory_order_acquire;
+      const uint64_t sequence = slot.sequence.load(kAcquire);
       if (sequence % 2 != 0) return std::nullopt;
-      const bool same = slot.low.load(std::memory_order_relaxed) == key.low &&
-                        slot.high.load(std::memory_order_relaxed) == key.high;
+      const bool same = slot.low.load(kAcquire) == key.low &&
+                        slot.high.load(kAcquire) == key.high;
       Cache::HitStamp stamp;
-      stamp.local = slot.local.load(std::memory_order_relaxed);
-      stamp.store = slot.store.load(std::memory_order_relaxed);
-      stamp.kind = slot.kind.load(std::memory_order_relaxed);
+      stamp.local = slot.local.load(kAcquire);
+      stamp.store = slot.store.load(kAcquire);
+      stamp.kind = slot.kind.load(kAcquire);
       std::array<uint64_t, kWords> words;
       for (size_t i = 0; i < kWords; ++i) {
-        words[i] = slot.value[i].load(std::memory_order_relaxed);
+        words[i] = slot.value[i].load(kAcquire);
       }
-      std::atomic_thread_fence(std::memory_order_acquire);
-      if (!same || slot.sequence.load(std::memory_order_relaxed) != sequence ||
+      if (!same || slot.sequence.load(kAcquire) != sequence ||
           stamp.kind == Cache::HitStamp::kNone || !recall(stamp)) {
         return std::nullopt;
       }
@@ -95,19 +98,20 @@ class RecentHits {
                                                  std::memory_order_relaxed)) {
         return;
       }
-      // The odd sequence is visible before any word below changes.
-      std::atomic_thread_fence(std::memory_order_release);
+      // Release stores (plain stores on x86): a reader that sees any word
+      // below also sees the odd sequence before it (Find).
+      constexpr auto kRelease = std::memory_order_release;
       std::array<uint64_t, kWords> words{};
       std::memcpy(words.data(), &value, sizeof(R));
-      slot.low.store(key.low, std::memory_order_relaxed);
-      slot.high.store(key.high, std::memory_order_relaxed);
-      slot.local.store(stamp.local, std::memory_order_relaxed);
-      slot.store.store(stamp.store, std::memory_order_relaxed);
-      slot.kind.store(stamp.kind, std::memory_order_relaxed);
+      slot.low.store(key.low, kRelease);
+      slot.high.store(key.high, kRelease);
+      slot.local.store(stamp.local, kRelease);
+      slot.store.store(stamp.store, kRelease);
+      slot.kind.store(stamp.kind, kRelease);
       for (size_t i = 0; i < kWords; ++i) {
-        slot.value[i].store(words[i], std::memory_order_relaxed);
+        slot.value[i].store(words[i], kRelease);
       }
-      slot.sequence.store(sequence + 2, std::memory_order_release);
+      slot.sequence.store(sequence + 2, kRelease);
     }
   }
 
