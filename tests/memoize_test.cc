@@ -767,6 +767,7 @@ TEST(MemoizeTest, RecentSmallHitsLastUntilAWriteCouldReplaceThem) {
   EXPECT_EQ(cached(3, 0.5), 1.5);
   EXPECT_EQ(tier_hits(), asked) << "a recent hit asked the memory tier";
   EXPECT_EQ(cached.stats().memory_hits, 3u);
+  EXPECT_EQ(cached.stats().calls, 4u);
   EXPECT_EQ(cache->GetStats().memory_hits, 3u);
 
   const std::string key = OnlyStoredKey(dir);

@@ -398,15 +398,15 @@ struct MixedResult {
   uint64_t ops = 0;
 };
 
-// Runs `processes` children at once, each the subcommand `args` of this
+// Runs one child per entry of `each` at once, each that subcommand of this
 // binary with its own --seed (MixedChildMain, SpinChildMain), and returns
 // their aggregate operations per second, from the first start to the last
 // end.
-double RunChildren(const std::vector<std::string>& args, int processes,
-                   int rep) {
+double RunChildren(const std::vector<std::vector<std::string>>& each, int rep) {
+  const std::vector<std::string>& args = each.front();
   std::vector<std::unique_ptr<ChildProcess>> children;
-  for (int p = 0; p < processes; ++p) {
-    std::vector<std::string> child_args = args;
+  for (size_t p = 0; p < each.size(); ++p) {
+    std::vector<std::string> child_args = each[p];
     child_args.push_back("--seed");
     child_args.push_back(std::to_string(rep * 16 + p));
     auto child = ChildProcess::Spawn(child_args);
@@ -451,34 +451,46 @@ constexpr uint64_t kSpinsPerOp = 128;
 void RunTwoProcesses(const Config& config) {
   const Values values = Values::Incompressible(100);
   const Keys keys(config.mixed_keys);
-  std::vector<double> one(config.stores.size()), two(config.stores.size());
+  // Operations per second of one process, of two on one store, and of two
+  // on a store each (what the store's own code scales to when nothing is
+  // shared), per store.
+  std::vector<double> one(config.stores.size()), two(config.stores.size()),
+      apart(config.stores.size());
   for (size_t s = 0; s < config.stores.size(); ++s) {
     const StoreKind& kind = *config.stores[s];
     // Every timed phase starts on a store just filled with every key, so
     // that no phase inherits the dead records of the phases before it: on
     // one reused store, fcache's automatic compaction came due inside a
     // later repeat's two-process phase and was measured as its puts.
-    auto phase = [&](int processes, int rep) {
-      const std::string dir = FreshDir(config, "w4", kind);
-      {
-        std::unique_ptr<Store> store = OpenOrDie(kind, dir);
+    // `stores` of them, shared by `processes` children in turn (one store
+    // for all, or one each).
+    auto phase = [&](int processes, int stores, int rep) {
+      std::vector<std::string> dirs;
+      for (int d = 0; d < stores; ++d) {
+        dirs.push_back(FreshDir(config, "w4-" + std::to_string(d), kind));
+        std::unique_ptr<Store> store = OpenOrDie(kind, dirs.back());
         TimePuts(*store, keys, values);
       }
-      const double ops = RunChildren(
-          {"child-mixed", "--store", std::string(kind.name), "--dir", dir,
-           "--keys", std::to_string(config.mixed_keys), "--ops",
-           std::to_string(config.mixed_ops)},
-          processes, rep);
-      std::filesystem::remove_all(dir);
+      std::vector<std::vector<std::string>> each;
+      for (int p = 0; p < processes; ++p) {
+        each.push_back({"child-mixed", "--store", std::string(kind.name),
+                        "--dir", dirs[static_cast<size_t>(p % stores)],
+                        "--keys", std::to_string(config.mixed_keys), "--ops",
+                        std::to_string(config.mixed_ops)});
+      }
+      const double ops = RunChildren(each, rep);
+      for (const std::string& dir : dirs) std::filesystem::remove_all(dir);
       return ops;
     };
-    std::vector<double> one_samples, two_samples;
+    std::vector<double> one_samples, two_samples, apart_samples;
     for (int rep = 0; rep < config.repeats; ++rep) {
-      one_samples.push_back(phase(1, rep));
-      if (kind.multi_process) two_samples.push_back(phase(2, rep));
+      one_samples.push_back(phase(1, 1, rep));
+      if (kind.multi_process) two_samples.push_back(phase(2, 1, rep));
+      apart_samples.push_back(phase(2, 2, rep));
     }
     one[s] = Median(one_samples);
     two[s] = Median(two_samples);
+    apart[s] = Median(apart_samples);
   }
   // What a second process can gain on this machine at all, measured beside
   // the stores: a shared VM's second vCPU may be partly taken by the host.
@@ -486,8 +498,8 @@ void RunTwoProcesses(const Config& config) {
       "child-spin", "--ops", std::to_string(config.mixed_ops * kSpinsPerOp)};
   std::vector<double> spin_one, spin_two;
   for (int rep = 0; rep < config.repeats; ++rep) {
-    spin_one.push_back(RunChildren(spin, 1, rep));
-    spin_two.push_back(RunChildren(spin, 2, rep));
+    spin_one.push_back(RunChildren({spin}, rep));
+    spin_two.push_back(RunChildren({spin, spin}, rep));
   }
 
   char title[160];
@@ -496,21 +508,24 @@ void RunTwoProcesses(const Config& config) {
                 "%" PRIu64 " keys, %" PRIu64 " operations per process",
                 config.mixed_keys, config.mixed_ops);
   Table table(title, {"store", "1 process ops/s", "2 processes ops/s", "2 / 1",
-                      "ratio (2 processes)"});
+                      "ratio (2 processes)", "2 apart / 1"});
   const int us = UsIndex(config);
   for (size_t s = 0; s < config.stores.size(); ++s) {
     const bool multi = config.stores[s]->multi_process;
     table.AddRow({std::string(config.stores[s]->name), FormatCount(one[s]),
                   multi ? FormatCount(two[s]) : "n/a (single-process)",
                   multi ? FormatRatio(two[s], one[s]) : "-",
-                  multi && us >= 0 ? FormatRatio(two[us], two[s]) : "-"});
+                  multi && us >= 0 ? FormatRatio(two[us], two[s]) : "-",
+                  FormatRatio(apart[s], one[s])});
   }
   table.AddNote(RepeatNote(config) +
                 " Each process is an exec'd child with its own handle; the"
                 " aggregate is all operations over the span from the first"
                 " start to the last end. Every run starts on a store just"
                 " filled with every key. RocksDB and LevelDB lock their"
-                " directory, so only one process can open a store.");
+                " directory, so only one process can open a store. \"2 apart"
+                " / 1\": two processes on a store each, against one; what"
+                " the store's code scales to here with nothing shared.");
   table.AddNote(
       "This machine's own ceiling in the same run: two processes "
       "of pure computation (no store, no memory traffic) ran " +

@@ -95,6 +95,7 @@
 #include "ucache/memory_cache.h"
 #include "ucache/options.h"
 #include "ucache/remote_cache.h"
+#include "ucache/scoped_override.h"
 #include "ucache/status.h"
 
 namespace ucache {
@@ -214,7 +215,13 @@ class Cache {
 
   // True when calls from this thread, now, go straight through (Options::
   // disable, UCACHE_DISABLE, or a ScopedOverride).
-  bool disabled() const;
+  bool disabled() const {
+    if (disabled_by_options_) return true;
+    if (std::optional<Backend> o = ScopedOverride::Current()) {
+      return *o == Backend::kDisabled;
+    }
+    return configured_disabled_;
+  }
 
   // The backend that serves calls (without a ScopedOverride), and why it is
   // that one: "as configured by UCACHE_BACKEND=memory" (or by
@@ -235,6 +242,11 @@ class Cache {
  private:
   explicit Cache(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+  // For disabled(), inline (every memoized call asks): Options::disable
+  // (after the environment), and whether the backend chosen at open is
+  // kDisabled. Constant.
+  bool disabled_by_options_ = false;
+  bool configured_disabled_ = false;
 };
 
 }  // namespace ucache

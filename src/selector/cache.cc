@@ -265,7 +265,9 @@ class Cache::Impl {
     return KeyLock();
   }
 
-  bool disabled() const { return Route() == Backend::kDisabled; }
+  // What Cache::disabled() reads, decided at open.
+  bool disabled_by_options() const { return options_.disable; }
+  bool configured_disabled() const { return configured_ == Backend::kDisabled; }
 
   Backend active_backend() const {
     Backend b = configured_;
@@ -775,7 +777,10 @@ std::shared_ptr<Cache> Cache::Open(const Options& options) {
       std::make_unique<Impl>(selector_internal::ResolveOptions(options))));
 }
 
-Cache::Cache(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Cache::Cache(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)),
+      disabled_by_options_(impl_->disabled_by_options()),
+      configured_disabled_(impl_->configured_disabled()) {}
 Cache::~Cache() = default;
 
 std::optional<Cache::Hit> Cache::Get(std::string_view key) {
@@ -798,7 +803,6 @@ std::optional<Cache::Hit> Cache::GetOrClaim(std::string_view key,
                                             RemoteLease* lease) {
   return impl_->GetOrClaim(key, lease);
 }
-bool Cache::disabled() const { return impl_->disabled(); }
 Backend Cache::active_backend() const { return impl_->active_backend(); }
 std::string Cache::active_reason() const { return impl_->active_reason(); }
 CacheStats Cache::GetStats() const { return impl_->GetStats(); }

@@ -288,13 +288,14 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   Cache& cache() const { return *cache_; }
 
   R Call(Param<Args>... args) {
-    stats_.Add(kCalls);
     if (cache_->disabled()) {
+      stats_.Add(kCalls);
       stats_.Add(kBypassed);
       return fn_(std::forward<Param<Args>>(args)...);
     }
     const RecentKey recent = RecentKeyOf(args...);
     if (std::optional<R> v = Recalled(recent)) return std::move(*v);
+    stats_.Add(kCalls);
     const CallKey key(name_, HashOf(recent, args...));
     if (std::optional<R> v = Lookup(key.view(), recent)) return std::move(*v);
     return Fill(key.view(),
@@ -328,13 +329,14 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   }
 
   std::shared_future<R> CallAsync(Param<Args>... args) {
-    stats_.Add(kCalls);
     if (cache_->disabled()) {
+      stats_.Add(kCalls);
       stats_.Add(kBypassed);
       return Spawn(std::tuple<Stored<Args>...>(args...), std::nullopt);
     }
     const RecentKey recent = RecentKeyOf(args...);
     if (std::optional<R> v = Recalled(recent)) return Ready(std::move(*v));
+    stats_.Add(kCalls);
     const CallKey call_key(name_, HashOf(recent, args...));
     if (std::optional<R> v = Lookup(call_key.view(), recent))
       return Ready(std::move(*v));
@@ -371,8 +373,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   MemoizeStats Stats() const {
     MemoizeStats s;
     const std::array<uint64_t, counters_internal::kCounters> n = stats_.Sums();
-    s.calls = n[kCalls];
-    s.memory_hits = n[kMemoryHits];
+    s.calls = n[kCalls] + n[kRecalled];
+    s.memory_hits = n[kMemoryHits] + n[kRecalled];
     s.file_hits = n[kFileHits];
     s.remote_hits = n[kRemoteHits];
     s.fallback_hits = n[kFallbackHits];
@@ -420,6 +422,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
     kBypassed,
     kUndecodable,
     kComputeNanos,
+    // A call served from recent_: a call and a memory hit, counted once.
+    kRecalled,
     kNumCounters
   };
   static_assert(kNumCounters <= counters_internal::kCounters);
@@ -508,7 +512,7 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   std::optional<R> Recalled(RecentKey recent) {
     std::optional<R> value = recent_.Find(
         recent, [this](const Cache::HitStamp& s) { return cache_->Recall(s); });
-    if (value) stats_.Add(kMemoryHits);
+    if (value) stats_.Add(kRecalled);
     return value;
   }
 
@@ -712,7 +716,8 @@ class State : public std::enable_shared_from_this<State<R, Args...>> {
   const uint64_t seed_;
   const uint64_t born_;  // the ForkGeneration this state belongs to
 
-  // Added to without atomic read-modify-writes: a hit adds to two.
+  // Added to without atomic read-modify-writes: a hit adds to two, a
+  // recalled one to one.
   counters_internal::ThreadCounters stats_;
   // Small results recently served from the memory tier (empty for others).
   RecentHits<R> recent_;

@@ -30,7 +30,7 @@
 
 namespace ucache::counters_internal {
 
-// Counters per set: enough for memoize's (14) in one 128-byte block.
+// Counters per set: enough for memoize's (15) in one 128-byte block.
 inline constexpr size_t kCounters = 15;
 
 struct alignas(64) Block {
