@@ -576,7 +576,14 @@ TEST(CacheTest, ScratchCopySeesAnotherProcesssOverwriteAndErase) {
   EXPECT_EQ(read("k"), "v1");
   EXPECT_TRUE(copied("k"));
   EXPECT_EQ(read("k"), "v1");
+  // A stamp of the copy (memoize's recent hits) holds over another
+  // process's put of a new key, and goes with its overwrite.
+  Cache::HitStamp stamp;
+  ASSERT_EQ(ValueOf(reader->Get("k", &scratch, &stamp)), "v1");
+  writer->Put("new", "a new key");
+  EXPECT_TRUE(reader->Recall(stamp));
   writer->Put("k", "v2");
+  EXPECT_FALSE(reader->Recall(stamp));
   EXPECT_EQ(read("k"), "v2");
   EXPECT_EQ(read("k"), "v2");
   writer->Erase("k");
@@ -593,7 +600,8 @@ TEST(CacheTest, ScratchCopySeesAnotherProcesssOverwriteAndErase) {
 }
 
 // A value the store never held (the file tier failed its write) is copied
-// out only while no write reached the store since.
+// out, and a stamp of it recalled (stamped with the write count), only while
+// no write reached the store since.
 TEST(CacheTest, ScratchCopyOfAnUnstoredValueGoesStaleOnAnyWrite) {
   TempDir tmp;
   auto env = std::make_shared<FaultEnv>();
@@ -611,12 +619,16 @@ TEST(CacheTest, ScratchCopyOfAnUnstoredValueGoesStaleOnAnyWrite) {
   env->ClearSpaceLimit();
   a->Put("k", "memory only");
   Cache::Scratch scratch;
-  std::optional<Cache::Hit> hit = a->Get("k", &scratch);
+  Cache::HitStamp stamp;
+  std::optional<Cache::Hit> hit = a->Get("k", &scratch, &stamp);
   ASSERT_TRUE(hit);
   EXPECT_EQ(hit->data, "memory only");
   EXPECT_EQ(hit->data.data(), scratch.bytes);
+  EXPECT_EQ(stamp.kind, Cache::HitStamp::kWriteCountNow);
+  EXPECT_TRUE(a->Recall(stamp));
   std::shared_ptr<Cache> b = Cache::Open(StoreOptions(tmp.Sub("store"), &log));
   b->Put("j", "any write");
+  EXPECT_FALSE(a->Recall(stamp));
   EXPECT_EQ(ValueOf(a->Get("k", &scratch)), "<miss>");
 }
 
@@ -653,47 +665,6 @@ TEST(CacheTest, ARecalledStampHoldsUntilAnyWriteThroughTheCache) {
     EXPECT_EQ(none.kind, Cache::HitStamp::kNone) << key;
     EXPECT_FALSE(cache->Recall(none)) << key;
   }
-}
-
-TEST(CacheTest, ARecalledStampSeesAnotherHandlesReplacement) {
-  TempDir tmp;
-  LogRecorder log;
-  const Options options = StoreOptions(tmp.Sub("store"), &log);
-  std::shared_ptr<Cache> reader = Cache::Open(options);
-  std::shared_ptr<Cache> writer = Cache::Open(options);
-  Cache::Scratch scratch;
-  Cache::HitStamp stamp;
-  reader->Put("k", "v1");
-  ASSERT_EQ(ValueOf(reader->Get("k", &scratch, &stamp)), "v1");
-  writer->Put("other", "new key");  // no version replaced: still current
-  EXPECT_TRUE(reader->Recall(stamp));
-  writer->Put("k", "v2");
-  EXPECT_FALSE(reader->Recall(stamp));
-  EXPECT_EQ(ValueOf(reader->Get("k", &scratch, &stamp)), "v2");
-}
-
-// A copy the store never held is stamped with the write count, which a new
-// key's put by any handle moves.
-TEST(CacheTest, ARecalledStampOfAnUnstoredValueGoesOnAnyStoreWrite) {
-  TempDir tmp;
-  auto env = std::make_shared<FaultEnv>();
-  LogRecorder log;
-  Options options = StoreOptions(tmp.Sub("store"), &log);
-  options.file.env = env;
-  options.file_retry_interval = std::chrono::hours(1);
-  std::shared_ptr<Cache> a = Cache::Open(options);
-  env->SetSpaceLimit(0);
-  a->Put("k", std::string(100000, 'x'));
-  ASSERT_EQ(a->GetStats().file_failures, 1u);
-  env->ClearSpaceLimit();
-  a->Put("k", "memory only");
-  Cache::Scratch scratch;
-  Cache::HitStamp stamp;
-  ASSERT_EQ(ValueOf(a->Get("k", &scratch, &stamp)), "memory only");
-  EXPECT_EQ(stamp.kind, Cache::HitStamp::kWriteCountNow);
-  EXPECT_TRUE(a->Recall(stamp));
-  Cache::Open(StoreOptions(tmp.Sub("store"), &log))->Put("j", "any write");
-  EXPECT_FALSE(a->Recall(stamp));
 }
 
 TEST(CacheTest, NoStampIsTakenOrRecalledUnderAnOverrideOrWithAnExpiry) {
