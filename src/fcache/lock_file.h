@@ -52,16 +52,10 @@ class LockFile {
   LockFile(const LockFile&) = delete;
   LockFile& operator=(const LockFile&) = delete;
 
-  // The store's change counter (doc/format.md section 5), loaded with
-  // acquire, so that a reader that sees a count also sees the commit that
-  // produced it.
-  uint64_t changes() const {
-    return __atomic_load_n(changes_, __ATOMIC_ACQUIRE);
-  }
-  // The store's write counter, likewise.
-  uint64_t writes() const { return __atomic_load_n(writes_, __ATOMIC_ACQUIRE); }
-  // Where the two counters are in this handle's mapping, for as long as it
-  // lives: for readers that load them inline (FileCache::ChangeCount).
+  // Where the store's change and write counters (doc/format.md section 5)
+  // are in this handle's mapping, for as long as it lives. Readers load them
+  // with acquire (FileCache::ChangeCount, inline), so that a reader that
+  // sees a count also sees the commit that produced it.
   const uint64_t* changes_word() const { return changes_; }
   const uint64_t* writes_word() const { return writes_; }
   // Count a commit, with release, writer lock held: CountWrite for any,
