@@ -129,8 +129,11 @@ class Cache::Impl {
     MemoryCache* memory = UsesMemory(route) ? Memory() : nullptr;
     FileCache* file = UsesFile(route) ? File() : nullptr;
     // Both read before either tier (cache.h: a stamp is taken before the
-    // read; a Put or Erase that the read below misses counts after it).
-    const uint64_t local = local_writes_.load(std::memory_order_acquire);
+    // read; a Put or Erase that the read below misses counts after it). The
+    // first only for a caller that takes stamps: Puts write its line.
+    const uint64_t local = hit_stamp != nullptr
+                               ? local_writes_.load(std::memory_order_acquire)
+                               : 0;
     const uint64_t changes = file != nullptr ? file->ChangeCount() : 0;
     if (memory != nullptr) {
       MemoryStamp stamp;
