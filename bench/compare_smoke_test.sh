@@ -1,8 +1,9 @@
 #!/bin/sh
 # Runs every workload of //bench:compare once at tiny sizes against every
-# store: each workload's table must have a row for each store, workload 4
-# the machine's own two-process ceiling, and workload 6 the memoization
-# table. Timings are printed, never checked.
+# store: each workload's table must have a row for each store, workload 1
+# the machine's own dependent-load floor, workload 4 its two-process
+# ceiling, and workload 6 the memoization table. Timings are printed, never
+# checked.
 set -eu
 # $2: TSan suppressions for the peers' uninstrumented libraries (read only
 # by a --config=tsan build).
@@ -28,6 +29,10 @@ for workload in 1 2 3 4 5; do
     }
   done
 done
+grep -q "^This machine's own floor in the same run: one dependent load .* took [0-9.]* ns" "$out" || {
+  echo "workload 1 printed no floor of the machine"
+  exit 1
+}
 grep -q "^This machine's own ceiling in the same run: .* ran [0-9.]*x " "$out" || {
   echo "workload 4 printed no ceiling of the machine"
   exit 1
