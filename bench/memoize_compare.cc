@@ -19,12 +19,14 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -235,7 +237,9 @@ int main(int argc, char** argv) {
   app.add_option("--small-calls", small_calls, "calls of the small function");
   app.add_option("--python", python, "a python3 with joblib, diskcache, numpy");
   app.add_option("--script", script, "memoize_compare.py");
-  app.add_option("--dir", dir, "where the stores go (default: a new temp dir)");
+  app.add_option("--dir", dir,
+                 "where the stores go (default: a new temp dir); its ucache/"
+                 " and python/ are emptied first");
   app.add_option("--child", child,
                  "internal: copy|view|plain, one fresh-process hit");
   CLI11_PARSE(app, argc, argv);
@@ -246,9 +250,20 @@ int main(int argc, char** argv) {
   if (dir.empty()) dir = scratch.emplace("memoize_compare").path();
   std::printf("memoize_compare: n=%d (%.1f MB), reps=%d, stores under %s\n", n,
               n * 8 / 1e6, reps, dir.c_str());
+  // A store left by an earlier run would turn every miss below into a hit.
+  const std::string ucache_dir = dir + "/ucache", python_dir = dir + "/python";
+  for (const std::string& d : {ucache_dir, python_dir}) {
+    std::error_code error;
+    std::filesystem::remove_all(d, error);
+    if (error) {
+      std::fprintf(stderr, "memoize_compare: cannot empty %s: %s\n", d.c_str(),
+                   error.message().c_str());
+      return 1;
+    }
+  }
   Results results;
-  MeasureUcache(dir + "/ucache", n, reps, small_calls, &results);
-  MeasurePython(python, script, dir + "/python", n, reps, &results);
+  MeasureUcache(ucache_dir, n, reps, small_calls, &results);
+  MeasurePython(python, script, python_dir, n, reps, &results);
   Print(results);
   return 0;
 }
