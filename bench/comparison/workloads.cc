@@ -1,9 +1,7 @@
 #include "bench/comparison/workloads.h"
 
-#include <fcntl.h>
 #include <lz4.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -23,6 +21,7 @@
 #include "bench/comparison/child_process.h"
 #include "bench/comparison/data.h"
 #include "bench/comparison/report.h"
+#include "bench/scratch_dir.h"
 
 namespace ucache::bench {
 namespace {
@@ -48,29 +47,6 @@ std::string FreshDir(const Config& config, std::string_view workload,
   const std::string dir = config.dir + "/" + name;
   std::filesystem::remove_all(dir);
   return dir;
-}
-
-// Writes `bytes` into a scratch file in `dir` and deletes it, so that the
-// page-cache pages a put phase of that size takes next were freed just now.
-// On this VM the balloon driver hands free pages back to the host a few
-// seconds after they are freed (free page reporting), and a page the host
-// took back costs a host fault when touched again: without this, the first
-// store of each round wrote its values at a third of the speed of the next
-// one, whichever store it was (BENCHMARKS.md, workload 2).
-void PrimePages(const std::string& dir, uint64_t bytes) {
-  const std::string path = dir + "/prime";
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) CheckOk(Status::IOError(std::strerror(errno)), "create " + path);
-  const std::string chunk(1 << 20, '\0');
-  for (uint64_t done = 0; done < bytes; done += chunk.size()) {
-    if (::write(fd, chunk.data(), chunk.size()) !=
-        static_cast<ssize_t>(chunk.size())) {
-      CheckOk(Status::IOError(std::strerror(errno)), "write " + path);
-    }
-  }
-  ::close(fd);
-  ::unlink(path.c_str());
 }
 
 // Bytes allocated on disk under `dir` (sparse holes not counted).
