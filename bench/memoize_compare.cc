@@ -117,15 +117,17 @@ void MeasureUcache(const std::string& dir, int n, int reps, int small_calls,
   std::map<std::string, double>& limit = (*results)["copy"];
   const std::vector<double> kernel = Kernel(n, 0);
   double sum = 0;
-  std::vector<double> misses, stores, same, views, copies;
+  std::vector<double> misses, stores, store_copies, same, views, copies;
   std::map<std::string, std::vector<double>> fresh;
   // The store alone: a miss of a function whose work is one copy of the
-  // result, less that copy (measured below).
+  // result, less that copy, timed beside it: a host that makes fresh pages
+  // dear for a while (the VM's balloon) makes both dear.
   auto copied = ucache::memoize(
       "copied/v1", [&](int, int) { return kernel; }, StoreOptions(dir));
   for (int rep = 0; rep < reps; ++rep) {
     misses.push_back(Time([&] { cached(n, rep); }));
     stores.push_back(Time([&] { sum += copied(n, rep)[0]; }));
+    store_copies.push_back(PlainCopyUs(kernel, &sum));
   }
   for (int rep = 0; rep < reps; ++rep) {
     same.push_back(Time([&] { sum += cached(n, 0)[0]; }));
@@ -145,13 +147,14 @@ void MeasureUcache(const std::string& dir, int n, int reps, int small_calls,
     }
   }
   r["miss_us"] = ucache::bench::Median(misses);
-  r["store_us"] = std::max(
-      0.0, ucache::bench::Median(stores) - ucache::bench::Median(copies));
+  r["store_us"] = std::max(0.0, ucache::bench::Median(stores) -
+                                    ucache::bench::Median(store_copies));
   r["hit_same_us"] = ucache::bench::Median(same);
   r["hit_zero_copy_same_us"] = ucache::bench::Median(views);
   r["hit_fresh_us"] = ucache::bench::Median(fresh["copy"]);
   r["hit_zero_copy_fresh_us"] = ucache::bench::Median(fresh["view"]);
-  limit["store_us"] = limit["hit_same_us"] = ucache::bench::Median(copies);
+  limit["store_us"] = ucache::bench::Median(store_copies);
+  limit["hit_same_us"] = ucache::bench::Median(copies);
   limit["hit_fresh_us"] = ucache::bench::Median(fresh["plain"]);
   if (sum == 42) std::printf(" ");  // keeps the copies
 
