@@ -147,8 +147,8 @@ void MeasureUcache(const std::string& dir, int n, int reps, int small_calls,
     }
   }
   r["miss_us"] = ucache::bench::Median(misses);
-  r["store_us"] = std::max(0.0, ucache::bench::Median(stores) -
-                                    ucache::bench::Median(store_copies));
+  r["store_us"] = std::max(
+      0.0, ucache::bench::Median(stores) - ucache::bench::Median(store_copies));
   r["hit_same_us"] = ucache::bench::Median(same);
   r["hit_zero_copy_same_us"] = ucache::bench::Median(views);
   r["hit_fresh_us"] = ucache::bench::Median(fresh["copy"]);
@@ -255,19 +255,14 @@ int main(int argc, char** argv) {
               n * 8 / 1e6, reps, dir.c_str());
   // A store left by an earlier run would turn every miss below into a hit.
   const std::string ucache_dir = dir + "/ucache", python_dir = dir + "/python";
-  for (const std::string& d : {ucache_dir, python_dir}) {
-    std::error_code error;
-    std::filesystem::remove_all(d, error);
-    if (error) {
-      std::fprintf(stderr, "memoize_compare: cannot empty %s: %s\n", d.c_str(),
-                   error.message().c_str());
-      return 1;
-    }
-  }
   std::error_code error;
-  std::filesystem::create_directories(dir, error);
+  for (const std::string& d : {ucache_dir, python_dir}) {
+    std::filesystem::remove_all(d, error);
+    if (error) break;
+  }
+  if (!error) std::filesystem::create_directories(dir, error);
   if (error) {
-    std::fprintf(stderr, "memoize_compare: cannot create %s: %s\n",
+    std::fprintf(stderr, "memoize_compare: cannot prepare %s: %s\n",
                  dir.c_str(), error.message().c_str());
     return 1;
   }

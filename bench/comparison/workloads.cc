@@ -490,9 +490,9 @@ void RunTwoProcesses(const Config& config) {
       }
       // The page-cache pages the children's puts take (records of about
       // twice the value's size, and the log's reservation ahead).
-      PrimePages(dirs.front(), (2 * processes * config.mixed_ops +
-                                config.mixed_keys) *
-                                   values.value_bytes());
+      PrimePages(dirs.front(),
+                 (2 * processes * config.mixed_ops + config.mixed_keys) *
+                     values.value_bytes());
       std::vector<std::vector<std::string>> each;
       for (int p = 0; p < processes; ++p) {
         each.push_back({"child-mixed", "--store", std::string(kind.name),
