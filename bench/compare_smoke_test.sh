@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs every workload of //bench:compare once at tiny sizes against every
 # store: each workload's table must have a row for each store, workload 1
-# the machine's own dependent-load floor, workload 4 its two-process
+# the machine's own dependent-load floor and the one-load table's row (the
+# limit of a hash store's gets), workload 4 its two-process
 # ceiling, and workload 6 the memoization table. Timings are printed, never
 # checked.
 set -eu
@@ -31,6 +32,10 @@ for workload in 1 2 3 4 5; do
 done
 grep -q "^This machine's own floor in the same run: one dependent load .* took [0-9.]* ns" "$out" || {
   echo "workload 1 printed no floor of the machine"
+  exit 1
+}
+grep -q '^| one-load table (limit) | - | [0-9.]*[kM]* | - | [0-9.]*x | [0-9.]*x | 1.00x | in memory |$' "$out" || {
+  echo "workload 1 printed no row for the one-load table"
   exit 1
 }
 grep -q "^This machine's own ceiling in the same run: .* ran [0-9.]*x " "$out" || {

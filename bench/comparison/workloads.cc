@@ -20,6 +20,7 @@
 
 #include "bench/comparison/child_process.h"
 #include "bench/comparison/data.h"
+#include "bench/comparison/one_load_table.h"
 #include "bench/comparison/report.h"
 #include "bench/scratch_dir.h"
 
@@ -230,11 +231,15 @@ void RunSmallValues(const Config& config) {
   const std::vector<uint32_t> order =
       RandomIndices(config.small_gets, config.small_keys, 1);
   std::vector<PutGetSamples> samples(config.stores.size());
+  OneLoadTable limit(keys, values);
+  CheckValues(limit, keys, values);
+  std::vector<double> limit_s;
   for (int rep = 0; rep < config.repeats; ++rep) {
     for (size_t s = 0; s < config.stores.size(); ++s) {
       PutGetOnce(config, "w1", *config.stores[s], keys, values, order,
                  /*views=*/false, &samples[s]);
     }
+    limit_s.push_back(TimeGets(limit, keys, order, false));
   }
 
   char title[160];
@@ -248,8 +253,10 @@ void RunSmallValues(const Config& config) {
     load_ns.push_back(DependentLoadNanos());
   }
   const double load = Median(load_ns);
-  Table table(title, {"store", "put ops/s", "get ops/s", "put ratio",
-                      "get ratio", "get / dependent load", "on disk"});
+  const double limit_get = config.small_gets / Median(limit_s);
+  Table table(title,
+              {"store", "put ops/s", "get ops/s", "put ratio", "get ratio",
+               "get / dependent load", "one-load table / store", "on disk"});
   const int us = UsIndex(config);
   auto rate = [&](size_t s, const std::vector<double> PutGetSamples::*field,
                   uint64_t n) { return n / Median(samples[s].*field); };
@@ -263,8 +270,15 @@ void RunSmallValues(const Config& config) {
     table.AddRow({std::string(config.stores[s]->name), FormatCount(put),
                   FormatCount(get), FormatRatio(us_put, put),
                   FormatRatio(us_get, get), FormatRatio(1e9 / get, load),
+                  FormatRatio(limit_get, get),
                   FormatMiB(samples[s].disk_bytes)});
   }
+  table.AddRow(
+      {"one-load table (limit)", "-", FormatCount(limit_get), "-",
+       us < 0 ? "-"
+              : FormatRatio(rate(us, &PutGetSamples::get_s, config.small_gets),
+                            limit_get),
+       FormatRatio(1e9 / limit_get, load), "1.00x", "in memory"});
   table.AddNote(RepeatNote(config) +
                 " Keys are 16 random bytes (XXH3-128), values random bytes.");
   table.AddNote(
@@ -275,6 +289,13 @@ void RunSmallValues(const Config& config) {
       " before) took " +
       FormatNanos(load) +
       ". \"get / dependent load\": a get's time in such loads.");
+  table.AddNote(
+      "The one-load table is the limit of any store that finds a value by"
+      " its key's hash: key and value together in one slot at the hash, in"
+      " memory, no checksum, no lock (bench/comparison/one_load_table.h)."
+      " A get reads the harness's key, then the slot: \"one-load table /"
+      " store\" is the most a hash store's get ratio against that store"
+      " can be on this machine.");
   table.Print();
 }
 
