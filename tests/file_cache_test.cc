@@ -19,6 +19,7 @@
 #include <random>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "src/fcache/format.h"
 #include "tests/testutil.h"
@@ -843,6 +844,28 @@ TEST(FileCacheTest, RebuildsLostIndexFromLog) {
   EXPECT_EQ(GetOrMiss(*cache, "b"), "<miss>");
   EXPECT_EQ(GetOrMiss(*cache, "c"), std::string(5000, 'c'));
   EXPECT_TRUE(cache->Verify()->clean());
+}
+
+// Sync() promises every write so far durable. Before, it synced the log and
+// the index alone: after a compaction, a power loss could bring back the
+// index that the compaction's rename replaced (the directory was never
+// synced) and serve the versions that later writes replaced or erased; and
+// the lock file's record of which log recovery may read was never synced.
+TEST(FileCacheTest, SyncMakesTheLockFileAndTheDirectoryDurableToo) {
+  TempDir tmp;
+  auto env = std::make_shared<FaultEnv>();
+  FileCacheOptions options;
+  options.env = env;
+  auto cache = OpenStore(tmp.path(), options);
+  ASSERT_OK(cache->Put("k", "old"));
+  ASSERT_OK(cache->Compact());
+  ASSERT_OK(cache->Erase("k"));
+  std::vector<std::string> synced;
+  env->OnSync([&](const std::string& name) { synced.push_back(name); });
+  ASSERT_OK(cache->Sync());
+  EXPECT_EQ(synced, (std::vector<std::string>{"log.0000000000000002", "index",
+                                              "lock", tmp.path() + "/"}));
+  env->OnSync(nullptr);
 }
 
 // With sync_writes, a put whose log sync fails returns the error before its

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "src/fcache/format.h"
@@ -391,6 +392,45 @@ TEST(GenerationTest, FailedDirectorySyncIsReported) {
   EXPECT_EQ(GetOrMiss(*cache, "k"), "<miss>");
   ASSERT_OK(cache->Put("k", "again"));
   EXPECT_EQ(GetOrMiss(*cache, "k"), "again");
+}
+
+// With sync_writes, a publication makes its record durable before the
+// directory, and clears the count of erases made in place only after both:
+// a power loss that brought the old index back must find the record naming
+// no older log than that index's, and the count still set. Before: the lock
+// file was never synced, and the count was cleared before the directory
+// sync.
+TEST(GenerationTest, ASyncedPublicationSyncsItsRecordThenTheDirectory) {
+  TempDir tmp;
+  const std::string dir = tmp.Sub("store");
+  auto env = std::make_shared<FaultEnv>();
+  FileCacheOptions options;
+  options.env = env;
+  options.sync_writes = true;
+  auto cache = OpenStore(dir, options);
+  ASSERT_NE(cache, nullptr);
+  ASSERT_OK(cache->Put("k", "v"));
+  auto lock = fcache_internal::LockFile::Open(NewPosixEnv(), dir);
+  ASSERT_OK(lock);
+  Publication& p = (*lock)->publication();
+  p.unlogged_erases = 1;  // as an erase made in place on a full disk leaves
+  std::vector<std::string> synced;
+  uint64_t count_at_dir_sync = 0, committed_at_dir_sync = 0;
+  env->OnSync([&](const std::string& name) {
+    synced.push_back(name);
+    if (name == dir + "/") {
+      count_at_dir_sync = LoadShared(p.unlogged_erases);
+      committed_at_dir_sync = LoadShared(p.committed_log_id);
+    }
+  });
+  ASSERT_OK(cache->Clear());
+  ASSERT_GE(synced.size(), 2u);
+  EXPECT_EQ(synced[synced.size() - 2], "lock");
+  EXPECT_EQ(synced.back(), dir + "/");
+  EXPECT_EQ(committed_at_dir_sync, 2u) << "the record before the directory";
+  EXPECT_EQ(count_at_dir_sync, 1u) << "the count cleared before the sync";
+  EXPECT_EQ(LoadShared(p.unlogged_erases), 0u);
+  env->OnSync(nullptr);
 }
 
 // The automatic compaction after a write is maintenance: its failure used

@@ -303,7 +303,28 @@ Status FaultEnv::Allocate(int fd, uint64_t offset, uint64_t len) {
   return Leave(Op::kAllocate, target()->Allocate(fd, offset, len));
 }
 
+void FaultEnv::OnSync(std::function<void(const std::string& synced)> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  on_sync_ = std::move(fn);
+}
+
+void FaultEnv::NoteSync(const std::function<std::string()>& synced) {
+  std::function<void(const std::string&)> fn;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fn = on_sync_;
+  }
+  if (fn) fn(synced());
+}
+
 Status FaultEnv::Sync(int fd) {
+  NoteSync([fd] {
+    char link[64], path[4096];
+    std::snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    const ssize_t n = readlink(link, path, sizeof(path));
+    const std::string_view name(path, n > 0 ? static_cast<size_t>(n) : 0);
+    return std::string(name.substr(name.find_last_of('/') + 1));
+  });
   if (Status s = Enter(Op::kSync); !s.ok()) return s;
   return Leave(Op::kSync, target()->Sync(fd));
 }
@@ -439,6 +460,7 @@ Status FaultEnv::Remove(const std::string& path) {
 }
 
 Status FaultEnv::SyncDir(const std::string& path) {
+  NoteSync([&path] { return path + "/"; });
   if (Status s = Enter(Op::kSyncDir); !s.ok()) return s;
   return Leave(Op::kSyncDir, target()->SyncDir(path));
 }

@@ -242,6 +242,13 @@ class FaultEnv : public EnvWrapper {
   int64_t Calls(Op op) const;
   void ResetCalls();
 
+  // Calls `fn` at each Sync and SyncDir, before FaultEnv counts it, crashes
+  // or fails it, with what it syncs: the file's name (the last component of
+  // the descriptor's path), or the directory's path and a trailing '/'.
+  // Null stops the calls. `fn` runs without FaultEnv's lock held and may
+  // inspect the store.
+  void OnSync(std::function<void(const std::string& synced)> fn);
+
   Result<int> Open(const std::string& path, OpenMode mode) override;
   Status Close(int fd) override;
   Status Write(int fd, const void* data, size_t n, uint64_t offset) override;
@@ -283,6 +290,8 @@ class FaultEnv : public EnvWrapper {
     CountAfter(op);
     return result;
   }
+  // Calls on_sync_, if any, with what `synced` names.
+  void NoteSync(const std::function<std::string()>& synced);
   // How many of `n` bytes the space budget lets through; the rest is lost.
   uint64_t ChargeSpace(uint64_t n);
 
@@ -294,6 +303,7 @@ class FaultEnv : public EnvWrapper {
   std::array<int, kNumOps> crash_after_countdown_{};
   std::optional<uint64_t> space_remaining_;
   std::optional<int64_t> now_millis_;
+  std::function<void(const std::string&)> on_sync_;
 };
 
 // The name of an op, e.g. "Write", for messages.

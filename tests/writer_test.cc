@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "src/fcache/compactor.h"
@@ -249,7 +251,8 @@ class WriterOrphanTest : public WriterTest {
     EXPECT_EQ(Get("k"), std::nullopt);
     bool replaced = true;
     if (in_place) {
-      EraseWithoutRecord(*gen_, *lock_, "k", KeyTag("k"), &replaced);
+      EXPECT_OK(EraseWithoutRecord(*gen_, *lock_, "k", KeyTag("k"),
+                                   /*sync=*/false, &replaced));
       EXPECT_EQ(LoadShared(lock_->publication().unlogged_erases), 1u);
     } else {
       EXPECT_OK(Write("k", "", /*erase=*/true, &replaced));
@@ -417,14 +420,19 @@ TEST_F(WriterDuplicateTest, ASlotOfTheSameTagForAnotherKeyStays) {
   EXPECT_EQ(gen_->index->slot(next_).loc, other);
 }
 
-TEST_F(WriterTest, ASyncedCommitSyncsTheLogThenTheIndex) {
-  env_->ResetCalls();
+// The lock file's committed log end bounds what recovery reads: a synced
+// put whose end a power loss took from the lock file would be forgotten by
+// a recovery. Before: the log and the index only.
+TEST_F(WriterTest, ASyncedCommitSyncsTheLogThenTheIndexAndTheLockFile) {
+  std::vector<std::string> synced;
+  env_->OnSync([&](const std::string& name) { synced.push_back(name); });
   bool replaced = false;
   ASSERT_OK(Write("k", "v", false, &replaced, /*sync=*/true));
-  EXPECT_EQ(env_->Calls(Op::kSync), 2);
-  env_->ResetCalls();
+  EXPECT_EQ(synced,
+            (std::vector<std::string>{LogFileName(1), "index", "lock"}));
+  synced.clear();
   ASSERT_OK(Write("k", "v", false, &replaced, /*sync=*/false));
-  EXPECT_EQ(env_->Calls(Op::kSync), 0);
+  EXPECT_TRUE(synced.empty());
 }
 
 TEST_F(WriterTest, AFailedLogSyncIsReturnedBeforeTheRecordCommits) {
@@ -446,6 +454,67 @@ TEST_F(WriterTest, AFailedIndexSyncIsReturnedAfterTheRecordCommitted) {
   EXPECT_FALSE(replaced);
   EXPECT_EQ(H().log_end, kLogHeaderSize + kSmall);
   EXPECT_EQ(Get("k"), "v") << "committed in memory, as documented";
+}
+
+TEST_F(WriterTest, AFailedLockFileSyncIsReturnedAfterTheRecordCommitted) {
+  env().fail_sync_at = 3;
+  bool replaced = true;
+  const Status s = Write("k", "v", false, &replaced, /*sync=*/true);
+  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+  EXPECT_NE(s.message().find("lock file"), std::string_view::npos);
+  EXPECT_EQ(LoadShared(H().log_end), kLogHeaderSize + kSmall);
+  EXPECT_EQ(Get("k"), "v") << "committed in memory, as documented";
+}
+
+// An erase made in place leaves the erased value in the log, and only the
+// count in the lock file keeps recovery from bringing it back: with sync,
+// the count must be on disk before the tombstone can be. Before: an erase
+// in place synced nothing at all, so after a power loss the index could
+// still name the value it had erased.
+TEST_F(WriterTest, ASyncedEraseInPlaceSyncsItsCountBeforeItsTombstone) {
+  Put("k", "v");
+  std::vector<std::string> synced;
+  uint64_t count_at_lock_sync = 0;
+  std::optional<std::string> value_at_lock_sync;
+  env_->OnSync([&](const std::string& name) {
+    synced.push_back(name);
+    if (name == "lock") {
+      count_at_lock_sync = LoadShared(lock_->publication().unlogged_erases);
+      value_at_lock_sync = Get("k");
+    }
+  });
+  bool replaced = false;
+  ASSERT_OK(EraseWithoutRecord(*gen_, *lock_, "k", KeyTag("k"),
+                               /*sync=*/true, &replaced));
+  EXPECT_TRUE(replaced);
+  EXPECT_EQ(synced, (std::vector<std::string>{"lock", "index"}));
+  EXPECT_EQ(count_at_lock_sync, 1u);
+  EXPECT_EQ(value_at_lock_sync, "v") << "the tombstone came before the count";
+  EXPECT_EQ(Get("k"), std::nullopt);
+
+  // A key the index lacks changes no slot: the count alone is synced.
+  synced.clear();
+  ASSERT_OK(EraseWithoutRecord(*gen_, *lock_, "absent", KeyTag("absent"),
+                               /*sync=*/true, &replaced));
+  EXPECT_FALSE(replaced);
+  EXPECT_EQ(synced, (std::vector<std::string>{"lock"}));
+}
+
+// The erase must take effect for every process even when its count could
+// not be made durable; the index is then not synced, and the error says so.
+TEST_F(WriterTest, AnEraseInPlaceWhoseCountFailsToSyncErasesAndSyncsNoIndex) {
+  Put("k", "v");
+  std::vector<std::string> synced;
+  env_->OnSync([&](const std::string& name) { synced.push_back(name); });
+  env_->FailNext(Op::kSync, Status::IOError("fdatasync: EIO"));
+  bool replaced = false;
+  const Status s = EraseWithoutRecord(*gen_, *lock_, "k", KeyTag("k"),
+                                      /*sync=*/true, &replaced);
+  EXPECT_EQ(s.code(), Status::Code::kIOError) << s.ToString();
+  EXPECT_NE(s.message().find(LogFileName(1)), std::string_view::npos);
+  EXPECT_TRUE(replaced);
+  EXPECT_EQ(Get("k"), std::nullopt);
+  EXPECT_EQ(synced, (std::vector<std::string>{"lock"}));
 }
 
 }  // namespace

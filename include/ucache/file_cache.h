@@ -298,7 +298,9 @@ class FileCache {
   // Removes every key; the store's files shrink to an empty generation.
   Status Clear();
 
-  // Makes every write so far durable (fdatasync of log and index).
+  // Makes every write so far durable: fdatasync of the log, the index and
+  // the lock file (which logs recovery may use), then of the store's
+  // directory (the file names a compaction or an index growth changed).
   Status Sync();
 
   // Writes the live records into a new generation and switches every handle

@@ -213,8 +213,9 @@ class FileCache::Impl {
   // An erase with no room for its record must happen all the same, or a
   // selector that could not write a newer value would leave the older one
   // readable to every process: tombstones the key's slot in `gen` without a
-  // record (EraseWithoutRecord). Writer lock and mu_ held.
-  void EraseInPlace(Generation& gen, std::string_view key, uint64_t tag);
+  // record (EraseWithoutRecord); with sync_writes, an error when it could
+  // not be made durable. Writer lock and mu_ held.
+  Status EraseInPlace(Generation& gen, std::string_view key, uint64_t tag);
   // Appends under the writers' mutex, then runs the compaction the append
   // made due as maintenance: its failure does not undo the commit, and is
   // kept for MaintenanceStatus() instead of being returned.
@@ -563,8 +564,7 @@ Status FileCache::Impl::AppendLocked(std::string_view key, uint64_t tag,
       Result<AppendPrep> next = fcache_internal::PrepareAppend(
           gen, key, tag, record.size(), erase, evicted, options_, dir_);
       if (erase && next.status().IsNoSpace()) {
-        EraseInPlace(gen, key, tag);
-        return Status::OK();
+        return EraseInPlace(gen, key, tag);
       }
       if (!next.ok()) return next.status();
       prep = std::move(*next);
@@ -601,22 +601,23 @@ Status FileCache::Impl::AppendLocked(std::string_view key, uint64_t tag,
       s = MakeCurrentLocked();
       if (!s.ok()) return s;
       std::shared_lock lock(mu_);
-      EraseInPlace(*gen_, key, tag);
-      return Status::OK();
+      return EraseInPlace(*gen_, key, tag);
     }
     if (!s.ok()) return s;
   }
 }
 
-void FileCache::Impl::EraseInPlace(Generation& gen, std::string_view key,
-                                   uint64_t tag) {
+Status FileCache::Impl::EraseInPlace(Generation& gen, std::string_view key,
+                                     uint64_t tag) {
   bool replaced = false;
-  fcache_internal::EraseWithoutRecord(gen, *lock_file_, key, tag, &replaced);
+  Status s = fcache_internal::EraseWithoutRecord(
+      gen, *lock_file_, key, tag, options_.sync_writes, &replaced);
   if (replaced) {
     lock_file_->CountChange();
   } else {
     lock_file_->CountWrite();  // as for any erase (AppendLocked)
   }
+  return s;
 }
 
 Status FileCache::Impl::Write(std::string_view key, const EncodedRecord& record,
@@ -710,6 +711,11 @@ Status FileCache::Impl::Sync() {
   std::shared_lock lock(mu_);
   Status s = gen_->log->Sync();
   if (s.ok()) s = gen_->index->Sync();
+  if (s.ok()) s = lock_file_->Sync();
+  // The names too: a compaction or growth since the last sync renamed an
+  // index over the one a power loss could otherwise bring back, with
+  // versions that writes since have replaced or erased.
+  if (s.ok()) s = env_->SyncDir(dir_);
   return s;
 }
 

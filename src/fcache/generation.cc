@@ -233,16 +233,27 @@ Result<std::unique_ptr<Generation>> PublishGeneration(
   if (old != nullptr) StoreShared(old->index->header().superseded, 1);
   StoreShared(p.committed_log_id, log->id());
   StoreShared(p.committed_generation, generation);
+  // The record before the directory: a power loss between the two then
+  // leaves a record naming a log the directory may lack (recovery finds
+  // nothing to bring back), never one naming the old log, which may still
+  // be there with versions this publication replaced.
+  if (sync) s = lock.Sync();
+  if (sync && s.ok()) s = env->SyncDir(dir);
   // A new log holds only what the index named: no erase is missing from it.
+  // Cleared last, so that the count stays on disk (the next synced write
+  // puts its 0 there) until the new index surely is: a power loss that
+  // brings the old index back brings back a log an erase may be missing
+  // from.
   if (old == nullptr || old->log->id() != log->id()) {
     StoreShared(p.unlogged_erases, 0);
   }
-  if (sync) s = env->SyncDir(dir);
   if (old != nullptr && old->log->id() != log->id()) {
     // Views into it keep their mappings; the next open removes a leftover.
     env->Remove(old->log->path()).IgnoreError();
   }
-  if (!s.ok()) return s.WithContext("syncing the directory of " + dir);
+  if (!s.ok()) {
+    return s.WithContext("syncing the lock file and directory of " + dir);
+  }
   auto gen = std::make_unique<Generation>();
   gen->index = std::move(*index);
   gen->log = std::move(log);

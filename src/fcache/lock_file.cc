@@ -232,6 +232,8 @@ Status LockFile::Lock(LockMode mode, bool* owner_died) {
 
 void LockFile::Unlock() { pthread_mutex_unlock(mutex()); }
 
+Status LockFile::Sync() { return env_->Sync(file_.fd()); }
+
 void LockFile::NoteLogEnd(uint64_t log_id, uint64_t end) {
   if (LoadShared(*log_end_id_) == log_id) {
     StoreShared(*log_end_, end);

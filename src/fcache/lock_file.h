@@ -74,6 +74,10 @@ class LockFile {
   // log or none.
   uint64_t LogEnd(uint64_t log_id) const;
 
+  // fdatasyncs the file, so that what the mapping holds (the publication
+  // record, `unlogged_erases`, the committed log end) survives a power loss.
+  Status Sync();
+
   // Takes the writers' mutex: with kExclusiveWait spinning briefly, then
   // sleeping until it is free, waking every few milliseconds to look again
   // (a killed waiter can swallow the wakeup meant for the others); with

@@ -171,20 +171,33 @@ void RetireDuplicates(const Generation& gen, std::string_view key, uint64_t tag,
 
 }  // namespace
 
-void EraseWithoutRecord(Generation& gen, LockFile& lock, std::string_view key,
-                        uint64_t tag, bool* replaced) {
+Status EraseWithoutRecord(Generation& gen, LockFile& lock, std::string_view key,
+                          uint64_t tag, bool sync, bool* replaced) {
   AppendPrep prep;
   prep.lookup = FindSlot(gen, key, tag);
   *replaced = prep.lookup.slot >= 0;
   // Counted even when the index lacks the key: the log may hold a record of
-  // it that no slot names (see PrepareAppend). Counted first: a crash
-  // between the two leaves a recovery that forgets too much, never one that
-  // forgets too little.
+  // it that no slot names (see PrepareAppend). Counted first, and with
+  // `sync` on disk first: a crash or a power loss between the two leaves a
+  // recovery that forgets too much, never one that forgets too little.
   AddShared(lock.publication().unlogged_erases, 1);
-  if (!*replaced) return;
-  prep.log_end = LoadShared(gen.index->header().log_end);
-  UpdateSlot(gen, tag, {}, /*erase=*/true, prep);
-  RetireDuplicates(gen, key, tag, prep);
+  Status synced = sync ? lock.Sync() : Status::OK();
+  if (*replaced) {
+    // Erased all the same when the count may not be on disk: the erase
+    // must take effect for every process now; only its durability failed.
+    prep.log_end = LoadShared(gen.index->header().log_end);
+    UpdateSlot(gen, tag, {}, /*erase=*/true, prep);
+    RetireDuplicates(gen, key, tag, prep);
+    // Not forced to disk after a failed count: a tombstone on disk without
+    // the count could let a recovery after a power loss bring the value
+    // back.
+    if (sync && synced.ok()) synced = gen.index->Sync();
+  }
+  if (!synced.ok()) {
+    return synced.WithContext("syncing an erase made in place in " +
+                              gen.log->path());
+  }
+  return Status::OK();
 }
 
 Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
@@ -253,8 +266,10 @@ Status Commit(Generation& gen, LockFile& lock, std::string_view key,
   *replaced = prep.lookup.slot >= 0;
   if (sync) {
     Status s = gen.index->Sync();
+    if (s.ok()) s = lock.Sync();
     if (!s.ok())
-      return s.WithContext("syncing the index of " + gen.log->path());
+      return s.WithContext("syncing the index and lock file of " +
+                           gen.log->path());
   }
   return Status::OK();
 }

@@ -57,10 +57,11 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
 // nothing committed), moves log_end past it, in the index and then in
 // `lock` (LockFile::NoteLogEnd), points the key's slot at it (or tombstones
 // it for an erase) and retires any later slot naming the same key. With
-// `sync`, fdatasyncs the log before the commit and the index after; a
-// failure of the first returns an error with nothing committed (the record
-// lies past both ends, where neither readers nor recovery look), a failure
-// of the second an error for a record committed in memory. Sets *replaced
+// `sync`, fdatasyncs the log before the commit and the index and the lock
+// file (its committed log end) after; a failure of the first returns an
+// error with nothing committed (the record lies past both ends, where
+// neither readers nor recovery look), a failure of the others an error for
+// a record committed in memory. Sets *replaced
 // when the record replaced or erased an existing record of the key.
 Status Commit(Generation& gen, LockFile& lock, std::string_view key,
               uint64_t tag, const EncodedRecord& record, bool erase,
@@ -70,9 +71,12 @@ Status Commit(Generation& gen, LockFile& lock, std::string_view key,
 // key's slot in place (index stores need no new blocks), after counting it
 // in the publication record (`lock`), whether the key has a slot or not, so
 // that recovery, which only has the log, does not bring the value back.
-// Sets *replaced when the key had a slot. Same locks as Commit.
-void EraseWithoutRecord(Generation& gen, LockFile& lock, std::string_view key,
-                        uint64_t tag, bool* replaced);
+// With `sync`, fdatasyncs the lock file after the count and the index after
+// the tombstone; a failure of either is returned for an erase made in
+// memory (the index is not synced after a failed lock file sync). Sets
+// *replaced when the key had a slot. Same locks as Commit.
+Status EraseWithoutRecord(Generation& gen, LockFile& lock, std::string_view key,
+                          uint64_t tag, bool sync, bool* replaced);
 
 }  // namespace ucache::fcache_internal
 
