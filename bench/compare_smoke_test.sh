@@ -1,10 +1,10 @@
 #!/bin/sh
 # Runs every workload of //bench:compare once at tiny sizes against every
 # store: each workload's table must have a row for each store, workload 1
-# the machine's own dependent-load floor and the one-load table's row (the
-# limit of a hash store's gets), workload 4 its two-process
-# ceiling, and workload 6 the memoization table. Timings are printed, never
-# checked.
+# the machine's own dependent-load floor and the rows of the bare layouts
+# (the one-load table the limit of a hash store's gets), workload 4 its
+# two-process ceiling, and workload 6 the memoization table. Timings are
+# printed, never checked.
 set -eu
 # $2: TSan suppressions for the peers' uninstrumented libraries (read only
 # by a --config=tsan build).
@@ -34,8 +34,15 @@ grep -q "^This machine's own floor in the same run: one dependent load .* took [
   echo "workload 1 printed no floor of the machine"
   exit 1
 }
+for table in "one-load table (limit)" "one-load table, verified" \
+  "two-load table" "two-load table, verified"; do
+  grep -qF "| $table | - | " "$out" || {
+    echo "workload 1 printed no row for the $table"
+    exit 1
+  }
+done
 grep -q '^| one-load table (limit) | - | [0-9.]*[kM]* | - | [0-9.]*x | [0-9.]*x | 1.00x | in memory |$' "$out" || {
-  echo "workload 1 printed no row for the one-load table"
+  echo "workload 1's one-load table is not the limit its column divides by"
   exit 1
 }
 grep -q "^This machine's own ceiling in the same run: .* ran [0-9.]*x " "$out" || {
