@@ -90,7 +90,9 @@ struct FileCacheOptions {
   double compaction_dead_ratio = 0.5;
   uint64_t compaction_min_bytes = 4 << 20;
 
-  // fdatasync after every write. Default false: durable only after Sync().
+  // fdatasync after every write: the log, the index and the lock file, and
+  // for a compaction, Clear or index growth also the directory. Default
+  // false: durable only after Sync().
   bool sync_writes = false;
 
   // The operating-system interface; null means NewPosixEnv().
