@@ -7,8 +7,14 @@
 #include <cstring>
 #include <new>
 
+#include "src/common/checksum.h"
+#include "src/fcache/format.h"
+#include "src/fcache/record.h"
+
 namespace ucache::bench {
 namespace {
+
+namespace fi = fcache_internal;
 
 constexpr uint64_t kKeyBytes = Keys::kKeyBytes;
 
@@ -20,39 +26,22 @@ constexpr uint64_t kValueAt = kChecksumAt + 8;
 // Two cache lines, the pair the adjacent-line prefetcher fetches together.
 constexpr uint64_t kSlotAlign = 128;
 
-// A kTwoLoads slot, as in fcache's index; a tag is never 0 (empty).
-struct TagSlot {
-  uint64_t tag;
-  uint64_t loc;
-};
-// A kTwoLoads record: fcache's header (doc/format.md, section 4), then the
-// key and the value, each padded to 16 bytes.
-struct RecordHeader {
-  uint64_t checksum;
-  uint32_t key_len;
-  uint32_t stored_len;
-  uint32_t value_len;
-  uint8_t kind;
-  uint8_t codec;
-  uint16_t reserved;
-  int64_t expires_ms;
-};
-static_assert(sizeof(RecordHeader) == 32);
-constexpr uint64_t kLogHeaderBytes = 64;
+// The kOneLoad checksum, in fcache's two steps: key and length as the seed,
+// then the value.
+uint64_t SlotChecksum(const uint8_t* slot, std::string_view value) {
+  return Checksum64(value.data(), value.size(), XXH3_64bits(slot, kChecksumAt));
+}
 
-uint64_t Align(uint64_t n, uint64_t to) { return (n + to - 1) / to * to; }
-
-uint64_t TagOf(std::string_view key) {
-  const uint64_t h = XXH3_64bits(key.data(), key.size());
-  return h < 2 ? h + 2 : h;
+uint64_t KeyTag(std::string_view key) {
+  return fi::TagOf(XXH3_64bits(key.data(), key.size()));
 }
 
 }  // namespace
 
 std::unique_ptr<uint8_t[], LimitTable::FreeBytes> LimitTable::Allocate(
     uint64_t bytes) {
-  std::unique_ptr<uint8_t[], FreeBytes> p(
-      static_cast<uint8_t*>(std::aligned_alloc(4096, Align(bytes, 4096))));
+  std::unique_ptr<uint8_t[], FreeBytes> p(static_cast<uint8_t*>(
+      std::aligned_alloc(4096, fi::AlignUp(bytes, 4096))));
   if (p == nullptr) throw std::bad_alloc();
   std::memset(p.get(), 0, bytes);
   return p;
@@ -65,19 +54,21 @@ LimitTable::LimitTable(const Keys& keys, const Values& values, Layout layout,
       mask_(std::bit_ceil(std::max<uint64_t>(2 * keys.size(), 2)) - 1) {
   const uint64_t slots = mask_ + 1;
   if (layout_ == Layout::kOneLoad) {
-    slot_bytes_ = Align(kValueAt + values.value_bytes(), kSlotAlign);
+    slot_bytes_ = fi::AlignUp(kValueAt + values.value_bytes(), kSlotAlign);
     slots_ = Allocate(slots * slot_bytes_);
   } else {
-    record_bytes_ = Align(sizeof(RecordHeader) + kKeyBytes, 16) +
-                    Align(values.value_bytes(), 16);
-    slots_ = Allocate(slots * sizeof(TagSlot));
-    log_ = Allocate(kLogHeaderBytes + keys.size() * record_bytes_);
+    slots_ = Allocate(slots * sizeof(fi::Slot));
+    log_.reserve(fi::kLogHeaderSize +
+                 keys.size() *
+                     fi::RecordSize(kKeyBytes, static_cast<uint32_t>(
+                                                   values.value_bytes())));
+    log_.resize(fi::kLogHeaderSize, '\0');
   }
   for (uint64_t i = 0; i < keys.size(); ++i) {
     if (layout_ == Layout::kOneLoad) {
       PutOneLoad(keys[i], values[i]);
     } else {
-      PutTwoLoads(i, keys[i], values[i]);
+      PutTwoLoads(keys[i], values[i]);
     }
   }
 }
@@ -99,33 +90,23 @@ void LimitTable::PutOneLoad(std::string_view key, std::string_view value) {
   std::memcpy(slot, key.data(), kKeyBytes);
   std::memcpy(slot + kLengthAt, &length, 4);
   std::memcpy(slot + kValueAt, value.data(), value.size());
-  const uint64_t checksum = XXH3_64bits_withSeed(
-      value.data(), value.size(), XXH3_64bits(slot, kChecksumAt));
+  const uint64_t checksum = SlotChecksum(slot, value);
   std::memcpy(slot + kChecksumAt, &checksum, 8);
 }
 
-void LimitTable::PutTwoLoads(uint64_t i, std::string_view key,
-                             std::string_view value) {
-  const uint64_t loc = kLogHeaderBytes + i * record_bytes_;
-  uint8_t* record = log_.get() + loc;
-  RecordHeader h{};
-  h.key_len = static_cast<uint32_t>(key.size());
-  h.stored_len = h.value_len = static_cast<uint32_t>(value.size());
-  h.kind = 1;
-  std::memcpy(record, &h, sizeof(h));
-  std::memcpy(record + sizeof(h), key.data(), key.size());
-  const uint64_t value_at = Align(sizeof(h) + key.size(), 16);
-  std::memcpy(record + value_at, value.data(), value.size());
-  h.checksum =
-      XXH3_64bits_withSeed(value.data(), value.size(),
-                           XXH3_64bits(record + 8, sizeof(h) - 8 + key.size()));
-  std::memcpy(record, &h.checksum, 8);
-  const uint64_t tag = TagOf(key);
-  auto* slots = reinterpret_cast<TagSlot*>(slots_.get());
+void LimitTable::PutTwoLoads(std::string_view key, std::string_view value) {
+  FileCacheOptions raw;
+  raw.compression = Compression::kNone;
+  fi::EncodedRecord record;
+  fi::EncodeRecord(fi::kRecordPut, key, value, 0, raw, &record);
+  const uint64_t loc = log_.size();
+  fi::AppendFlat(record, &log_);
+  const uint64_t tag = KeyTag(key);
+  auto* slots = reinterpret_cast<fi::Slot*>(slots_.get());
   for (uint64_t s = tag;; ++s) {
-    TagSlot& slot = slots[s & mask_];
-    if (slot.tag == 0) {
-      slot = TagSlot{tag, loc};
+    fi::Slot& slot = slots[s & mask_];
+    if (slot.tag == fi::kEmptyTag) {
+      slot = fi::Slot{tag, loc};
       return;
     }
   }
@@ -146,8 +127,7 @@ Status LimitTable::GetOneLoad(std::string_view key, std::string* value) const {
   if (verify_) {
     uint64_t checksum;
     std::memcpy(&checksum, slot + kChecksumAt, 8);
-    if (XXH3_64bits_withSeed(value->data(), value->size(),
-                             XXH3_64bits(slot, kChecksumAt)) != checksum) {
+    if (SlotChecksum(slot, *value) != checksum) {
       return Status::Corruption("checksum");
     }
   }
@@ -155,26 +135,24 @@ Status LimitTable::GetOneLoad(std::string_view key, std::string* value) const {
 }
 
 Status LimitTable::GetTwoLoads(std::string_view key, std::string* value) const {
-  const uint64_t tag = TagOf(key);
-  const auto* slots = reinterpret_cast<const TagSlot*>(slots_.get());
+  const uint64_t tag = KeyTag(key);
+  const auto* slots = reinterpret_cast<const fi::Slot*>(slots_.get());
   for (uint64_t s = tag;; ++s) {
-    const TagSlot& slot = slots[s & mask_];
-    if (slot.tag == 0) return Status::NotFound();
+    const fi::Slot& slot = slots[s & mask_];
+    if (slot.tag == fi::kEmptyTag) return Status::NotFound();
     if (slot.tag != tag) continue;
-    const uint8_t* record = log_.get() + slot.loc;
-    RecordHeader h;
-    std::memcpy(&h, record, sizeof(h));
-    if (h.key_len != key.size() ||
-        std::memcmp(record + sizeof(h), key.data(), key.size()) != 0) {
-      continue;
-    }
-    value->assign(reinterpret_cast<const char*>(record) +
-                      Align(sizeof(h) + h.key_len, 16),
-                  h.stored_len);
-    if (verify_ &&
-        XXH3_64bits_withSeed(
-            value->data(), value->size(),
-            XXH3_64bits(record + 8, sizeof(h) - 8 + h.key_len)) != h.checksum) {
+    const char* at = log_.data() + slot.loc;
+    fi::RecordView record;
+    record.header = reinterpret_cast<const fi::RecordHeader*>(at);
+    record.key =
+        std::string_view(at + sizeof(fi::RecordHeader), record.header->key_len);
+    if (record.key != key) continue;
+    record.stored =
+        std::string_view(at + fi::ValueOffset(record.header->key_len),
+                         record.header->stored_len);
+    if (!verify_) {
+      value->assign(record.stored);
+    } else if (!fi::ReadValue(record, value)) {
       return Status::Corruption("checksum");
     }
     return Status::OK();

@@ -8,11 +8,12 @@
 //    one slot: reaching a value by its key takes no fewer dependent loads
 //    on a machine whose caches do not hold the data. With verification, a
 //    slot also holds a checksum of key, length and value, computed in two
-//    steps as fcache's records are (doc/format.md, section 4).
-//  * kTwoLoads: fcache's layout: 16-byte slots (tag, offset) naming records
-//    in a separate log, each in fcache's record format, so that a get loads
-//    the slot, then the record. With verification, a get copies the value
-//    and checksums the copy, as fcache's Get does.
+//    steps with fcache's hash calls (doc/format.md, section 4).
+//  * kTwoLoads: fcache's layout: its 16-byte slots (tag, offset) naming
+//    records in a separate log, encoded by fcache's own EncodeRecord, so
+//    that a get loads the slot, then the record. With verification, a get
+//    reads the value through fcache's own ReadValue (a copy, then the
+//    copy's checksum), as fcache's Get does.
 // Nothing else of a store is there: no lock, no generation check, no bounds
 // check of a record. A get short enough lets the CPU run one get's misses
 // while the last one's are still outstanding; how many instructions stand
@@ -57,15 +58,16 @@ class LimitTable : public Reader {
   Status GetOneLoad(std::string_view key, std::string* value) const;
   Status GetTwoLoads(std::string_view key, std::string* value) const;
   void PutOneLoad(std::string_view key, std::string_view value);
-  void PutTwoLoads(uint64_t i, std::string_view key, std::string_view value);
+  void PutTwoLoads(std::string_view key, std::string_view value);
 
   const Layout layout_;
   const bool verify_;
-  const uint64_t mask_;    // slot count - 1
-  uint64_t slot_bytes_;    // kOneLoad
-  uint64_t record_bytes_;  // kTwoLoads
+  const uint64_t mask_;      // slot count - 1
+  uint64_t slot_bytes_ = 0;  // kOneLoad
   std::unique_ptr<uint8_t[], FreeBytes> slots_;
-  std::unique_ptr<uint8_t[], FreeBytes> log_;  // kTwoLoads
+  // kTwoLoads: a log header's room, then the records back to back, as a
+  // log holds them.
+  std::string log_;
 };
 
 }  // namespace ucache::bench

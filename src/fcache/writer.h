@@ -61,8 +61,8 @@ Result<AppendPrep> PrepareAppend(Generation& gen, std::string_view key,
 // file (its committed log end) after; a failure of the first returns an
 // error with nothing committed (the record lies past both ends, where
 // neither readers nor recovery look), a failure of the others an error for
-// a record committed in memory. Sets *replaced
-// when the record replaced or erased an existing record of the key.
+// a record committed in memory. Sets *replaced when the record replaced or
+// erased an existing record of the key.
 Status Commit(Generation& gen, LockFile& lock, std::string_view key,
               uint64_t tag, const EncodedRecord& record, bool erase,
               const AppendPrep& prep, bool sync, bool* replaced);
